@@ -1,0 +1,5 @@
+"""``python -m shipline`` runs the CLI."""
+
+from shipline.cli.app import main
+
+main()

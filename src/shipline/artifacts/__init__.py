@@ -1,0 +1,20 @@
+"""The content-addressed store and directory manifests."""
+
+from shipline.artifacts.content_store import (
+    StreamCheck,
+    ContentStore,
+    StoredObject,
+    open_content_store,
+)
+from shipline.artifacts.manifest import Manifest, ManifestEntry, read_manifest, store_manifest
+
+__all__ = [
+    "ContentStore",
+    "Manifest",
+    "ManifestEntry",
+    "StoredObject",
+    "StreamCheck",
+    "open_content_store",
+    "read_manifest",
+    "store_manifest",
+]

@@ -1,0 +1,1 @@
+"""The ``shipline`` command line: thin verbs over the domain packages."""

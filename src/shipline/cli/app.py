@@ -1,0 +1,64 @@
+"""The ``shipline`` command: verbs are registered here, errors become exit codes here."""
+
+from __future__ import annotations
+
+__all__ = ["app", "main"]
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shipline import __version__
+from shipline.cli import audit, data, validate
+from shipline.cli.output import print_error
+from shipline.cli.workspace import Workspace
+from shipline.errors import ShiplineError
+
+app = typer.Typer(
+    name="shipline",
+    help="One shipline.yaml drives a model from data to production and back.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(data.app, name="data")
+app.add_typer(audit.app, name="audit")
+app.command("validate")(validate.validate)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"shipline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="shipline.yaml to use (default: nearest one upwards)."),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """One shipline.yaml drives a model from data to production and back."""
+    workspace = Workspace(config)
+    ctx.obj = workspace
+    ctx.call_on_close(workspace.close)
+
+
+def main() -> None:
+    """Run the CLI: exit 0 on success, 1 when an operation failed, 2 on usage or config errors."""
+    try:
+        app()
+    except ShiplineError as error:
+        print_error(str(error))
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        sys.exit(130)

@@ -1,0 +1,368 @@
+"""The shape of ``shipline.yaml`` (DESIGN.md section 4) as pydantic models.
+
+Every model forbids unknown keys and is frozen. Later capabilities (serving, monitoring,
+retraining) act on their sections; all of them are parsed and validated from day one so a
+mistake is reported before anything runs.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CLASSIFICATION_METRICS",
+    "REGRESSION_METRICS",
+    "ApprovalPolicy",
+    "BatchingConfig",
+    "BiasConfig",
+    "CaptureConfig",
+    "DataChecks",
+    "DataConfig",
+    "DeploymentConfig",
+    "DriftConfig",
+    "DriftOverride",
+    "EvaluationConfig",
+    "ExplainConfig",
+    "Gate",
+    "ModelConfig",
+    "MonitoringConfig",
+    "NotificationsConfig",
+    "QualityRule",
+    "RetrainingConfig",
+    "ServingConfig",
+    "ServingLimits",
+    "SplitConfig",
+    "TrainingConfig",
+    "Trigger",
+    "parse_duration",
+]
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from shipline.errors import UsageError
+from shipline.types import check_name
+
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
+_DURATION = re.compile(r"(\d+)(s|m|h|d|w)")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
+_ENTRYPOINT = re.compile(r"[^:\x00]+\.py:[A-Za-z_][A-Za-z0-9_]*")
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``90s``, ``30m``, ``6h``, ``2d``, ``1w`` into a timedelta."""
+    match = _DURATION.fullmatch(text.strip())
+    if not match:
+        raise ValueError(f"expected a duration such as '90s', '30m', '6h', '2d' or '1w', got {text!r}")
+    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def _check_duration(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+def _check_cron(text: str) -> str:
+    from croniter import croniter
+
+    if len(text.split()) != 5 or not croniter.is_valid(text):
+        raise ValueError(
+            f"expected a 5-field cron expression such as '0 3 * * 0', got {text!r}"
+        )
+    return text
+
+
+def _check_model_name(text: str) -> str:
+    try:
+        return check_name(text, "name")
+    except UsageError as error:
+        raise ValueError(str(error)) from None
+
+
+def _check_dotted_path(text: str) -> str:
+    if not _DOTTED.fullmatch(text):
+        raise ValueError(
+            f"expected a dotted import path such as "
+            f"'sklearn.ensemble.HistGradientBoostingClassifier', got {text!r}"
+        )
+    return text
+
+
+def _check_entrypoint(text: str) -> str:
+    if not _ENTRYPOINT.fullmatch(text) or ".." in text.split(":")[0].split("/"):
+        raise ValueError(
+            f"expected 'file.py:function' relative to the project, got {text!r}"
+        )
+    return text
+
+
+def _check_url(text: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
+        raise ValueError(f"expected an http:// or https:// URL, got {text!r}")
+    return text
+
+
+Duration = Annotated[str, AfterValidator(_check_duration)]
+Cron = Annotated[str, AfterValidator(_check_cron)]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+ColumnName = Annotated[str, Field(min_length=1, max_length=200)]
+DriftMethod = Literal["wasserstein", "jensenshannon", "psi", "ks", "chisquare", "z", "hellinger"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class SplitConfig(_Section):
+    """How the held-out evaluation split is drawn."""
+
+    test_size: float = Field(0.2, gt=0.0, lt=1.0)
+    seed: int = 42
+    by: ColumnName | None = None
+
+
+class DataChecks(_Section):
+    """Rules the validate step applies to every new data version."""
+
+    max_missing: Share = 0.05
+    min_rows: int = Field(1, ge=1)
+
+
+class DataConfig(_Section):
+    """Where the training data comes from and how it is used."""
+
+    source: str = Field(min_length=1)
+    target: ColumnName
+    id_column: ColumnName | None = None
+    exclude: list[ColumnName] = Field(default_factory=list)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    checks: DataChecks = Field(default_factory=DataChecks)
+
+    @model_validator(mode="after")
+    def _target_is_used(self) -> DataConfig:
+        if self.target in self.exclude:
+            raise ValueError(f"target {self.target!r} cannot also be in 'exclude'")
+        if self.id_column is not None and self.id_column == self.target:
+            raise ValueError(f"id_column and target are both {self.target!r}")
+        return self
+
+
+class TrainingConfig(_Section):
+    """What is trained: an estimator by dotted path, or a bring-your-own entrypoint."""
+
+    task: Literal["classification", "regression"]
+    estimator: Annotated[str, AfterValidator(_check_dotted_path)] | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    entrypoint: Annotated[str, AfterValidator(_check_entrypoint)] | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_train(self) -> TrainingConfig:
+        if self.estimator and self.entrypoint:
+            raise ValueError("give either 'estimator' or 'entrypoint', not both")
+        if self.entrypoint and self.params:
+            raise ValueError("'params' applies to 'estimator'; an entrypoint reads its own")
+        return self
+
+
+class Gate(_Section):
+    """One rule a candidate must pass: an absolute bound, or a comparison with an alias."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    vs: Literal["production", "staging"] | None = None
+    max_drop: float | None = Field(None, ge=0.0)
+
+    @model_validator(mode="after")
+    def _one_kind_of_rule(self) -> Gate:
+        absolute = self.min is not None or self.max is not None
+        relative = self.vs is not None or self.max_drop is not None
+        if absolute == relative:
+            raise ValueError(
+                "a gate needs either 'min'/'max' (absolute) or 'vs' with 'max_drop' (comparison)"
+            )
+        if relative and (self.vs is None or self.max_drop is None):
+            raise ValueError("a comparison gate needs both 'vs' and 'max_drop'")
+        return self
+
+
+class BiasConfig(_Section):
+    """Fairness metrics computed per sensitive column, and the largest allowed gap."""
+
+    sensitive: list[ColumnName] = Field(min_length=1)
+    metric: Literal["demographic_parity_difference", "equal_opportunity_difference"] = (
+        "demographic_parity_difference"
+    )
+    max: Share = 0.1
+
+
+class ExplainConfig(_Section):
+    """Which explanation is computed and how many features are kept."""
+
+    method: Literal["permutation"] = "permutation"
+    top: int = Field(10, ge=1, le=1000)
+
+
+class EvaluationConfig(_Section):
+    """Metrics reported and the gates that decide registration."""
+
+    metrics: list[str] = Field(default_factory=list)
+    gates: list[Gate] = Field(default_factory=list)
+    bias: BiasConfig | None = None
+    explain: ExplainConfig | None = None
+
+
+class ApprovalPolicy(_Section):
+    """Whether moving each alias needs a person's approval, and how many."""
+
+    staging: Literal["auto", "manual"] = "auto"
+    production: Literal["auto", "manual"] = "manual"
+    approvers: int = Field(1, ge=1, le=10)
+
+
+class DeploymentConfig(_Section):
+    """How versions reach staging and production."""
+
+    approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
+
+
+class CaptureConfig(_Section):
+    """Which share of served requests is recorded for monitoring."""
+
+    sample: Share = 1.0
+
+
+class BatchingConfig(_Section):
+    """Adaptive micro-batching of concurrent requests."""
+
+    max_batch_size: int = Field(64, ge=1, le=4096)
+    max_wait_ms: float = Field(2.0, ge=0.0, le=1000.0)
+
+
+class ServingLimits(_Section):
+    """Limits on what one request may carry."""
+
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, le=1024**3)
+    max_rows: int = Field(10_000, ge=1, le=10_000_000)
+    max_json_depth: int = Field(32, ge=2, le=1000)
+
+
+class ServingConfig(_Section):
+    """The prediction service."""
+
+    capture: CaptureConfig = Field(default_factory=CaptureConfig)
+    batching: BatchingConfig = Field(default_factory=BatchingConfig)
+    limits: ServingLimits = Field(default_factory=ServingLimits)
+    onnx: bool = True
+
+
+class DriftOverride(_Section):
+    """A per-column choice of drift method and threshold."""
+
+    method: DriftMethod
+    threshold: float = Field(gt=0.0)
+
+
+class DriftConfig(_Section):
+    """Data drift rules; defaults match Evidently's DataDriftPreset."""
+
+    share: Share = 0.5
+    strict: bool = False
+    columns: dict[ColumnName, DriftOverride] = Field(default_factory=dict)
+
+
+class QualityRule(_Section):
+    """A bound on a model-quality metric over a monitoring window."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _has_bound(self) -> QualityRule:
+        if self.min is None and self.max is None:
+            raise ValueError("a quality rule needs 'min' or 'max'")
+        return self
+
+
+class BiasLimit(_Section):
+    """The largest bias metric allowed on labelled traffic."""
+
+    max: Share = 0.1
+
+
+class AttributionLimit(_Section):
+    """The smallest nDCG of the importance ranking against the baseline."""
+
+    min_ndcg: Share = 0.9
+
+
+class MonitoringConfig(_Section):
+    """What monitoring checks and how often."""
+
+    schedule: Cron | None = None
+    window: Duration = "24h"
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    quality: QualityRule | None = None
+    estimated_quality: QualityRule | None = None
+    bias: BiasLimit | None = None
+    attribution: AttributionLimit | None = None
+
+
+class Trigger(_Section):
+    """One reason to retrain; exactly one key is set."""
+
+    cron: Cron | None = None
+    new_data: bool | None = None
+    environment: str | None = Field(None, min_length=1)
+    alarm: Literal["drift", "quality", "estimated_quality", "bias", "attribution"] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Trigger:
+        set_keys = [k for k in ("cron", "new_data", "environment", "alarm") if getattr(self, k)]
+        if len(set_keys) != 1:
+            raise ValueError(
+                "a trigger has exactly one of 'cron', 'new_data: true', 'environment' or "
+                f"'alarm', found {set_keys or 'none'}"
+            )
+        return self
+
+
+class RetrainingConfig(_Section):
+    """When the model is retrained, and the guards that hold it back."""
+
+    triggers: list[Trigger] = Field(default_factory=list)
+    cooldown: Duration | None = None
+    min_new_rows: int = Field(0, ge=0)
+
+
+class NotificationsConfig(_Section):
+    """Where failures and alarms are reported."""
+
+    webhook: Annotated[str, AfterValidator(_check_url)] | None = None
+    timeout: Duration = "5s"
+
+
+class ModelConfig(_Section):
+    """A validated ``shipline.yaml``: one model's whole life."""
+
+    name: Annotated[str, AfterValidator(_check_model_name)]
+    owner: str | None = None
+    description: str | None = Field(None, max_length=10_000)
+    data: DataConfig
+    training: TrainingConfig
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    deployment: DeploymentConfig = Field(default_factory=DeploymentConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    retraining: RetrainingConfig = Field(default_factory=RetrainingConfig)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+
+    def task_metrics(self) -> tuple[str, ...]:
+        """The metric names that exist for this model's task."""
+        if self.training.task == "classification":
+            return CLASSIFICATION_METRICS
+        return REGRESSION_METRICS

@@ -1,0 +1,26 @@
+"""Data: versioned snapshots of training data, their schemas and differences."""
+
+from shipline.data.data_file import Column
+from shipline.data.dataset_diff import DatasetDiff, diff_versions
+from shipline.data.dataset_version import (
+    AddResult,
+    DataFile,
+    DatasetVersion,
+    add_version,
+    get_version,
+    list_versions,
+    resolve_version,
+)
+
+__all__ = [
+    "AddResult",
+    "Column",
+    "DataFile",
+    "DatasetDiff",
+    "DatasetVersion",
+    "add_version",
+    "diff_versions",
+    "get_version",
+    "list_versions",
+    "resolve_version",
+]

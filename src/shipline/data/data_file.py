@@ -1,0 +1,240 @@
+"""Tabular data files (CSV, Parquet): finding them, reading their schema, counting rows.
+
+CSV files are read once, in the same streaming pass that hashes and stores them: the pass
+counts rows and checks UTF-8 as the chunks go by, and the schema comes from the first MiB,
+parsed by pyarrow before the pass starts. Parquet schema and row count come from the footer.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CSV_HEAD_BYTES",
+    "Column",
+    "CsvScan",
+    "count_csv_rows",
+    "FileSchema",
+    "data_format",
+    "find_data_files",
+    "read_csv_head",
+    "read_parquet_footer",
+]
+
+import codecs
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shipline.errors import DataFileError
+
+CSV_HEAD_BYTES = 1024 * 1024
+_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column name and its Arrow type name (``int64``, ``double``, ``string``...)."""
+
+    name: str
+    dtype: str
+
+
+@dataclass(frozen=True)
+class FileSchema:
+    """Columns of one file; ``rows`` is exact when known without a full scan."""
+
+    columns: tuple[Column, ...]
+    rows: int | None
+
+
+def data_format(path: Path) -> str | None:
+    """``csv`` or ``parquet`` from the file name, or None for anything else."""
+    return _FORMATS.get(path.suffix.lower())
+
+
+def find_data_files(path: Path) -> list[Path]:
+    """The data files at ``path`` (one file, or every CSV/Parquet file under a folder)."""
+    if not path.exists():
+        raise DataFileError(f"{path}: no such file or directory")
+    if path.is_file():
+        if data_format(path) is None:
+            raise DataFileError(f"{path}: expected a .csv or .parquet file, found {path.suffix or 'no extension'!r}")
+        return [path]
+    found, others = [], []
+    for entry in sorted(path.rglob("*")):
+        relative = entry.relative_to(path)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if entry.is_symlink():
+            raise DataFileError(f"{entry}: symbolic links are not followed inside a data folder")
+        if entry.is_file():
+            (found if data_format(entry) else others).append(entry)
+    if not found:
+        seen = ", ".join(str(p.relative_to(path)) for p in others[:5]) or "nothing"
+        raise DataFileError(f"{path}: folder holds no .csv or .parquet files (found {seen})")
+    return found
+
+
+def _dtype_name(arrow_type: Any) -> str:
+    name = str(arrow_type)
+    return {"large_string": "string", "string_view": "string", "large_binary": "binary"}.get(name, name)
+
+
+def _columns(schema: Any, path: Path) -> tuple[Column, ...]:
+    names = list(schema.names)
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names, start=1):
+        if name in seen:
+            raise DataFileError(f"{path}: duplicate column name {name!r} (columns {seen[name]} and {index})")
+        seen[name] = index
+    return tuple(Column(field.name, _dtype_name(field.type)) for field in schema)
+
+
+def read_csv_head(path: Path) -> FileSchema:
+    """Schema from the first MiB of a CSV file; rows too when the file fits in that MiB."""
+    import pyarrow as pa
+    from pyarrow import csv
+
+    with path.open("rb") as handle:
+        head = handle.read(CSV_HEAD_BYTES + 1)
+    if not head.strip():
+        raise DataFileError(f"{path}: file is empty; expected a header row and data rows")
+    whole = len(head) <= CSV_HEAD_BYTES
+    if not whole:
+        cut = head.rfind(b"\n", 0, CSV_HEAD_BYTES)
+        if cut <= 0:
+            raise DataFileError(f"{path}: the first line is longer than {CSV_HEAD_BYTES} bytes")
+        head = head[: cut + 1]
+    _check_utf8(head, path, whole)
+    try:
+        table = csv.read_csv(io.BytesIO(head))
+    except pa.ArrowInvalid as error:
+        raise DataFileError(f"{path}: cannot be read as CSV: {_first_line(error)}") from None
+    columns = _columns(table.schema, path)
+    if table.num_rows == 0:
+        raise DataFileError(f"{path}: has a header ({len(columns)} columns) but no data rows")
+    return FileSchema(columns, table.num_rows if whole else None)
+
+
+def _check_utf8(head: bytes, path: Path, whole: bool) -> None:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        decoder.decode(head, final=whole)
+    except UnicodeDecodeError as error:
+        line = head[: error.start].count(b"\n") + 1
+        raise DataFileError(
+            f"{path}: line {line} (byte {error.start}) is not valid UTF-8; save the file as UTF-8"
+        ) from None
+
+
+def read_parquet_footer(path: Path) -> FileSchema:
+    """Schema and exact row count from a Parquet footer."""
+    import pyarrow as pa
+    from pyarrow import parquet
+
+    if path.stat().st_size == 0:
+        raise DataFileError(f"{path}: file is empty; expected a Parquet file")
+    try:
+        with parquet.ParquetFile(path) as handle:
+            schema, rows = handle.schema_arrow, handle.metadata.num_rows
+    except (pa.ArrowException, OSError) as error:
+        raise DataFileError(f"{path}: not a readable Parquet file: {_first_line(error)}") from None
+    for field in schema:
+        if isinstance(field.type, pa.ExtensionType):
+            raise DataFileError(
+                f"{path}: column {field.name!r} has extension type {field.type}; "
+                "extension types are refused (CVE-2023-47248)"
+            )
+    columns = _columns(schema, path)
+    if rows == 0:
+        raise DataFileError(f"{path}: has {len(columns)} columns but no rows")
+    return FileSchema(columns, rows)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+class CsvScan:
+    """Counts CSV rows and checks UTF-8 while a file streams past (a ``StreamCheck``).
+
+    Counting newlines is exact unless a quoted field holds a newline or a line is blank;
+    when the stream holds quotes or blank lines, ``rows`` is None and the caller counts
+    with a real CSV parser instead.
+    """
+
+    def __init__(self, path: Path, on_bytes: Callable[[int], None] | None = None) -> None:
+        self.path = path
+        self.on_bytes = on_bytes
+        self._newlines = 0
+        self._size = 0
+        self._last = b"\n"
+        self._ambiguous = False
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._pending = False
+
+    def update(self, chunk: memoryview) -> None:
+        """Count and check one chunk."""
+        raw = _buffer(chunk)
+        if self._pending or not raw.isascii():
+            self._decode(bytes(raw))
+        if not self._ambiguous:
+            self._ambiguous = (
+                b'"' in raw
+                or b"\n\n" in raw
+                or b"\n\r\n" in raw
+                or (self._last == b"\n" and raw[:1] in (b"\n", b"\r"))
+            )
+        self._newlines += raw.count(b"\n")
+        self._size += len(raw)
+        self._last = bytes(raw[-1:])
+        if self.on_bytes is not None:
+            self.on_bytes(len(raw))
+
+    def finish(self) -> None:
+        """Reject a stream that ends inside a UTF-8 sequence."""
+        self._decode(b"", final=True)
+
+    @property
+    def rows(self) -> int | None:
+        """Data rows (header excluded) when newline counting is exact, else None."""
+        if self._ambiguous:
+            return None
+        lines = self._newlines + (0 if self._last == b"\n" else 1)
+        return max(lines - 1, 0)
+
+    def _decode(self, data: bytes, final: bool = False) -> None:
+        try:
+            self._decoder.decode(data, final=final)
+        except UnicodeDecodeError as error:
+            offset = self._size + error.start
+            line = self._newlines + data[: error.start].count(b"\n") + 1
+            raise DataFileError(
+                f"{self.path}: line {line} (byte {offset}) is not valid UTF-8; save the file as UTF-8"
+            ) from None
+        self._pending = bool(self._decoder.getstate()[0])
+
+
+def _buffer(chunk: memoryview) -> bytes | bytearray:
+    """The chunk as a searchable buffer, without copying when it spans its whole buffer."""
+    owner = chunk.obj
+    if isinstance(owner, bytes | bytearray) and len(owner) == len(chunk):
+        return owner
+    return chunk.tobytes()
+
+
+def count_csv_rows(path: Path) -> int:
+    """Exact data rows of a CSV file with a real parser (quoted newlines, blank lines)."""
+    import pyarrow as pa
+    from pyarrow import csv
+
+    try:
+        reader = csv.open_csv(
+            path,
+            read_options=csv.ReadOptions(block_size=16 * 1024 * 1024),
+            convert_options=csv.ConvertOptions(column_types={}, auto_dict_encode=False),
+        )
+        return sum(batch.num_rows for batch in reader)
+    except pa.ArrowInvalid as error:
+        raise DataFileError(f"{path}: cannot be read as CSV: {_first_line(error)}") from None

@@ -1,0 +1,16 @@
+"""The metadata store: tables, migrations, serialized writes, counters, the audit chain."""
+
+from shipline.store.audit_log import AuditEvent, canonical_json, event_hash, utc_now
+from shipline.store.counters import next_value
+from shipline.store.database import Database, Transaction, open_database
+
+__all__ = [
+    "AuditEvent",
+    "Database",
+    "Transaction",
+    "canonical_json",
+    "event_hash",
+    "next_value",
+    "open_database",
+    "utc_now",
+]

@@ -1,0 +1,100 @@
+"""The append-only, hash-chained ``audit_events`` table.
+
+Each row carries ``row_hash = sha256(prev_hash || canonical_json(row))``. Rows are appended
+inside the same transaction as the state change they describe; write transactions are
+serialized (see ``Database.write``), so reading the last row and appending the next never race.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "GENESIS_HASH",
+    "AuditEvent",
+    "append_event",
+    "canonical_json",
+    "event_hash",
+    "utc_now",
+]
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, select
+
+from shipline.store.tables import audit_events
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One row of the audit chain as stored."""
+
+    seq: int
+    at: str
+    actor: str
+    action: str
+    target: str
+    before: str
+    after: str
+    prev_hash: str
+    row_hash: str
+
+    def hashed_fields(self) -> dict[str, Any]:
+        """The fields covered by ``row_hash``."""
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "actor": self.actor,
+            "action": self.action,
+            "target": self.target,
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no whitespace: the same bytes for the same value."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    """The chain hash of a row given the hash of the row before it."""
+    return hashlib.sha256((prev_hash + canonical_json(fields)).encode()).hexdigest()
+
+
+def utc_now() -> str:
+    """Now, as the ISO-8601 UTC text every table stores."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def append_event(
+    conn: Connection,
+    actor: str,
+    action: str,
+    target: str,
+    before: Any,
+    after: Any,
+) -> AuditEvent:
+    """Append one event to the chain on ``conn`` (which must hold the write lock)."""
+    last = conn.execute(
+        select(audit_events.c.seq, audit_events.c.row_hash)
+        .order_by(audit_events.c.seq.desc())
+        .limit(1)
+    ).first()
+    seq, prev_hash = (last.seq + 1, last.row_hash) if last else (1, GENESIS_HASH)
+    fields = {
+        "seq": seq,
+        "at": utc_now(),
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "before": canonical_json(before),
+        "after": canonical_json(after),
+    }
+    row_hash = event_hash(prev_hash, fields)
+    conn.execute(audit_events.insert().values(**fields, prev_hash=prev_hash, row_hash=row_hash))
+    return AuditEvent(**fields, prev_hash=prev_hash, row_hash=row_hash)

@@ -28,7 +28,14 @@ from typing import IO, Any, Protocol
 
 import blake3
 
-from shipline.errors import ConfigError, DigestMismatchError, NotFoundError, Problem, StorageError
+from shipline.errors import (
+    ConfigError,
+    DigestMismatchError,
+    NotFoundError,
+    Problem,
+    ShiplineError,
+    StorageError,
+)
 from shipline.types import check_digest
 
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -231,7 +238,7 @@ class ContentStore:
     def _errors(self, action: str) -> Iterator[None]:
         try:
             yield
-        except (NotFoundError, StorageError, DigestMismatchError):
+        except ShiplineError:  # ours, e.g. a stream check refusing the data
             raise
         except PermissionError as error:
             raise StorageError(f"content store {self.url}: cannot {action}: permission denied ({error})") from None

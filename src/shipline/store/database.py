@@ -121,7 +121,12 @@ def _sqlite_engine(path: str | None) -> Engine:
         raise ConfigError(
             "SHIPLINE_DB", [Problem("", "an SQLite URL must name a file: sqlite:///path/to/shipline.db")]
         )
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StorageError(
+            f"cannot create the folder for the SQLite database {path}: {error.strerror}"
+        ) from None
     engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": _SQLITE_BUSY_MS / 1000})
 
     @event.listens_for(engine, "connect")

@@ -143,11 +143,32 @@ def _weed_binary() -> str:
     return found
 
 
-def start_seaweedfs(bucket: str = "shipline") -> SeaweedS3:
-    """``weed mini`` with every port on 127.0.0.1, and one bucket."""
+def start_seaweedfs(bucket: str = "shipline", attempts: int = 3) -> SeaweedS3:
+    """``weed mini`` with every port on 127.0.0.1, and one bucket.
+
+    Ports are picked free but can be taken by someone else before weed binds them, so a
+    failed start is retried on fresh ports.
+    """
+    error = ServiceUnavailable("weed mini was not started")
+    for _ in range(attempts):
+        try:
+            return _start_seaweedfs_once(bucket)
+        except ServiceUnavailable as failure:
+            error = failure
+    raise error
+
+
+def _distinct_free_ports(count: int) -> list[int]:
+    ports: set[int] = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return sorted(ports)
+
+
+def _start_seaweedfs_once(bucket: str) -> SeaweedS3:
     binary = _weed_binary()
     root = Path(tempfile.mkdtemp(prefix="shipline-s3-"))
-    ports = {name: free_port() for name in _WEED_PORTS}
+    ports = dict(zip(_WEED_PORTS, _distinct_free_ports(len(_WEED_PORTS)), strict=True))
     args = [binary, "mini", f"-dir={root}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             "-admin.ui=false", "-webdav=false", "-master.telemetry=false", f"-bucket={bucket}"]
     args += [f"-{name}={port}" for name, port in ports.items()]
@@ -163,7 +184,8 @@ def start_seaweedfs(bucket: str = "shipline") -> SeaweedS3:
         if _bucket_ready(endpoint, bucket):
             return server
         time.sleep(0.3)
-    tail = (root / "log").read_text(errors="replace")[-800:]
+    lines = (root / "log").read_text(errors="replace").splitlines()
+    tail = " | ".join(line for line in lines if "panic" in line or "rror" in line)[-800:]
     server.stop()
     raise ServiceUnavailable(f"weed mini did not serve S3 in time: {tail}")
 

@@ -153,12 +153,33 @@ def test_local_write_is_temp_fsync_rename(tmp_path: Path) -> None:
     assert os.listdir(tmp_path / "store" / "tmp") == []
 
 
-def test_stale_temp_files_are_swept(tmp_path: Path) -> None:
+def test_temp_files_of_dead_writers_are_swept(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+
     temp = tmp_path / "store" / "tmp"
     temp.mkdir(parents=True)
-    stale, fresh = temp / "1-old.part", temp / "2-new.part"
-    stale.write_bytes(b"x")
-    fresh.write_bytes(b"y")
-    os.utime(stale, (1, 1))
+    host = socket.gethostname()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    orphan = temp / f"{host}~{gone.pid}~abc.part"
+    live = temp / f"{host}~{os.getpid()}~def.part"
+    other_host_old = temp / "elsewhere~1~ghi.part"
+    other_host_new = temp / "elsewhere~2~jkl.part"
+    for path in (orphan, live, other_host_old, other_host_new):
+        path.write_bytes(b"x")
+    os.utime(other_host_old, (1, 1))
     open_content_store(str(tmp_path / "store"), tmp_path / "cache")
-    assert not stale.exists() and fresh.exists()
+    assert not orphan.exists() and not other_host_old.exists()
+    assert live.exists() and other_host_new.exists()
+
+
+def test_exists_sees_objects_written_by_another_process(store_url: str, tmp_path: Path) -> None:
+    """A listing taken earlier must not hide an object written since (no stale caches)."""
+    reader = _store(store_url, tmp_path)
+    reader.put_bytes(b"first")
+    reader.fs.find(f"{reader.root}/objects")  # would populate a listings cache
+    writer = _store(store_url, tmp_path / "other")
+    later = writer.put_bytes(b"written later by someone else")
+    assert reader.exists(later.digest)
+    assert reader.read_bytes(later.digest) == b"written later by someone else"

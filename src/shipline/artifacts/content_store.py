@@ -19,6 +19,7 @@ __all__ = [
 import contextlib
 import os
 import re
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -139,14 +140,19 @@ class ContentStore:
         return local
 
     def sweep_temp(self, max_age_s: float = TEMP_MAX_AGE_S) -> int:
-        """Remove temp files left by writers that died; returns how many were removed."""
+        """Remove temp files left by writers that died; returns how many were removed.
+
+        A temp file is named after its writer (host and pid): one whose writer on this host is
+        gone is removed at once, any other only once it is older than ``max_age_s``.
+        """
         if not self.is_local:
             return 0
         removed = 0
         temp_dir = Path(self.root) / "tmp"
         for entry in temp_dir.glob("*.part") if temp_dir.is_dir() else ():
             with contextlib.suppress(FileNotFoundError):
-                if time.time() - entry.stat().st_mtime > max_age_s:
+                orphan = _writer_is_gone(entry.name)
+                if orphan or time.time() - entry.stat().st_mtime > max_age_s:
                     entry.unlink()
                     removed += 1
         return removed
@@ -155,7 +161,7 @@ class ContentStore:
         temp_dir = Path(self.root) / "tmp"
         with self._errors("write"):
             temp_dir.mkdir(parents=True, exist_ok=True)
-            fd, temp_name = tempfile.mkstemp(dir=temp_dir, prefix=f"{os.getpid()}-", suffix=".part")
+            fd, temp_name = tempfile.mkstemp(dir=temp_dir, prefix=_writer_prefix(), suffix=".part")
             try:
                 hasher, size = _hasher(), 0
                 with os.fdopen(fd, "wb") as target:
@@ -287,13 +293,38 @@ def open_content_store(url: str, cache_dir: Path) -> ContentStore:
 
 
 def _remote_options(protocol: str) -> dict[str, Any]:
+    # Listings caches and shared instances would let exists() answer from a stale listing:
+    # a present object reported missing, or a missing one reported present.
+    base: dict[str, Any] = {"skip_instance_cache": True, "use_listings_cache": False}
     if protocol not in ("s3", "s3a"):
-        return {}
+        return base
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    options: dict[str, Any] = {"config_kwargs": {"retries": {"max_attempts": 3}, "connect_timeout": 5}}
+    options: dict[str, Any] = {
+        **base,
+        "config_kwargs": {"retries": {"max_attempts": 3}, "connect_timeout": 5},
+    }
     if endpoint:
         options["client_kwargs"] = {"endpoint_url": endpoint}
     return options
+
+
+def _writer_prefix() -> str:
+    return f"{socket.gethostname()}~{os.getpid()}~"
+
+
+def _writer_is_gone(name: str) -> bool:
+    """True when a temp file's writer ran on this host and no longer exists."""
+    host, _, rest = name.partition("~")
+    pid_text = rest.partition("~")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _protocols(fs: Any) -> tuple[str, ...]:

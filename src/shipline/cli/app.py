@@ -55,7 +55,7 @@ def _root(
 def main() -> None:
     """Run the CLI: exit 0 on success, 1 when an operation failed, 2 on usage or config errors."""
     try:
-        app()
+        app(prog_name="shipline")
     except ShiplineError as error:
         print_error(str(error))
         sys.exit(error.exit_code)

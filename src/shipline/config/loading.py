@@ -34,7 +34,7 @@ Loc = tuple[str | int, ...]
 
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> ModelConfig:
     """Load and validate a shipline.yaml file, or raise ConfigError listing every problem."""
-    shown = str(path)
+    shown = _shown_path(path)
     try:
         raw = path.read_bytes() if path.stat().st_size <= MAX_CONFIG_BYTES else None
     except FileNotFoundError:
@@ -46,6 +46,15 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> ModelCo
     if raw is None:
         raise ConfigError(shown, [Problem("", f"is larger than {MAX_CONFIG_BYTES} bytes")])
     return parse_config(raw, shown, environ)
+
+
+def _shown_path(path: Path) -> str:
+    """The path as the user would type it: relative to the working folder when inside it."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if relative.startswith("..") else relative
 
 
 def config_digest(config: ModelConfig) -> str:

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import Postgres, SeaweedS3, ServiceUnavailable, start_postgres, start_seaweedfs
+from tests.services import (
+    Postgres,
+    SeaweedS3,
+    ServiceUnavailableError,
+    start_postgres,
+    start_seaweedfs,
+)
 
 REQUIRE_SERVICES = os.environ.get("SHIPLINE_REQUIRE_SERVICES") == "1"
 
@@ -30,7 +36,7 @@ def postgres_server() -> Iterator[Postgres]:
     """One PostgreSQL cluster for the whole test session."""
     try:
         server = start_postgres()
-    except ServiceUnavailable as error:
+    except ServiceUnavailableError as error:
         _unavailable("PostgreSQL", error)
     yield server
     server.stop()
@@ -41,7 +47,7 @@ def s3_server() -> Iterator[SeaweedS3]:
     """One SeaweedFS S3 server for the whole test session."""
     try:
         server = start_seaweedfs()
-    except ServiceUnavailable as error:
+    except ServiceUnavailableError as error:
         _unavailable("SeaweedFS S3", error)
     _wait_for_bucket(server)
     yield server
@@ -83,7 +89,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture(params=["local", "s3"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def store_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
     """A fresh, empty content store URL on each storage kind."""
     if request.param == "local":
         return str(tmp_path / "store")
@@ -103,10 +111,14 @@ class Backend:
 
 
 @pytest.fixture(params=["sqlite+local", "postgres+s3"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Backend:
+def backend(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Backend:
     """Both ends of the deployment range: laptop defaults, and a team's PostgreSQL + S3."""
     if request.param == "sqlite+local":
-        return Backend(f"sqlite:///{tmp_path / 'meta' / 'shipline.db'}", str(tmp_path / "store"), {})
+        return Backend(
+            f"sqlite:///{tmp_path / 'meta' / 'shipline.db'}", str(tmp_path / "store"), {}
+        )
     postgres: Postgres = request.getfixturevalue("postgres_server")
     s3: SeaweedS3 = request.getfixturevalue("s3_server")
     env = s3_environment(s3)
@@ -137,7 +149,12 @@ class Cli:
         env = {**self.env, "SHIPLINE_USER": user}
         proc = subprocess.run(
             [sys.executable, "-m", "shipline", *args],
-            cwd=self.cwd, env=env, capture_output=True, text=True, timeout=120, check=False,
+            cwd=self.cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         result = CliResult(proc.returncode, proc.stdout, proc.stderr)
         if check and proc.returncode != 0:

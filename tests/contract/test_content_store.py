@@ -10,7 +10,13 @@ import blake3
 import pytest
 
 from shipline.artifacts import ManifestEntry, open_content_store, read_manifest, store_manifest
-from shipline.errors import ConfigError, DataFileError, DigestMismatchError, NotFoundError, StorageError
+from shipline.errors import (
+    ConfigError,
+    DataFileError,
+    DigestMismatchError,
+    NotFoundError,
+    StorageError,
+)
 
 
 def _store(url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
@@ -26,7 +32,9 @@ def test_put_and_read_round_trip(store_url: str, tmp_path: Path) -> None:
     assert store.exists(stored.digest)
     assert store.read_bytes(stored.digest) == data
     assert store.fetch(stored.digest).read_bytes() == data
-    assert store.object_path(stored.digest).endswith(f"objects/{stored.digest[:2]}/{stored.digest[2:]}")
+    assert store.object_path(stored.digest).endswith(
+        f"objects/{stored.digest[:2]}/{stored.digest[2:]}"
+    )
 
 
 def test_put_file_streams_large_files(store_url: str, tmp_path: Path) -> None:
@@ -44,7 +52,7 @@ def test_same_bytes_twice_is_one_object(store_url: str, tmp_path: Path) -> None:
     first = store.put_bytes(b"same bytes")
     second = store.put_stream(io.BytesIO(b"same bytes"))
     assert first == second
-    objects = [p for p in store.fs.find(f"{store.root}/objects")]
+    objects = list(store.fs.find(f"{store.root}/objects"))
     assert len(objects) == 1
 
 
@@ -121,7 +129,9 @@ def test_malformed_store_urls_are_configuration_errors(tmp_path: Path) -> None:
             open_content_store(url, tmp_path)
 
 
-def test_unreachable_s3_is_a_clear_storage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_s3_is_a_clear_storage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.services import free_port
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")

@@ -19,7 +19,9 @@ from shipline.store.tables import audit_events, counters
 def test_first_use_applies_migrations(db_url: str) -> None:
     db = open_database(db_url)
     with db.read() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
+        assert (
+            conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
+        )
         assert conn.execute(select(func.count()).select_from(audit_events)).scalar() == 0
     db.close()
     again = open_database(db_url)  # reopening is a no-op, not a second migration
@@ -43,18 +45,30 @@ def test_write_commits_rows_and_audit_together(db_url: str) -> None:
         number = next_value(tx.conn, "things")
         tx.record("thing.create", f"thing:{number}", None, {"n": number})
     with db.read() as conn:
-        assert conn.execute(select(counters.c.value).where(counters.c.name == "things")).scalar() == 1
+        assert (
+            conn.execute(select(counters.c.value).where(counters.c.name == "things")).scalar() == 1
+        )
         row = conn.execute(select(audit_events)).one()
-    assert (row.actor, row.action, row.target, row.after) == ("alice", "thing.create", "thing:1", '{"n":1}')
+    assert (row.actor, row.action, row.target, row.after) == (
+        "alice",
+        "thing.create",
+        "thing:1",
+        '{"n":1}',
+    )
     db.close()
 
 
 def test_failed_write_leaves_nothing_behind(db_url: str) -> None:
     db = open_database(db_url)
-    with pytest.raises(RuntimeError), db.write("alice") as tx:
-        next_value(tx.conn, "things")
-        tx.record("thing.create", "thing:1", None, {})
-        raise RuntimeError("crash between the rows")
+
+    def crash_between_rows() -> None:
+        with db.write("alice") as tx:
+            next_value(tx.conn, "things")
+            tx.record("thing.create", "thing:1", None, {})
+            raise RuntimeError("crash between the rows")
+
+    with pytest.raises(RuntimeError):
+        crash_between_rows()
     with db.read() as conn:
         assert conn.execute(select(func.count()).select_from(counters)).scalar() == 0
         assert conn.execute(select(func.count()).select_from(audit_events)).scalar() == 0
@@ -128,7 +142,9 @@ def test_concurrent_processes_get_distinct_contiguous_numbers(db_url: str) -> No
     """Several processes migrate the same fresh database at once and then race for numbers."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    workers = [context.Process(target=_count_in_process, args=(db_url, 25, queue)) for _ in range(4)]
+    workers = [
+        context.Process(target=_count_in_process, args=(db_url, 25, queue)) for _ in range(4)
+    ]
     for worker in workers:
         worker.start()
     results = [queue.get(timeout=120) for _ in workers]

@@ -20,7 +20,9 @@ def main(db_url: str, store_url: str, workdir: str, start: int) -> None:
         folder = root / f"batch-{index}"
         folder.mkdir(parents=True, exist_ok=True)
         for part in range(3):
-            (folder / f"part-{part}.csv").write_text(f"i,part\n{index},{part}\n{index + 1},{part}\n")
+            (folder / f"part-{part}.csv").write_text(
+                f"i,part\n{index},{part}\n{index + 1},{part}\n"
+            )
         add_version(db, store, folder, "writer", name=f"ds{index % 3}")
         index += 1
 

@@ -30,7 +30,9 @@ def assert_store_consistent(db_url: str, store_url: str, cache: Path) -> int:
                 assert {e.digest for e in manifest.entries} == {f.digest for f in version.files}
             assert sum(f.rows for f in version.files) == version.rows
         for name, seen in numbers.items():
-            assert sorted(seen) == list(range(1, len(seen) + 1)), f"{name} numbers have gaps: {seen}"
+            assert sorted(seen) == list(range(1, len(seen) + 1)), (
+                f"{name} numbers have gaps: {seen}"
+            )
         added = [e for e in list_events(db, limit=1_000_000) if e.action == "dataset.version.add"]
         assert len(added) == len(versions), "audit events and versions disagree"
         report = verify_chain(db)

@@ -13,16 +13,39 @@ import pytest
 from tests.conftest import Cli
 from tests.unit.config.test_loading import VALID
 
-HEAVY = ("pandas", "pyarrow", "sklearn", "sqlalchemy", "starlette", "s3fs", "pydantic", "numpy", "rich")
+HEAVY = (
+    "pandas",
+    "pyarrow",
+    "sklearn",
+    "sqlalchemy",
+    "starlette",
+    "s3fs",
+    "pydantic",
+    "numpy",
+    "rich",
+)
 
 
 def test_help_imports_no_heavy_library(project: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", str(Path(sys.executable).parent / "shipline"), "--help"],
-        cwd=project, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            str(Path(sys.executable).parent / "shipline"),
+            "--help",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "Usage: shipline" in proc.stdout
-    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in proc.stderr.splitlines()
+        if "|" in line
+    }
     assert not imported & set(HEAVY), imported & set(HEAVY)
 
 
@@ -55,7 +78,11 @@ def test_data_flow_on_each_backend(cli: Cli, project: Path) -> None:
     human = cli("data", "diff", "churn@v1", "churn@v2", check=True).out
     assert "rows: 2 -> 3 (+1)" in human and "plan" in human
     log = json.loads(cli("audit", "log", "--json", check=True).out)
-    assert [e["action"] for e in log] == ["dataset.create", "dataset.version.add", "dataset.version.add"]
+    assert [e["action"] for e in log] == [
+        "dataset.create",
+        "dataset.version.add",
+        "dataset.version.add",
+    ]
     assert {e["actor"] for e in log} == {"alice"}
     verified = json.loads(cli("audit", "verify", "--json", check=True).out)
     assert verified["ok"] and verified["checked"] == 3
@@ -78,7 +105,9 @@ def test_actor_comes_from_shipline_user(local_cli: Cli, project: Path) -> None:
     ],
     ids=["empty", "header-only", "latin1", "utf16"],
 )
-def test_bad_data_files_exit_1_and_write_nothing(local_cli: Cli, project: Path, content: bytes, message: str) -> None:
+def test_bad_data_files_exit_1_and_write_nothing(
+    local_cli: Cli, project: Path, content: bytes, message: str
+) -> None:
     (project / "bad.csv").write_bytes(content)
     result = local_cli("data", "add", "bad.csv")
     assert result.code == 1
@@ -122,13 +151,23 @@ def test_validate(local_cli: Cli, project: Path) -> None:
     (project / "shipline.yaml").write_text(VALID)
     ok = local_cli("validate")
     assert ok.code == 0 and "valid (model 'churn'" in ok.out
-    (project / "shipline.yaml").write_text(VALID.replace("target:", "targt:").replace("seed: 42", "seed: x"))
+    (project / "shipline.yaml").write_text(
+        VALID.replace("target:", "targt:").replace("seed: 42", "seed: x")
+    )
     bad = local_cli("validate")
     assert bad.code == 2
-    assert "3 problems" in bad.err and "did you mean 'target'?" in bad.err and "data.split.seed" in bad.err
+    assert (
+        "3 problems" in bad.err
+        and "did you mean 'target'?" in bad.err
+        and "data.split.seed" in bad.err
+    )
     as_json = json.loads(local_cli("validate", "--json").out)
     assert as_json["valid"] is False
-    assert {p["path"] for p in as_json["problems"]} == {"data.target", "data.targt", "data.split.seed"}
+    assert {p["path"] for p in as_json["problems"]} == {
+        "data.target",
+        "data.targt",
+        "data.split.seed",
+    }
     assert not (project / ".shipline").exists()  # validating writes nothing
 
 
@@ -147,7 +186,11 @@ def test_bad_store_and_database_urls_exit_2(local_cli: Cli, project: Path) -> No
     (project / "d.csv").write_text("a\n1\n")
     bad_store = Cli(project, {**local_cli.env, "SHIPLINE_STORE": "nope://x/y"})
     result = bad_store("data", "add", "d.csv")
-    assert result.code == 2 and "SHIPLINE_STORE" in result.err and "unknown storage scheme" in result.err
+    assert (
+        result.code == 2
+        and "SHIPLINE_STORE" in result.err
+        and "unknown storage scheme" in result.err
+    )
     bad_db = Cli(project, {**local_cli.env, "SHIPLINE_DB": "mysql://u@h/db"})
     result = bad_db("data", "list")
     assert result.code == 2 and "SHIPLINE_DB" in result.err

@@ -21,7 +21,11 @@ def test_concurrent_data_add(cli: Cli, project: Path, backend: Backend, tmp_path
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "shipline", "data", "add", name, "--name", "shared", "--json"],
-            cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for name in files
     ]
@@ -32,7 +36,11 @@ def test_concurrent_data_add(cli: Cli, project: Path, backend: Backend, tmp_path
         outputs.append(json.loads(out))
     refs = {o["ref"] for o in outputs}
     assert refs == {"shared@v1", "shared@v2", "shared@v3", "shared@v4"}
-    same_bytes = {o["ref"] for o, name in zip(outputs, files, strict=True) if name in ("part0.csv", "copy0.csv")}
+    same_bytes = {
+        o["ref"]
+        for o, name in zip(outputs, files, strict=True)
+        if name in ("part0.csv", "copy0.csv")
+    }
     assert len(same_bytes) == 1, "the same bytes got two versions"
     assert sum(o["created"] for o in outputs) == 4
     assert assert_store_consistent(backend.db_url, backend.store_url, tmp_path / "cache") == 4

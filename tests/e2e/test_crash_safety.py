@@ -18,7 +18,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _environment(backend: Backend) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPLINE_")}
-    env.update(backend.env, SHIPLINE_DB=backend.db_url, SHIPLINE_STORE=backend.store_url, PYTHONPATH=str(ROOT))
+    env.update(
+        backend.env,
+        SHIPLINE_DB=backend.db_url,
+        SHIPLINE_STORE=backend.store_url,
+        PYTHONPATH=str(ROOT),
+    )
     return env
 
 
@@ -28,9 +33,17 @@ def test_kill_during_multi_row_writes(backend: Backend, tmp_path: Path) -> None:
     visible = 0
     for round_ in range(6):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.e2e.crash_writer", backend.db_url, backend.store_url,
-             str(tmp_path / "work"), str(round_ * 1000)],
-            env=env, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "tests.e2e.crash_writer",
+                backend.db_url,
+                backend.store_url,
+                str(tmp_path / "work"),
+                str(round_ * 1000),
+            ],
+            env=env,
+            cwd=ROOT,
         )
         time.sleep(rng.uniform(1.0, 2.5))
         assert proc.poll() is None, "the writer died on its own"
@@ -42,7 +55,9 @@ def test_kill_during_multi_row_writes(backend: Backend, tmp_path: Path) -> None:
     assert visible > 0, "the writer never committed anything; the test proved nothing"
 
 
-def test_kill_during_data_add_of_a_large_file(cli: Cli, project: Path, backend: Backend, tmp_path: Path) -> None:
+def test_kill_during_data_add_of_a_large_file(
+    cli: Cli, project: Path, backend: Backend, tmp_path: Path
+) -> None:
     big = project / "big.csv"
     row = b"12345,0.5,some text here,67890\n"
     with big.open("wb") as handle:
@@ -52,8 +67,11 @@ def test_kill_during_data_add_of_a_large_file(cli: Cli, project: Path, backend: 
     rng = random.Random(11)
     for _ in range(4):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "shipline", "data", "add", "big.csv"], cwd=project, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [sys.executable, "-m", "shipline", "data", "add", "big.csv"],
+            cwd=project,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         time.sleep(rng.uniform(0.4, 1.2))
         killed_mid_way = proc.poll() is None
@@ -63,7 +81,9 @@ def test_kill_during_data_add_of_a_large_file(cli: Cli, project: Path, backend: 
         assert count in (0, 1)
         if killed_mid_way and count == 0 and not backend.store_url.startswith("s3://"):
             objects = project / backend.store_url / "objects"
-            assert not objects.exists() or not any(p.stat().st_size > 10_000_000 for p in objects.rglob("*"))
+            assert not objects.exists() or not any(
+                p.stat().st_size > 10_000_000 for p in objects.rglob("*")
+            )
     result = cli("data", "add", "big.csv", "--json", check=True)
     assert '"rows": ' + str(96 * 1024 * 1024 // len(row)) in result.out
     assert assert_store_consistent(backend.db_url, backend.store_url, tmp_path / "cache") == 1

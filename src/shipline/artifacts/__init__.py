@@ -1,9 +1,9 @@
 """The content-addressed store and directory manifests."""
 
 from shipline.artifacts.content_store import (
-    StreamCheck,
     ContentStore,
     StoredObject,
+    StreamCheck,
     open_content_store,
 )
 from shipline.artifacts.manifest import Manifest, ManifestEntry, read_manifest, store_manifest

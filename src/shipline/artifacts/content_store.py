@@ -10,9 +10,9 @@ from __future__ import annotations
 
 __all__ = [
     "CHUNK_BYTES",
-    "StreamCheck",
     "ContentStore",
     "StoredObject",
+    "StreamCheck",
     "open_content_store",
 ]
 
@@ -51,6 +51,7 @@ class StreamCheck(Protocol):
 
     def finish(self) -> None:
         """Called after the last chunk, before the object becomes visible."""
+
 
 _STORE_HINT = "a local folder, file:///path, or s3://bucket/prefix"
 _SCHEME = re.compile(r"([a-z][a-z0-9+.-]*)://(.*)", re.DOTALL)
@@ -117,7 +118,9 @@ class ContentStore:
                 raise NotFoundError(f"{self.url}: no object blake3:{digest}") from None
         actual = blake3.blake3(data).hexdigest()
         if actual != digest:
-            raise DigestMismatchError(f"{self.url}/objects/{digest[:2]}/{digest[2:]}", digest, actual)
+            raise DigestMismatchError(
+                f"{self.url}/objects/{digest[:2]}/{digest[2:]}", digest, actual
+            )
         return data
 
     def fetch(self, digest: str) -> Path:
@@ -229,7 +232,8 @@ class ContentStore:
         local.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(dir=local.parent, suffix=".part")
         try:
-            with self._errors("read"), os.fdopen(fd, "wb") as target:
+            os.close(fd)
+            with self._errors("read"):
                 try:
                     self.fs.get_file(location, temp_name)
                 except FileNotFoundError:
@@ -247,10 +251,14 @@ class ContentStore:
         except ShiplineError:  # ours, e.g. a stream check refusing the data
             raise
         except PermissionError as error:
-            raise StorageError(f"content store {self.url}: cannot {action}: permission denied ({error})") from None
+            raise StorageError(
+                f"content store {self.url}: cannot {action}: permission denied ({error})"
+            ) from None
         except OSError as error:
             if error.errno == 28:
-                raise StorageError(f"content store {self.url}: cannot {action}: no space left on device") from None
+                raise StorageError(
+                    f"content store {self.url}: cannot {action}: no space left on device"
+                ) from None
             raise StorageError(f"content store {self.url}: cannot {action}: {error}") from None
         except Exception as error:  # network and client errors of any fsspec backend
             raise StorageError(
@@ -269,7 +277,11 @@ def open_content_store(url: str, cache_dir: Path) -> ContentStore:
     if protocol not in fsspec.available_protocols():
         raise ConfigError(
             "SHIPLINE_STORE",
-            [Problem("", f"unknown storage scheme {protocol!r} in {url!r}; expected {_STORE_HINT}")],
+            [
+                Problem(
+                    "", f"unknown storage scheme {protocol!r} in {url!r}; expected {_STORE_HINT}"
+                )
+            ],
         )
     if protocol == "file":
         root = str(Path(rest).resolve())

@@ -43,7 +43,8 @@ def _root(
         typer.Option("--config", "-c", help="shipline.yaml to use (default: nearest one upwards)."),
     ] = None,
     version: Annotated[
-        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version.")
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
     """One shipline.yaml drives a model from data to production and back."""

@@ -11,15 +11,21 @@ import typer
 from shipline.cli.output import print_json, print_table, when
 from shipline.cli.workspace import Workspace
 
-app = typer.Typer(help="The append-only, hash-chained record of every change.", no_args_is_help=True)
+app = typer.Typer(
+    help="The append-only, hash-chained record of every change.", no_args_is_help=True
+)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 @app.command("log")
 def log(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100_000, help="How many events.")] = 50,
-    target: Annotated[str | None, typer.Option("--target", help="Only targets starting with this.")] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=100_000, help="How many events.")
+    ] = 50,
+    target: Annotated[
+        str | None, typer.Option("--target", help="Only targets starting with this.")
+    ] = None,
     action: Annotated[str | None, typer.Option("--action", help="Only this action.")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -34,8 +40,13 @@ def log(
         print_json(
             [
                 {
-                    "seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "target": e.target,
-                    "before": orjson.loads(e.before), "after": orjson.loads(e.after),
+                    "seq": e.seq,
+                    "at": e.at,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "target": e.target,
+                    "before": orjson.loads(e.before),
+                    "after": orjson.loads(e.after),
                     "row_hash": e.row_hash,
                 }
                 for e in events
@@ -69,8 +80,13 @@ def verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
     report = verify_chain(workspace.db())
     if as_json:
         print_json(
-            {"ok": report.ok, "checked": report.checked, "head": report.head,
-             "broken_seq": report.broken_seq, "reason": report.reason}
+            {
+                "ok": report.ok,
+                "checked": report.checked,
+                "head": report.head,
+                "broken_seq": report.broken_seq,
+                "reason": report.reason,
+            }
         )
     elif report.ok:
         typer.echo(f"audit chain intact: {report.checked} events, head {report.head[:16]}")

@@ -32,7 +32,9 @@ def _size(count: int) -> str:
 def add(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="A CSV or Parquet file, or a folder of them.")],
-    name: Annotated[str | None, typer.Option("--name", "-n", help="Dataset name (default: file name).")] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", "-n", help="Dataset name (default: file name).")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Snapshot PATH as an immutable dataset version (same bytes, same version)."""
@@ -69,7 +71,16 @@ def list_(
         print_json([v.to_dict() for v in versions])
         return
     rows = [
-        (v.ref, v.rows, len(v.columns), _size(v.size), v.format, v.digest[:12], when(v.created_at), v.created_by)
+        (
+            v.ref,
+            v.rows,
+            len(v.columns),
+            _size(v.size),
+            v.format,
+            v.digest[:12],
+            when(v.created_at),
+            v.created_by,
+        )
         for v in versions
     ]
     headers = ("version", "rows", "cols", "size", "format", "digest", "created (UTC)", "by")
@@ -121,7 +132,9 @@ def diff(
     if as_json:
         print_json(result.to_dict())
         return
-    typer.echo(f"{result.a} -> {result.b}" + ("  (identical content)" if result.same_content else ""))
+    typer.echo(
+        f"{result.a} -> {result.b}" + ("  (identical content)" if result.same_content else "")
+    )
     typer.echo(f"  rows: {result.rows_a} -> {result.rows_b} ({result.rows_b - result.rows_a:+d})")
     changes = [("added", c, "") for c in result.columns_added]
     changes += [("removed", c, "") for c in result.columns_removed]
@@ -130,7 +143,9 @@ def diff(
         print_table("Schema changes", ("change", "column", "detail"), changes)
     else:
         typer.echo("  schema: unchanged")
-    files = [("added", p) for p in result.files_added] + [("removed", p) for p in result.files_removed]
+    files = [("added", p) for p in result.files_added] + [
+        ("removed", p) for p in result.files_removed
+    ]
     files += [("changed", p) for p in result.files_changed]
     if files:
         print_table("Files", ("change", "path"), files)

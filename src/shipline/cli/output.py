@@ -62,7 +62,9 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]
 
 
 @contextmanager
-def byte_progress(label: str, enabled: bool) -> Iterator[Callable[[int], Callable[[int], None]] | None]:
+def byte_progress(
+    label: str, enabled: bool
+) -> Iterator[Callable[[int], Callable[[int], None]] | None]:
     """A progress bar over bytes on stderr when it is a terminal; yields a start function."""
     if not enabled or not sys.stderr.isatty():
         yield None

@@ -24,7 +24,9 @@ def validate(
         config = workspace.config()
     except ConfigError as error:
         if as_json:
-            problems = [{"path": p.path, "line": p.line, "message": p.message} for p in error.problems]
+            problems = [
+                {"path": p.path, "line": p.line, "message": p.message} for p in error.problems
+            ]
             print_json({"file": error.file, "valid": False, "problems": problems})
             raise typer.Exit(error.exit_code) from None
         raise

@@ -38,7 +38,9 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> ModelCo
     try:
         raw = path.read_bytes() if path.stat().st_size <= MAX_CONFIG_BYTES else None
     except FileNotFoundError:
-        raise ConfigError(shown, [Problem("", "file not found (run 'shipline init' to create one)")]) from None
+        raise ConfigError(
+            shown, [Problem("", "file not found (run 'shipline init' to create one)")]
+        ) from None
     except IsADirectoryError:
         raise ConfigError(shown, [Problem("", "is a directory, expected a YAML file")]) from None
     except OSError as error:
@@ -81,7 +83,9 @@ def parse_config(
     data = yaml.SafeLoader(text).construct_document(node)
     if not isinstance(data, dict):
         found = type(data).__name__
-        raise ConfigError(file, [Problem("", f"expected a mapping of keys at the top, found {found}")])
+        raise ConfigError(
+            file, [Problem("", f"expected a mapping of keys at the top, found {found}")]
+        )
     problems: list[Problem] = []
     data = _interpolate(data, (), env, problems, lines)
     if problems:
@@ -100,7 +104,13 @@ def parse_config(
 def _decode(raw: bytes, file: str) -> str:
     if not raw.strip():
         raise ConfigError(
-            file, [Problem("", "file is empty; expected a mapping with at least 'name', 'data' and 'training'")]
+            file,
+            [
+                Problem(
+                    "",
+                    "file is empty; expected a mapping with at least 'name', 'data' and 'training'",
+                )
+            ],
         )
     try:
         text = raw.decode("utf-8-sig")
@@ -113,7 +123,8 @@ def _decode(raw: bytes, file: str) -> str:
         indent = line_text[: len(line_text) - len(line_text.lstrip(" \t"))]
         if "\t" in indent:
             raise ConfigError(
-                file, [Problem("", "a tab is used for indentation; YAML allows spaces only", number)]
+                file,
+                [Problem("", "a tab is used for indentation; YAML allows spaces only", number)],
             )
     return text
 
@@ -139,7 +150,13 @@ def _compose(text: str, file: str) -> yaml.Node:
     if unsafe is not None:
         raise ConfigError(
             file,
-            [Problem("", f"tag {unsafe.tag} is not allowed; write plain values", unsafe.start_mark.line + 1)],
+            [
+                Problem(
+                    "",
+                    f"tag {unsafe.tag} is not allowed; write plain values",
+                    unsafe.start_mark.line + 1,
+                )
+            ],
         )
     return node
 
@@ -190,6 +207,7 @@ def _interpolate(
     value: Any, loc: Loc, env: Mapping[str, str], problems: list[Problem], lines: dict[Loc, int]
 ) -> Any:
     if isinstance(value, str):
+
         def substitute(match: re.Match[str]) -> str:
             if match.group(0) == "$$":
                 return "$"
@@ -320,9 +338,13 @@ def _cross_field_problems(data: dict[str, Any], lines: dict[Loc, int]) -> list[P
             )
     evaluation = data.get("evaluation")
     if isinstance(evaluation, dict) and evaluation.get("bias") and task != "classification":
-        loc: Loc = ("evaluation", "bias")
+        bias_loc: Loc = ("evaluation", "bias")
         problems.append(
-            Problem(_render_loc(loc), "bias metrics need a classification task", _line_for(loc, lines))
+            Problem(
+                "evaluation.bias",
+                "bias metrics need a classification task",
+                _line_for(bias_loc, lines),
+            )
         )
     return problems
 

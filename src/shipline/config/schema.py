@@ -56,7 +56,9 @@ def parse_duration(text: str) -> timedelta:
     """Parse ``90s``, ``30m``, ``6h``, ``2d``, ``1w`` into a timedelta."""
     match = _DURATION.fullmatch(text.strip())
     if not match:
-        raise ValueError(f"expected a duration such as '90s', '30m', '6h', '2d' or '1w', got {text!r}")
+        raise ValueError(
+            f"expected a duration such as '90s', '30m', '6h', '2d' or '1w', got {text!r}"
+        )
     return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
 
 
@@ -69,9 +71,7 @@ def _check_cron(text: str) -> str:
     from croniter import croniter
 
     if len(text.split()) != 5 or not croniter.is_valid(text):
-        raise ValueError(
-            f"expected a 5-field cron expression such as '0 3 * * 0', got {text!r}"
-        )
+        raise ValueError(f"expected a 5-field cron expression such as '0 3 * * 0', got {text!r}")
     return text
 
 
@@ -92,10 +92,8 @@ def _check_dotted_path(text: str) -> str:
 
 
 def _check_entrypoint(text: str) -> str:
-    if not _ENTRYPOINT.fullmatch(text) or ".." in text.split(":")[0].split("/"):
-        raise ValueError(
-            f"expected 'file.py:function' relative to the project, got {text!r}"
-        )
+    if not _ENTRYPOINT.fullmatch(text) or ".." in text.split(":", maxsplit=1)[0].split("/"):
+        raise ValueError(f"expected 'file.py:function' relative to the project, got {text!r}")
     return text
 
 

@@ -11,8 +11,8 @@ __all__ = [
     "CSV_HEAD_BYTES",
     "Column",
     "CsvScan",
-    "count_csv_rows",
     "FileSchema",
+    "count_csv_rows",
     "data_format",
     "find_data_files",
     "read_csv_head",
@@ -59,9 +59,12 @@ def find_data_files(path: Path) -> list[Path]:
         raise DataFileError(f"{path}: no such file or directory")
     if path.is_file():
         if data_format(path) is None:
-            raise DataFileError(f"{path}: expected a .csv or .parquet file, found {path.suffix or 'no extension'!r}")
+            raise DataFileError(
+                f"{path}: expected a .csv or .parquet file, found {path.suffix or 'no extension'!r}"
+            )
         return [path]
-    found, others = [], []
+    found: list[Path] = []
+    others: list[Path] = []
     for entry in sorted(path.rglob("*")):
         relative = entry.relative_to(path)
         if any(part.startswith(".") for part in relative.parts):
@@ -78,7 +81,9 @@ def find_data_files(path: Path) -> list[Path]:
 
 def _dtype_name(arrow_type: Any) -> str:
     name = str(arrow_type)
-    return {"large_string": "string", "string_view": "string", "large_binary": "binary"}.get(name, name)
+    return {"large_string": "string", "string_view": "string", "large_binary": "binary"}.get(
+        name, name
+    )
 
 
 def _columns(schema: Any, path: Path) -> tuple[Column, ...]:
@@ -86,7 +91,9 @@ def _columns(schema: Any, path: Path) -> tuple[Column, ...]:
     seen: dict[str, int] = {}
     for index, name in enumerate(names, start=1):
         if name in seen:
-            raise DataFileError(f"{path}: duplicate column name {name!r} (columns {seen[name]} and {index})")
+            raise DataFileError(
+                f"{path}: duplicate column name {name!r} (columns {seen[name]} and {index})"
+            )
         seen[name] = index
     return tuple(Column(field.name, _dtype_name(field.type)) for field in schema)
 
@@ -211,7 +218,8 @@ class CsvScan:
             offset = self._size + error.start
             line = self._newlines + data[: error.start].count(b"\n") + 1
             raise DataFileError(
-                f"{self.path}: line {line} (byte {offset}) is not valid UTF-8; save the file as UTF-8"
+                f"{self.path}: line {line} (byte {offset}) is not valid UTF-8; "
+                "save the file as UTF-8"
             ) from None
         self._pending = bool(self._decoder.getstate()[0])
 

@@ -40,9 +40,7 @@ class DatasetDiff:
             "schema": {
                 "added": list(self.columns_added),
                 "removed": list(self.columns_removed),
-                "dtype_changed": [
-                    {"column": c, "a": x, "b": y} for c, x, y in self.dtypes_changed
-                ],
+                "dtype_changed": [{"column": c, "a": x, "b": y} for c, x, y in self.dtypes_changed],
             },
             "rows": {"a": self.rows_a, "b": self.rows_b, "delta": self.rows_b - self.rows_a},
             "files": {
@@ -69,11 +67,15 @@ def diff_versions(a: DatasetVersion, b: DatasetVersion) -> DatasetDiff:
         columns_added=tuple(n for n in types_b if n not in types_a),
         columns_removed=tuple(n for n in types_a if n not in types_b),
         dtypes_changed=tuple(
-            (n, types_a[n], types_b[n]) for n in types_a if n in types_b and types_a[n] != types_b[n]
+            (n, types_a[n], types_b[n])
+            for n in types_a
+            if n in types_b and types_a[n] != types_b[n]
         ),
         rows_a=a.rows,
         rows_b=b.rows,
         files_added=tuple(sorted(p for p in files_b if p not in files_a)),
         files_removed=tuple(sorted(p for p in files_a if p not in files_b)),
-        files_changed=tuple(sorted(p for p in files_a if p in files_b and files_a[p] != files_b[p])),
+        files_changed=tuple(
+            sorted(p for p in files_a if p in files_b and files_a[p] != files_b[p])
+        ),
     )

@@ -172,11 +172,8 @@ def _store_file(
         schema = read_csv_head(file)
         scan = CsvScan(file, advance)
         stored = store.put_file(file, scan)
-        rows = schema.rows if schema.rows is not None else scan.rows
-        if rows is None:
-            rows = count_csv_rows(file)
-    if stored.size == 0:
-        raise DataFileError(f"{file}: file is empty")
+        counted = schema.rows if schema.rows is not None else scan.rows
+        rows = counted if counted is not None else count_csv_rows(file)
     return DataFile(relative, stored.digest, stored.size, rows), schema.columns, fmt or "csv"
 
 
@@ -211,7 +208,9 @@ def _unified_columns(root: Path, files: list[tuple[str, tuple[Column, ...]]]) ->
                 + ("" if missing or extra else ", order differs")
             )
         for column in columns:
-            dtypes[column.name] = _widen(dtypes[column.name], column.dtype, root / relative, column.name)
+            dtypes[column.name] = _widen(
+                dtypes[column.name], column.dtype, root / relative, column.name
+            )
     return tuple(Column(n, dtypes[n]) for n in names)
 
 
@@ -268,8 +267,13 @@ def _record(db: Database, candidate: DatasetVersion, actor: str) -> AddResult:
         conn.execute(
             dataset_files.insert(),
             [
-                {"version_id": version_id, "path": f.path, "digest": f.digest,
-                 "size_bytes": f.size, "rows": f.rows}
+                {
+                    "version_id": version_id,
+                    "path": f.path,
+                    "digest": f.digest,
+                    "size_bytes": f.size,
+                    "rows": f.rows,
+                }
                 for f in candidate.files
             ],
         )
@@ -278,8 +282,13 @@ def _record(db: Database, candidate: DatasetVersion, actor: str) -> AddResult:
             "dataset.version.add",
             f"dataset:{version.ref}",
             None,
-            {"digest": version.digest, "rows": version.rows, "size_bytes": version.size,
-             "columns": len(version.columns), "files": len(version.files)},
+            {
+                "digest": version.digest,
+                "rows": version.rows,
+                "size_bytes": version.size,
+                "columns": len(version.columns),
+                "files": len(version.files),
+            },
         )
     return AddResult(version, created=True)
 
@@ -292,7 +301,9 @@ def _versions_query() -> Any:
 
 def _from_row(conn: Connection, row: Row[Any]) -> DatasetVersion:
     files = conn.execute(
-        select(dataset_files).where(dataset_files.c.version_id == row.id).order_by(dataset_files.c.path)
+        select(dataset_files)
+        .where(dataset_files.c.version_id == row.id)
+        .order_by(dataset_files.c.path)
     ).all()
     return DatasetVersion(
         name=row.name,
@@ -346,7 +357,9 @@ def _resolve(conn: Connection, ref: str) -> DatasetVersion:
     if match:
         name = check_name(match.group("name"), "dataset name")
         row = conn.execute(
-            query.where(datasets.c.name == name, dataset_versions.c.version == int(match.group("version")))
+            query.where(
+                datasets.c.name == name, dataset_versions.c.version == int(match.group("version"))
+            )
         ).first()
         if row is None:
             if conn.execute(select(datasets.c.id).where(datasets.c.name == name)).first() is None:
@@ -357,19 +370,27 @@ def _resolve(conn: Connection, ref: str) -> DatasetVersion:
                 .where(datasets.c.name == name)
                 .order_by(dataset_versions.c.version.desc())
             ).scalar()
-            raise NotFoundError(f"dataset {name!r} has no version {match.group('version')} (latest is v{latest})")
+            raise NotFoundError(
+                f"dataset {name!r} has no version {match.group('version')} (latest is v{latest})"
+            )
         return _from_row(conn, row)
     if conn.execute(select(datasets.c.id).where(datasets.c.name == ref)).first() is not None:
-        row = conn.execute(query.where(datasets.c.name == ref).order_by(dataset_versions.c.version.desc())).first()
+        row = conn.execute(
+            query.where(datasets.c.name == ref).order_by(dataset_versions.c.version.desc())
+        ).first()
         if row is not None:
             return _from_row(conn, row)
     if _HEX.fullmatch(ref):
-        rows = conn.execute(query.where(dataset_versions.c.digest.startswith(ref, autoescape=True))).all()
+        rows = conn.execute(
+            query.where(dataset_versions.c.digest.startswith(ref, autoescape=True))
+        ).all()
         if len(rows) == 1:
             return _from_row(conn, rows[0])
         if len(rows) > 1:
             refs = ", ".join(f"{r.name}@v{r.version}" for r in rows[:5])
-            raise UsageError(f"digest prefix {ref!r} matches {len(rows)} versions ({refs}); give more digits")
+            raise UsageError(
+                f"digest prefix {ref!r} matches {len(rows)} versions ({refs}); give more digits"
+            )
     check_name(ref, "dataset reference")
     raise _unknown_dataset(conn, ref)
 
@@ -377,5 +398,9 @@ def _resolve(conn: Connection, ref: str) -> DatasetVersion:
 def _unknown_dataset(conn: Connection, name: str) -> NotFoundError:
     names = list(conn.execute(select(datasets.c.name)).scalars())
     close = difflib.get_close_matches(name, names, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ("" if names else "; add one with 'shipline data add PATH'")
+    hint = (
+        f"; did you mean {close[0]!r}?"
+        if close
+        else ("" if names else "; add one with 'shipline data add PATH'")
+    )
     return NotFoundError(f"no dataset or version {name!r}{hint}")

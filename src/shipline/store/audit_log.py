@@ -17,7 +17,7 @@ __all__ = [
 ]
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,15 +86,17 @@ def append_event(
         .limit(1)
     ).first()
     seq, prev_hash = (last.seq + 1, last.row_hash) if last else (1, GENESIS_HASH)
-    fields = {
-        "seq": seq,
-        "at": utc_now(),
-        "actor": actor,
-        "action": action,
-        "target": target,
-        "before": canonical_json(before),
-        "after": canonical_json(after),
-    }
-    row_hash = event_hash(prev_hash, fields)
-    conn.execute(audit_events.insert().values(**fields, prev_hash=prev_hash, row_hash=row_hash))
-    return AuditEvent(**fields, prev_hash=prev_hash, row_hash=row_hash)
+    unsigned = AuditEvent(
+        seq=seq,
+        at=utc_now(),
+        actor=actor,
+        action=action,
+        target=target,
+        before=canonical_json(before),
+        after=canonical_json(after),
+        prev_hash=prev_hash,
+        row_hash="",
+    )
+    event = replace(unsigned, row_hash=event_hash(prev_hash, unsigned.hashed_fields()))
+    conn.execute(audit_events.insert().values(**asdict(event)))
+    return event

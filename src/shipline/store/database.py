@@ -62,8 +62,8 @@ class Database:
     @contextmanager
     def write(self, actor: str) -> Iterator[Transaction]:
         """A serialized write transaction: committed whole on success, rolled back on error."""
-        with self._errors(), self.engine.connect() as conn:
-            conn = conn.execution_options(shipline_write=True)
+        with self._errors(), self.engine.connect() as plain:
+            conn = plain.execution_options(shipline_write=True)
             with conn.begin():
                 if self.dialect == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
@@ -93,7 +93,8 @@ def open_database(url: str) -> Database:
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigError(
-            "SHIPLINE_DB", [Problem("", f"expected a database URL such as {_URL_HINT}, found {url!r}")]
+            "SHIPLINE_DB",
+            [Problem("", f"expected a database URL such as {_URL_HINT}, found {url!r}")],
         ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -109,7 +110,12 @@ def open_database(url: str) -> Database:
     else:
         raise ConfigError(
             "SHIPLINE_DB",
-            [Problem("", f"expected a sqlite or postgresql URL such as {_URL_HINT}, found {backend!r}")],
+            [
+                Problem(
+                    "",
+                    f"expected a sqlite or postgresql URL such as {_URL_HINT}, found {backend!r}",
+                )
+            ],
         )
     database = Database(engine)
     _migrate(database)
@@ -119,7 +125,8 @@ def open_database(url: str) -> Database:
 def _sqlite_engine(path: str | None) -> Engine:
     if not path or path == ":memory:":
         raise ConfigError(
-            "SHIPLINE_DB", [Problem("", "an SQLite URL must name a file: sqlite:///path/to/shipline.db")]
+            "SHIPLINE_DB",
+            [Problem("", "an SQLite URL must name a file: sqlite:///path/to/shipline.db")],
         )
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -70,15 +70,20 @@ def test_digest_is_stable_and_sensitive() -> None:
 
 
 def test_every_problem_is_reported_at_once_with_line_path_and_hint() -> None:
-    text = VALID.replace("  target: churned", "  targt: churned").replace(
-        "task: classification", "task: classifcation"
-    ).replace("seed: 42", "seed: forty-two").replace("cooldown: 6h", "cooldown: 6 hours")
+    text = (
+        VALID.replace("  target: churned", "  targt: churned")
+        .replace("task: classification", "task: classifcation")
+        .replace("seed: 42", "seed: forty-two")
+        .replace("cooldown: 6h", "cooldown: 6 hours")
+    )
     problems = _problems(text)
     assert len(problems) == 5
     assert "shipline.yaml:3: data.target: required key is missing" in problems
     assert "shipline.yaml:5: data.targt: unknown key 'targt'; did you mean 'target'?" in problems
     assert any(
-        p.startswith("shipline.yaml:8: data.split.seed: expected a valid integer, found 'forty-two'")
+        p.startswith(
+            "shipline.yaml:8: data.split.seed: expected a valid integer, found 'forty-two'"
+        )
         for p in problems
     )
     assert any("training.task" in p and "did you mean 'classification'?" in p for p in problems)
@@ -92,8 +97,12 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys() -> None:
 
 
 def test_metric_names_are_checked_against_the_task() -> None:
-    problems = _problems(VALID.replace("metrics: [roc_auc, f1, accuracy]", "metrics: [roc_auc, rmse, acuracy]"))
-    assert any("evaluation.metrics[1]" in p and "expected a classification metric" in p for p in problems)
+    problems = _problems(
+        VALID.replace("metrics: [roc_auc, f1, accuracy]", "metrics: [roc_auc, rmse, acuracy]")
+    )
+    assert any(
+        "evaluation.metrics[1]" in p and "expected a classification metric" in p for p in problems
+    )
     assert any("evaluation.metrics[2]" in p and "did you mean 'accuracy'?" in p for p in problems)
 
 
@@ -182,7 +191,13 @@ def test_missing_file_directory_and_oversized(tmp_path: Path) -> None:
 
 
 def test_wrong_types_name_the_expected_and_found_value() -> None:
-    text = VALID.replace("test_size: 0.2", "test_size: 1.5").replace("max_iter: 200}", "max_iter: 200}\n  task2: x")
-    problems = _problems(text.replace("  task2: x\n", "") .replace("exclude: [signup_date]", "exclude: signup_date"))
-    assert any("data.exclude: expected a valid list, found 'signup_date' (str)" in p for p in problems)
+    text = VALID.replace("test_size: 0.2", "test_size: 1.5").replace(
+        "max_iter: 200}", "max_iter: 200}\n  task2: x"
+    )
+    problems = _problems(
+        text.replace("  task2: x\n", "").replace("exclude: [signup_date]", "exclude: signup_date")
+    )
+    assert any(
+        "data.exclude: expected a valid list, found 'signup_date' (str)" in p for p in problems
+    )
     assert any("data.split.test_size: expected less than 1" in p for p in problems)

@@ -76,7 +76,10 @@ def test_csv_head_gives_schema_and_rows(tmp_path: Path) -> None:
     path.write_text("id,score,name,flag\n1,0.5,x,true\n2,1.5,y,false\n")
     schema = read_csv_head(path)
     assert [(c.name, c.dtype) for c in schema.columns] == [
-        ("id", "int64"), ("score", "double"), ("name", "string"), ("flag", "bool")
+        ("id", "int64"),
+        ("score", "double"),
+        ("name", "string"),
+        ("flag", "bool"),
     ]
     assert schema.rows == 2
 
@@ -145,9 +148,11 @@ def test_finding_data_files(tmp_path: Path) -> None:
 
 def test_folder_without_data_files_and_wrong_extensions(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("x")
-    with pytest.raises(DataFileError, match=r"holds no \.csv or \.parquet files \(found notes\.txt\)"):
+    with pytest.raises(
+        DataFileError, match=r"holds no \.csv or \.parquet files \(found notes\.txt\)"
+    ):
         find_data_files(tmp_path)
-    with pytest.raises(DataFileError, match="expected a .csv or .parquet file, found '.txt'"):
+    with pytest.raises(DataFileError, match=r"expected a \.csv or \.parquet file, found '\.txt'"):
         find_data_files(tmp_path / "notes.txt")
     with pytest.raises(DataFileError, match="no such file"):
         find_data_files(tmp_path / "missing.csv")

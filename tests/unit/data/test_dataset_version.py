@@ -34,14 +34,24 @@ def _csv(path: Path, text: str) -> Path:
 
 def test_add_records_digest_size_rows_columns_and_dtypes(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     db, store = env
-    path = _csv(tmp_path / "churn.csv", "id,tenure,plan,churned\n1,3.5,basic,0\n2,10,pro,1\n3,1,basic,0\n")
+    path = _csv(
+        tmp_path / "churn.csv", "id,tenure,plan,churned\n1,3.5,basic,0\n2,10,pro,1\n3,1,basic,0\n"
+    )
     result = add_version(db, store, path, "alice")
     version = result.version
     assert result.created
     assert version.ref == "churn@v1"
-    assert (version.rows, version.size, version.kind, version.format) == (3, path.stat().st_size, "file", "csv")
+    assert (version.rows, version.size, version.kind, version.format) == (
+        3,
+        path.stat().st_size,
+        "file",
+        "csv",
+    )
     assert [(c.name, c.dtype) for c in version.columns] == [
-        ("id", "int64"), ("tenure", "double"), ("plan", "string"), ("churned", "int64")
+        ("id", "int64"),
+        ("tenure", "double"),
+        ("plan", "string"),
+        ("churned", "int64"),
     ]
     assert store.read_bytes(version.digest) == path.read_bytes()
     events = list_events(db)
@@ -95,7 +105,9 @@ def test_directory_files_must_share_columns(env, tmp_path: Path) -> None:  # typ
     folder = tmp_path / "events"
     _csv(folder / "a.csv", "ts,value\n1,2\n")
     _csv(folder / "b.csv", "ts,amount\n1,2\n")
-    with pytest.raises(DataFileError, match=r"b\.csv: columns differ .* missing \['value'\], extra \['amount'\]"):
+    with pytest.raises(
+        DataFileError, match=r"b\.csv: columns differ .* missing \['value'\], extra \['amount'\]"
+    ):
         add_version(db, store, folder, "alice")
     _assert_nothing_recorded(db)
 
@@ -134,7 +146,11 @@ def test_diff_reports_schema_rows_and_files(env, tmp_path: Path) -> None:  # typ
     assert (diff.columns_added, diff.columns_removed) == (("z",), ("y",))
     assert diff.dtypes_changed == (("x", "int64", "double"),)
     assert (diff.rows_a, diff.rows_b) == (2, 3)
-    assert (diff.files_added, diff.files_removed, diff.files_changed) == (("c.csv",), ("b.csv",), ("a.csv",))
+    assert (diff.files_added, diff.files_removed, diff.files_changed) == (
+        ("c.csv",),
+        ("b.csv",),
+        ("a.csv",),
+    )
     same = diff_versions(v2, v2)
     assert same.same_content and not same.schema_changed
 

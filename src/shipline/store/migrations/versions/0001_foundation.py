@@ -74,9 +74,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "dataset_files",
-        sa.Column(
-            "version_id", sa.Integer, sa.ForeignKey("dataset_versions.id"), primary_key=True
-        ),
+        sa.Column("version_id", sa.Integer, sa.ForeignKey("dataset_versions.id"), primary_key=True),
         sa.Column("path", sa.String(1000), primary_key=True),
         sa.Column("digest", sa.String(64), nullable=False),
         sa.Column("size_bytes", sa.BigInteger, nullable=False),

@@ -5,7 +5,14 @@ The only module-level state in shipline. Everything else receives a ``Settings``
 
 from __future__ import annotations
 
-__all__ = ["CONFIG_FILENAME", "STATE_DIRNAME", "Settings", "find_project_dir", "load_settings"]
+__all__ = [
+    "CONFIG_FILENAME",
+    "STATE_DIRNAME",
+    "Settings",
+    "find_project_dir",
+    "load_settings",
+    "shown_path",
+]
 
 import getpass
 import os
@@ -33,6 +40,15 @@ class Settings:
     def state_dir(self) -> Path:
         """The ``.shipline/`` folder beside ``shipline.yaml``."""
         return self.project_dir / STATE_DIRNAME
+
+
+def shown_path(path: Path) -> str:
+    """A path as the user would type it: relative to the working folder when inside it."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if relative.startswith("..") else relative
 
 
 def find_project_dir(start: Path) -> Path:

@@ -11,6 +11,7 @@ import typer
 from shipline.cli.output import print_json
 from shipline.cli.workspace import Workspace
 from shipline.errors import ConfigError
+from shipline.settings import shown_path
 
 
 def validate(
@@ -19,7 +20,7 @@ def validate(
 ) -> None:
     """Check shipline.yaml: every problem with its key path, line, expectation and finding."""
     workspace: Workspace = ctx.obj
-    path = workspace.settings.config_path
+    path = shown_path(workspace.settings.config_path)
     try:
         config = workspace.config()
     except ConfigError as error:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from shipline.config.schema import CLASSIFICATION_METRICS, REGRESSION_METRICS, ModelConfig
 from shipline.errors import ConfigError, Problem
+from shipline.settings import shown_path
 
 MAX_CONFIG_BYTES = 256 * 1024
 MAX_EXPANDED_NODES = 20_000
@@ -34,7 +35,7 @@ Loc = tuple[str | int, ...]
 
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> ModelConfig:
     """Load and validate a shipline.yaml file, or raise ConfigError listing every problem."""
-    shown = _shown_path(path)
+    shown = shown_path(path)
     try:
         raw = path.read_bytes() if path.stat().st_size <= MAX_CONFIG_BYTES else None
     except FileNotFoundError:
@@ -48,15 +49,6 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> ModelCo
     if raw is None:
         raise ConfigError(shown, [Problem("", f"is larger than {MAX_CONFIG_BYTES} bytes")])
     return parse_config(raw, shown, environ)
-
-
-def _shown_path(path: Path) -> str:
-    """The path as the user would type it: relative to the working folder when inside it."""
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return str(path) if relative.startswith("..") else relative
 
 
 def config_digest(config: ModelConfig) -> str:

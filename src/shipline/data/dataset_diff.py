@@ -58,8 +58,8 @@ def diff_versions(a: DatasetVersion, b: DatasetVersion) -> DatasetDiff:
     files_a = {f.path: f.digest for f in a.files}
     files_b = {f.path: f.digest for f in b.files}
     if a.kind == "file" and b.kind == "file":
-        # A single-file dataset keeps its identity across renames of the source file.
-        files_a, files_b = {"(file)": a.digest}, {"(file)": b.digest}
+        # One file each: a changed file is just changed content, reported by same_content.
+        files_a, files_b = {}, {}
     return DatasetDiff(
         a=a.ref,
         b=b.ref,

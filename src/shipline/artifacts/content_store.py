@@ -23,6 +23,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -166,19 +167,10 @@ class ContentStore:
             temp_dir.mkdir(parents=True, exist_ok=True)
             fd, temp_name = tempfile.mkstemp(dir=temp_dir, prefix=_writer_prefix(), suffix=".part")
             try:
-                hasher, size = _hasher(), 0
                 with os.fdopen(fd, "wb") as target:
-                    for chunk in chunks:
-                        hasher.update(chunk)
-                        if check is not None:
-                            check.update(chunk)
-                        target.write(chunk)
-                        size += len(chunk)
-                    if check is not None:
-                        check.finish()
+                    digest, size = _copy(chunks, target, check)
                     target.flush()
                     os.fsync(target.fileno())
-                digest = hasher.hexdigest()
                 final = Path(self.object_path(digest))
                 final.parent.mkdir(parents=True, exist_ok=True)
                 # Replacing an existing object with the same verified bytes is harmless and
@@ -197,17 +189,8 @@ class ContentStore:
         spool_dir = self.cache_dir / "tmp"
         spool_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=spool_dir) as spool:
-            hasher, size = _hasher(), 0
-            for chunk in _chunks(source):
-                hasher.update(chunk)
-                if check is not None:
-                    check.update(chunk)
-                spool.write(chunk)
-                size += len(chunk)
-            if check is not None:
-                check.finish()
+            digest, size = _copy(_chunks(source), spool, check)
             spool.seek(0)
-            digest = hasher.hexdigest()
             self._put_remote(digest, spool)
         return StoredObject(digest, size)
 
@@ -344,14 +327,47 @@ def _protocols(fs: Any) -> tuple[str, ...]:
     return (protocol,) if isinstance(protocol, str) else tuple(protocol)
 
 
+def _copy(
+    chunks: Iterator[memoryview], target: IO[bytes], check: StreamCheck | None
+) -> tuple[str, int]:
+    """Hash and write every chunk; the check sees each chunk on a second thread meanwhile.
+
+    Reading, hashing and writing release the GIL, and so does the numpy work of the checks
+    we ship, so the check costs little wall time on top of the copy.
+    """
+    hasher, size = _hasher(), 0
+    if check is None:
+        for chunk in chunks:
+            hasher.update(chunk)
+            target.write(chunk)
+            size += len(chunk)
+        return hasher.hexdigest(), size
+    with ThreadPoolExecutor(1, thread_name_prefix="shipline-check") as pool:
+        pending: Future[None] | None = None
+        for chunk in chunks:
+            hasher.update(chunk)
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(check.update, chunk)
+            target.write(chunk)
+            size += len(chunk)
+        if pending is not None:
+            pending.result()
+    check.finish()
+    return hasher.hexdigest(), size
+
+
 def _chunks(source: IO[bytes]) -> Iterator[memoryview]:
-    buffer = bytearray(CHUNK_BYTES)
-    view = memoryview(buffer)
+    """Chunks from two alternating buffers: one is checked while the other is refilled."""
+    buffers = (bytearray(CHUNK_BYTES), bytearray(CHUNK_BYTES))
+    views = tuple(memoryview(buffer) for buffer in buffers)
+    turn = 0
     while True:
-        count = source.readinto(buffer)  # type: ignore[attr-defined]
+        count = source.readinto(buffers[turn])  # type: ignore[attr-defined]
         if not count:
             return
-        yield view[:count]
+        yield views[turn][:count]
+        turn ^= 1
 
 
 def _single_chunk(data: bytes) -> Iterator[memoryview]:

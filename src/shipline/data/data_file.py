@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from shipline.errors import DataFileError
 
 CSV_HEAD_BYTES = 1024 * 1024
@@ -166,9 +168,9 @@ def _first_line(error: BaseException) -> str:
 class CsvScan:
     """Counts CSV rows and checks UTF-8 while a file streams past (a ``StreamCheck``).
 
-    Counting newlines is exact unless a quoted field holds a newline or a line is blank;
-    when the stream holds quotes or blank lines, ``rows`` is None and the caller counts
-    with a real CSV parser instead.
+    Counting newlines is exact unless a quoted field holds a newline or a line is blank
+    (pyarrow skips blank lines); when the stream holds quotes or blank lines, ``rows`` is None
+    and the caller counts with a real CSV parser instead.
     """
 
     def __init__(self, path: Path, on_bytes: Callable[[int], None] | None = None) -> None:
@@ -176,8 +178,10 @@ class CsvScan:
         self.on_bytes = on_bytes
         self._newlines = 0
         self._size = 0
-        self._last = b"\n"
-        self._ambiguous = False
+        self._last = b""
+        self._last_newline = -1
+        self._quoted = False
+        self._blank = False
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._pending = False
 
@@ -186,18 +190,29 @@ class CsvScan:
         raw = _buffer(chunk)
         if self._pending or not raw.isascii():
             self._decode(bytes(raw))
-        if not self._ambiguous:
-            self._ambiguous = (
-                b'"' in raw
-                or b"\n\n" in raw
-                or b"\n\r\n" in raw
-                or (self._last == b"\n" and raw[:1] in (b"\n", b"\r"))
-            )
-        self._newlines += raw.count(b"\n")
+        self._quoted = self._quoted or b'"' in raw
+        octets = np.frombuffer(raw, dtype=np.uint8)
+        newlines = np.flatnonzero(octets == 10)
+        if newlines.size and not self._blank:
+            self._blank = self._has_blank_line(octets, newlines)
+        self._newlines += int(newlines.size)
+        if newlines.size:
+            self._last_newline = self._size + int(newlines[-1])
         self._size += len(raw)
         self._last = bytes(raw[-1:])
         if self.on_bytes is not None:
             self.on_bytes(len(raw))
+
+    def _has_blank_line(self, octets: Any, newlines: Any) -> bool:
+        """True when a line between two newlines is empty or holds only a carriage return."""
+        gaps = np.diff(newlines, prepend=self._last_newline - self._size)
+        if bool((gaps == 1).any()):
+            return True
+        before = newlines[gaps == 2] - 1
+        if before.size and before[0] < 0 and self._last == b"\r":
+            return True
+        inside = before[before >= 0]
+        return bool(inside.size and (octets[inside] == 13).any())
 
     def finish(self) -> None:
         """Reject a stream that ends inside a UTF-8 sequence."""
@@ -206,9 +221,9 @@ class CsvScan:
     @property
     def rows(self) -> int | None:
         """Data rows (header excluded) when newline counting is exact, else None."""
-        if self._ambiguous:
+        if self._quoted or self._blank:
             return None
-        lines = self._newlines + (0 if self._last == b"\n" else 1)
+        lines = self._newlines + (0 if self._last in (b"\n", b"") else 1)
         return max(lines - 1, 0)
 
     def _decode(self, data: bytes, final: bool = False) -> None:

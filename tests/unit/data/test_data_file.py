@@ -36,11 +36,13 @@ def _scan(data: bytes, chunk: int = 7) -> CsvScan:
         (b"a,b\n1,2\n3,4", 2),
         (b"a,b\r\n1,2\r\n3,4\r\n", 2),
         (b"a,b\n" + b"1,2\n" * 1000, 1000),
+        (b"a,b\r\n1,\r\n,2\r\n\r3,4\r\n", 3),  # short lines and stray CR are not blank
+        (b"a\n1\n2\n3\n", 3),  # one-byte lines are not blank
     ],
 )
 def test_scan_counts_rows_by_newlines(data: bytes, rows: int) -> None:
-    assert _scan(data).rows == rows
-    assert _scan(data, chunk=1).rows == rows
+    for chunk in (*range(1, 16), 4096):
+        assert _scan(data, chunk).rows == rows, chunk
 
 
 @pytest.mark.parametrize(
@@ -48,7 +50,8 @@ def test_scan_counts_rows_by_newlines(data: bytes, rows: int) -> None:
     [b'a,b\n"multi\nline",2\n3,4\n', b"a,b\n1,2\n\n3,4\n", b"a,b\r\n1,2\r\n\r\n3,4\r\n"],
 )
 def test_scan_defers_to_a_parser_when_newlines_may_lie(data: bytes, tmp_path: Path) -> None:
-    assert _scan(data).rows is None
+    for chunk in range(1, 16):  # every way a chunk boundary can split the blank line
+        assert _scan(data, chunk).rows is None, chunk
     path = tmp_path / "x.csv"
     path.write_bytes(data)
     assert count_csv_rows(path) == 2

@@ -3,14 +3,13 @@
 from shipline.data.data_file import Column
 from shipline.data.dataset_diff import DatasetDiff, diff_versions
 from shipline.data.dataset_version import (
-    AddResult,
     DataFile,
     DatasetVersion,
-    add_version,
     get_version,
     list_versions,
     resolve_version,
 )
+from shipline.data.snapshot import AddResult, add_version
 
 __all__ = [
     "AddResult",

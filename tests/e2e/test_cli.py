@@ -216,3 +216,37 @@ def test_audit_verify_exits_1_and_names_the_row(local_cli: Cli, project: Path) -
     result = local_cli("audit", "verify")
     assert result.code == 1 and "BROKEN at row 3" in result.err
     assert os.path.exists(project / ".shipline" / "shipline.db")
+
+
+def test_data_add_shows_a_progress_bar_on_a_terminal(local_cli: Cli, project: Path) -> None:
+    import pty
+
+    big = project / "big.csv"
+    with big.open("wb") as handle:
+        handle.write(b"a,b\n" + b"1,2\n" * 30_000_000)
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shipline", "data", "add", "big.csv"],
+        cwd=project,
+        env={**local_cli.env, "COLUMNS": "100"},
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        shown += data
+    out, _ = proc.communicate(timeout=120)
+    os.close(leader)
+    assert proc.returncode == 0
+    assert "added big@v1: 30000000 rows" in out
+    assert b"hashing" in shown and b"MB" in shown  # the bar with its byte counter was drawn
+    piped = local_cli("data", "add", "big.csv")
+    assert "hashing" not in piped.err  # no bar when stderr is not a terminal

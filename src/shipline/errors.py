@@ -13,6 +13,7 @@ __all__ = [
     "ConflictError",
     "DataFileError",
     "DigestMismatchError",
+    "ForbiddenError",
     "NotFoundError",
     "Problem",
     "ShiplineError",
@@ -73,6 +74,10 @@ class NotFoundError(ShiplineError):
 
 class ConflictError(ShiplineError):
     """A change collides with the current state (already exists, concurrent update)."""
+
+
+class ForbiddenError(ShiplineError):
+    """The actor may not do this (for example, approve their own model)."""
 
 
 class DataFileError(ShiplineError):

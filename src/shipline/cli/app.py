@@ -11,10 +11,10 @@ from typing import Annotated
 import typer
 
 from shipline import __version__
-from shipline.cli import audit, data, validate
+from shipline.cli import audit, data, init, models, run, runs, validate
 from shipline.cli.output import print_error
-from shipline.cli.workspace import Workspace
 from shipline.errors import ShiplineError
+from shipline.project import Project
 
 app = typer.Typer(
     name="shipline",
@@ -24,9 +24,19 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(data.app, name="data")
-app.add_typer(audit.app, name="audit")
+app.command("init")(init.init)
 app.command("validate")(validate.validate)
+app.command("run")(run.run)
+app.add_typer(runs.app, name="runs")
+app.add_typer(run.app, name="cache")
+app.add_typer(data.app, name="data")
+app.add_typer(models.app, name="models")
+app.command("promote")(models.promote)
+app.command("rollback")(models.rollback)
+app.command("approve")(models.approve)
+app.command("reject")(models.reject)
+app.command("approvals")(models.approvals)
+app.add_typer(audit.app, name="audit")
 
 
 def _show_version(value: bool) -> None:
@@ -48,9 +58,9 @@ def _root(
     ] = False,
 ) -> None:
     """One shipline.yaml drives a model from data to production and back."""
-    workspace = Workspace(config)
-    ctx.obj = workspace
-    ctx.call_on_close(workspace.close)
+    project = Project(config)
+    ctx.obj = project
+    ctx.call_on_close(project.close)
 
 
 def main() -> None:

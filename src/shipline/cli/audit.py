@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from shipline.cli.output import print_json, print_table, when
-from shipline.cli.workspace import Workspace
+from shipline.project import Project
 
 app = typer.Typer(
     help="The append-only, hash-chained record of every change.", no_args_is_help=True
@@ -34,8 +34,8 @@ def log(
 
     from shipline.audit import list_events
 
-    workspace: Workspace = ctx.obj
-    events = list_events(workspace.db(), limit, target, action)
+    project: Project = ctx.obj
+    events = list_events(project.db(), limit, target, action)
     if as_json:
         print_json(
             [
@@ -76,8 +76,8 @@ def verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Walk the chain; exit 1 naming the first broken row."""
     from shipline.audit import verify_chain
 
-    workspace: Workspace = ctx.obj
-    report = verify_chain(workspace.db())
+    project: Project = ctx.obj
+    report = verify_chain(project.db())
     if as_json:
         print_json(
             {

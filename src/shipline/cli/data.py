@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shipline.cli.output import byte_progress, print_json, print_table, when
-from shipline.cli.workspace import Workspace
+from shipline.project import Project
 
 if TYPE_CHECKING:
     from shipline.data import DatasetVersion
@@ -38,13 +38,10 @@ def add(
     as_json: JsonOption = False,
 ) -> None:
     """Snapshot PATH as an immutable dataset version (same bytes, same version)."""
-    from shipline.data import add_version
 
-    workspace: Workspace = ctx.obj
+    project: Project = ctx.obj
     with byte_progress("hashing", enabled=not as_json) as progress:
-        result = add_version(
-            workspace.db(), workspace.store(), path, workspace.settings.actor, name, progress
-        )
+        result = project.add_data(path, name, progress)
     version = result.version
     if as_json:
         print_json({**version.to_dict(), "created": result.created})
@@ -65,8 +62,8 @@ def list_(
     """List dataset versions."""
     from shipline.data import list_versions
 
-    workspace: Workspace = ctx.obj
-    versions = list_versions(workspace.db(), name)
+    project: Project = ctx.obj
+    versions = list_versions(project.db(), name)
     if as_json:
         print_json([v.to_dict() for v in versions])
         return
@@ -96,8 +93,8 @@ def show(
     """Show one dataset version: schema, files, lineage."""
     from shipline.data import resolve_version
 
-    workspace: Workspace = ctx.obj
-    version = resolve_version(workspace.db(), ref)
+    project: Project = ctx.obj
+    version = resolve_version(project.db(), ref)
     if as_json:
         print_json(version.to_dict())
         return
@@ -126,8 +123,8 @@ def diff(
     """Compare two versions: schema changes, row counts, changed files."""
     from shipline.data import diff_versions, resolve_version
 
-    workspace: Workspace = ctx.obj
-    db = workspace.db()
+    project: Project = ctx.obj
+    db = project.db()
     result = diff_versions(resolve_version(db, a), resolve_version(db, b))
     if as_json:
         print_json(result.to_dict())

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from shipline.cli.output import print_json
-from shipline.cli.workspace import Workspace
 from shipline.errors import ConfigError
+from shipline.project import Project
 from shipline.settings import shown_path
 
 
@@ -19,10 +19,10 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Check shipline.yaml: every problem with its key path, line, expectation and finding."""
-    workspace: Workspace = ctx.obj
-    path = shown_path(workspace.settings.config_path)
+    project: Project = ctx.obj
+    path = shown_path(project.settings.config_path)
     try:
-        config = workspace.config()
+        config = project.config()
     except ConfigError as error:
         if as_json:
             problems = [

@@ -9,7 +9,10 @@ from shipline.data.dataset_version import (
     list_versions,
     resolve_version,
 )
+from shipline.data.frame import read_frame
 from shipline.data.snapshot import AddResult, add_version
+from shipline.data.split import split_frame
+from shipline.data.validation import ValidationReport, validate_data
 
 __all__ = [
     "AddResult",
@@ -17,9 +20,13 @@ __all__ = [
     "DataFile",
     "DatasetDiff",
     "DatasetVersion",
+    "ValidationReport",
     "add_version",
     "diff_versions",
     "get_version",
     "list_versions",
+    "read_frame",
     "resolve_version",
+    "split_frame",
+    "validate_data",
 ]

@@ -7,17 +7,26 @@ canonical JSON text, so both databases store and hash them byte for byte alike.
 from __future__ import annotations
 
 __all__ = [
+    "alias_history",
+    "aliases",
+    "approvals",
     "audit_events",
     "counters",
     "dataset_files",
     "dataset_versions",
     "datasets",
     "metadata",
+    "model_versions",
+    "models",
+    "run_metrics",
+    "run_steps",
+    "runs",
 ]
 
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -86,4 +95,113 @@ dataset_files = Table(
     Column("digest", String(64), nullable=False),
     Column("size_bytes", BigInteger, nullable=False),
     Column("rows", BigInteger, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model", String(100), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("trigger", String(100), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("started_at", String(32), nullable=False),
+    Column("finished_at", String(32), nullable=True),
+    Column("config_digest", String(64), nullable=False),
+    Column("config", Text, nullable=False),
+    Column("lineage", Text, nullable=False),
+    Column("params", Text, nullable=False),
+    Column("metrics", Text, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("resumed_from", Integer, nullable=True),
+    Column("model_version", Integer, nullable=True),
+)
+
+run_steps = Table(
+    "run_steps",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("step", String(50), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("cache_key", String(64), nullable=False),
+    Column("key_parts", Text, nullable=False),
+    Column("outputs", Text, nullable=False),
+    Column("cached_from", Integer, nullable=True),
+    Column("started_at", String(32), nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("error", Text, nullable=True),
+)
+
+run_metrics = Table(
+    "run_metrics",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("step", BigInteger, primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("at", String(32), nullable=False),
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(100), nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", Integer, ForeignKey("models.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("bundle_digest", String(64), nullable=False),
+    Column("card_digest", String(64), nullable=False),
+    Column("details", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(100), nullable=False),
+    UniqueConstraint("model_id", "version", name="uq_model_versions_number"),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("model_id", Integer, ForeignKey("models.id"), primary_key=True),
+    Column("alias", String(50), primary_key=True),
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("updated_by", String(100), nullable=False),
+)
+
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", Integer, ForeignKey("models.id"), nullable=False),
+    Column("alias", String(50), nullable=False),
+    Column("from_version", Integer, nullable=True),
+    Column("to_version", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("reason", Text, nullable=True),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", Integer, ForeignKey("models.id"), nullable=False),
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("alias", String(50), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("requested_by", String(100), nullable=False),
+    Column("requested_at", String(32), nullable=False),
+    Column("decisions", Text, nullable=False),
+    Column("decided_at", String(32), nullable=True),
+    Column("reason", Text, nullable=True),
 )

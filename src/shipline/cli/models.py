@@ -1,0 +1,215 @@
+"""``shipline models``, ``promote``, ``rollback``, ``approve``, ``reject``, ``approvals``."""
+
+from __future__ import annotations
+
+__all__ = ["app", "approvals", "approve", "promote", "reject", "rollback"]
+
+from typing import Annotated
+
+import typer
+
+from shipline.cli.output import print_json, print_table, when
+from shipline.project import Project
+
+app = typer.Typer(
+    help="The model registry: versions, aliases, cards, history.", no_args_is_help=True
+)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="Only versions of this model.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Registered versions and the aliases they hold."""
+    project: Project = ctx.obj
+    versions = project.versions(name)
+    if as_json:
+        print_json([v.to_dict() for v in versions])
+        return
+    rows = [
+        (
+            v.ref,
+            ", ".join(v.aliases),
+            v.run_id,
+            when(v.created_at),
+            v.created_by,
+            ", ".join(f"{k}={x:.3f}" for k, x in sorted(v.metrics.items())[:3]),
+        )
+        for v in versions
+    ]
+    print_table("Models", ("version", "aliases", "run", "registered (UTC)", "by", "metrics"), rows)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS.")],
+    as_json: JsonOption = False,
+) -> None:
+    """One version: signature, metrics, gates, lineage."""
+    project: Project = ctx.obj
+    version = project.version(ref)
+    if as_json:
+        print_json(version.to_dict())
+        return
+    lineage = version.details.get("lineage", {})
+    typer.echo(
+        f"{version.ref}  aliases: {', '.join(version.aliases) or '-'}  "
+        f"bundle blake3:{version.bundle_digest[:16]}"
+    )
+    typer.echo(
+        f"  registered {when(version.created_at)} by {version.created_by} "
+        f"from run {version.run_id}, dataset {lineage.get('dataset')}, "
+        f"git {lineage.get('git_commit') or '-'}"
+    )
+    typer.echo(
+        "  metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(version.metrics.items()))
+    )
+    inputs = version.details.get("signature", {}).get("inputs", [])
+    typer.echo(
+        f"  signature: {len(inputs)} inputs -> {version.details.get('signature', {}).get('output')}"
+    )
+
+
+@app.command("card")
+def card(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS.")],
+    as_json: JsonOption = False,
+) -> None:
+    """The version's model card (Markdown, or JSON with --json)."""
+    from shipline.artifacts import read_manifest
+
+    project: Project = ctx.obj
+    version = project.version(ref)
+    store = project.store()
+    files = {e.path: e.digest for e in read_manifest(store, version.card_digest).entries}
+    typer.echo(store.read_bytes(files["card.json" if as_json else "card.md"]).decode(), nl=False)
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    alias: Annotated[str | None, typer.Option("--alias", help="Only this alias.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every move of the model's aliases."""
+    from shipline.registry import alias_history
+
+    project: Project = ctx.obj
+    moves = alias_history(project.db(), name, alias)
+    if as_json:
+        print_json([m.to_dict() for m in moves])
+        return
+    rows = [
+        (m.alias, m.from_version or "-", m.to_version, m.kind, when(m.at), m.actor, m.reason or "")
+        for m in moves
+    ]
+    print_table(
+        f"Alias history of {name}",
+        ("alias", "from", "to", "kind", "at (UTC)", "by", "reason"),
+        rows,
+    )
+
+
+def promote(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    version: Annotated[int, typer.Argument(help="Version number.")],
+    to: Annotated[str, typer.Option("--to", help="Alias to move, e.g. production.")],
+    reason: Annotated[str | None, typer.Option("--reason")] = None,
+) -> None:
+    """Move an alias to a version, or open an approval when the policy is manual."""
+    project: Project = ctx.obj
+    result = project.promote(name, version, to, reason)
+    if result.moved:
+        typer.echo(f"{name}@{to} -> {name}:{version}")
+    elif result.approval is not None:
+        typer.echo(
+            f"approval {result.approval.id} opened: {name}:{version} -> @{to} needs "
+            f"{result.approval.required} approver(s) other than its authors "
+            f"(shipline approve {result.approval.id})"
+        )
+
+
+def rollback(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    alias: Annotated[str, typer.Argument(help="Alias to move back.")],
+    reason: Annotated[str | None, typer.Option("--reason")] = None,
+) -> None:
+    """Move an alias back to the version that held it before."""
+    project: Project = ctx.obj
+    version = project.rollback(name, alias, reason)
+    typer.echo(f"{name}@{alias} -> {version.ref} (rolled back)")
+
+
+def approve(
+    ctx: typer.Context,
+    approval_id: Annotated[int, typer.Argument(metavar="ID")],
+    reason: Annotated[str | None, typer.Option("--reason")] = None,
+) -> None:
+    """Approve a pending promotion (the version's authors cannot)."""
+    project: Project = ctx.obj
+    approval = project.approve(approval_id, reason)
+    if approval.status == "approved":
+        typer.echo(
+            f"approval {approval.id} approved: "
+            f"{approval.model}@{approval.alias} -> {approval.model}:{approval.version}"
+        )
+    else:
+        typer.echo(
+            f"approval {approval.id}: {len(approval.decisions)} of {approval.required} approvals"
+        )
+
+
+def reject(
+    ctx: typer.Context,
+    approval_id: Annotated[int, typer.Argument(metavar="ID")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (required).")],
+) -> None:
+    """Reject a pending promotion for good."""
+    project: Project = ctx.obj
+    approval = project.reject(approval_id, reason)
+    typer.echo(
+        f"approval {approval.id} rejected: "
+        f"{approval.model}:{approval.version} stays off @{approval.alias}"
+    )
+
+
+def approvals(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option("--status", help="pending, approved or rejected.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List promotion approvals."""
+    from shipline.registry import list_approvals
+
+    project: Project = ctx.obj
+    found = list_approvals(project.db(), status)
+    if as_json:
+        print_json([a.to_dict() for a in found])
+        return
+    rows = [
+        (
+            a.id,
+            f"{a.model}:{a.version}",
+            a.alias,
+            a.status,
+            a.requested_by,
+            when(a.requested_at),
+            ", ".join(d["actor"] for d in a.decisions),
+        )
+        for a in found
+    ]
+    print_table(
+        "Approvals",
+        ("id", "version", "alias", "status", "requested by", "at (UTC)", "decided by"),
+        rows,
+    )

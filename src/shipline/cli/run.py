@@ -1,0 +1,104 @@
+"""``shipline run`` and ``shipline cache explain``."""
+
+from __future__ import annotations
+
+__all__ = ["app", "run"]
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from shipline.cli.output import print_json, print_table
+from shipline.project import Project
+
+if TYPE_CHECKING:
+    from shipline.pipeline import RunRecord
+
+app = typer.Typer(help="The step cache: why steps ran or were reused.", no_args_is_help=True)
+
+
+def run(
+    ctx: typer.Context,
+    steps: Annotated[
+        list[str] | None, typer.Argument(help="With --force: the steps to rerun.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Rerun steps even when cached (all, or STEPS).")
+    ] = False,
+    resume: Annotated[
+        int | None, typer.Option("--resume", help="Continue failed run RUN from its failed step.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
+) -> None:
+    """Run the pipeline: ingest, validate, split, train, evaluate, gate, register."""
+    from shipline.errors import UsageError
+
+    if steps and not force:
+        raise UsageError("step names are only taken with --force (shipline run --force train)")
+    project: Project = ctx.obj
+    chosen = frozenset(steps or ["*"]) if force else frozenset()
+    record = project.run(chosen, resume)
+    if as_json:
+        print_json(record.to_dict())
+    else:
+        rows = [
+            (s.step, s.status, f"{s.seconds:.2f}s", f"run {s.cached_from}" if s.cached_from else "")
+            for s in record.steps
+        ]
+        print_table(
+            f"Run {record.id} ({record.model}): {record.status}",
+            ("step", "status", "time", "reused from"),
+            rows,
+        )
+        if record.metrics:
+            typer.echo(
+                "metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(record.metrics.items()))
+            )
+        if record.status == "succeeded":
+            typer.echo(f"registered {record.model}:{record.model_version}")
+        elif record.error:
+            typer.echo(f"run {record.id} {record.status}: {_brief(record, project)}", err=True)
+    if record.status != "succeeded":
+        raise typer.Exit(1)
+
+
+def _brief(run: RunRecord, project: Project) -> str:
+    """The first line of the error, plus the gate or validation details that explain it."""
+    from shipline.pipeline.step import decode
+
+    lines = [(run.error or "").splitlines()[0]]
+    for step in run.steps:
+        if step.step == "gate" and "gate" in step.outputs:
+            gate = decode("json", project.store(), step.outputs["gate"])
+            lines += [
+                f"  failed gate: {r['metric']} {r['rule']} (value {r.get('value')})"
+                for r in gate["rules"]
+                if not r["passed"]
+            ]
+        if step.step == "validate" and "validation" in step.outputs:
+            report = decode("json", project.store(), step.outputs["validation"])
+            lines += [
+                f"  {p['column'] or '(data)'}: {p['rule']}: {p['message']}"
+                for p in report["problems"]
+            ]
+    return "\n".join(lines)
+
+
+@app.command("explain")
+def explain(
+    ctx: typer.Context,
+    run_id: Annotated[int, typer.Argument(metavar="RUN", help="Run id.")],
+    step: Annotated[str, typer.Argument(help="Step name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Say why STEP of RUN ran or was reused, and which input or setting changed."""
+    from shipline.pipeline.cache_explanation import explain_step
+
+    project: Project = ctx.obj
+    answer = explain_step(project.db(), run_id, step)
+    if as_json:
+        print_json(answer)
+        return
+    typer.echo(f"run {answer['run']} step {answer['step']}: {answer['status']}, {answer['reason']}")
+    for change in answer["changed"]:
+        typer.echo(f"  changed: {change['part']}" + (f" {change['key']}" if change["key"] else ""))

@@ -1,0 +1,121 @@
+"""The runner: executes steps in order, reuses cached results, records everything."""
+
+from __future__ import annotations
+
+__all__ = ["RunOutcome", "run_steps"]
+
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from shipline.pipeline.run_record import StepRecord, find_cached, record_step
+from shipline.pipeline.step import (
+    Step,
+    StepContext,
+    StepInputs,
+    cache_key,
+    code_digest,
+    encode,
+)
+from shipline.store import canonical_json, utc_now
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How the run ended and what its steps produced (name → digest)."""
+
+    status: str
+    outputs: dict[str, str]
+    error: str | None
+    failed_step: str | None
+
+
+def run_steps(
+    context: StepContext, steps: list[Step], environment: dict[str, Any], force: frozenset[str]
+) -> RunOutcome:
+    """Run ``steps``; a step whose cache key was computed before is reused, not rerun.
+
+    ``force`` names steps to rerun regardless of the cache ("*" for all of them).
+    """
+    runner = _Runner(context, steps, cache_key(environment))
+    for position, step in enumerate(steps):
+        forced = bool(force & {step.name, "*"})
+        outcome = runner.step(position, step, forced)
+        if outcome is not None:
+            return outcome
+    return RunOutcome("succeeded", runner.digests, None, None)
+
+
+class _Runner:
+    """The state of one run as it moves through the steps."""
+
+    def __init__(self, context: StepContext, steps: list[Step], environment: str) -> None:
+        self.context = context
+        self.environment = environment
+        self.kinds = {name: kind for step in steps for name, kind in step.outputs.items()}
+        self.digests: dict[str, str] = {}
+        self.live: dict[str, Any] = {}
+
+    def step(self, position: int, step: Step, forced: bool) -> RunOutcome | None:
+        """Reuse or run one step; an outcome when the run ends here."""
+        context = self.context
+        started, clock = utc_now(), time.perf_counter()
+        inputs = {name: self.digests[name] for name in step.inputs}
+        parts = {
+            "step": step.name,
+            "code": code_digest(step),
+            "config": step.reads(context.config),
+            "inputs": inputs,
+            "environment": self.environment,
+            "facts": step.facts(context, inputs),
+        }
+        key = cache_key(parts)
+        stored = {k: canonical_json(v) for k, v in parts.items()} | {
+            "forced": canonical_json(forced)
+        }
+
+        def record(
+            status: str, outputs: dict[str, str], origin: int | None, error: str | None
+        ) -> None:
+            seconds = round(time.perf_counter() - clock, 4)
+            entry = StepRecord(
+                step.name, position, status, key, stored, outputs, origin, started, seconds, error
+            )
+            record_step(context.db, context.actor, context.run_id, entry)
+
+        hit = self._cached(step, key) if step.cacheable and not forced else None
+        if hit is not None:
+            origin, outputs = hit
+            self.digests.update(outputs)
+            record("cached", outputs, origin, None)
+            verdict = step.verdict(StepInputs(context.store, self.kinds, outputs, {}))
+        else:
+            try:
+                produced = step.run(
+                    context, StepInputs(context.store, self.kinds, inputs, self.live)
+                )
+                outputs = {
+                    name: context.store.put_bytes(encode(kind, produced[name])).digest
+                    for name, kind in step.outputs.items()
+                }
+            except Exception as error:
+                detail = "".join(traceback.format_exception(error))
+                record("failed", {}, None, detail)
+                return RunOutcome(
+                    "failed", self.digests, f"{step.name}: {error}\n{detail}", step.name
+                )
+            self.digests.update(outputs)
+            self.live.update({name: produced[name] for name in step.outputs})
+            record("succeeded", outputs, None, None)
+            verdict = step.verdict(produced)
+        if verdict is not None:
+            return RunOutcome(verdict, self.digests, f"{step.name}: {verdict}", step.name)
+        return None
+
+    def _cached(self, step: Step, key: str) -> tuple[int, dict[str, str]] | None:
+        """The outputs of an earlier identical step, if they are all still in the store."""
+        hit = find_cached(self.context.db, self.context.config.name, step.name, key)
+        if hit is None or not all(self.context.store.exists(d) for d in hit[1].outputs.values()):
+            return None
+        return hit[0], hit[1].outputs

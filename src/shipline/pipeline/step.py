@@ -1,0 +1,124 @@
+"""Pipeline steps: plain functions with declared inputs and outputs, and their cache keys."""
+
+from __future__ import annotations
+
+__all__ = ["Step", "StepContext", "StepInputs", "cache_key", "code_digest", "decode", "encode"]
+
+import inspect
+import io
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import blake3
+import orjson
+
+from shipline.artifacts import ContentStore
+from shipline.config.schema import ModelConfig
+from shipline.store import Database
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What every step may use besides its inputs."""
+
+    config: ModelConfig
+    project_dir: Path
+    db: Database
+    store: ContentStore
+    actor: str
+    run_id: int
+    lineage: dict[str, Any]
+
+
+class StepInputs(Mapping[str, Any]):
+    """A step's inputs, decoded from the store only when the running step asks for one."""
+
+    def __init__(
+        self,
+        store: ContentStore,
+        kinds: dict[str, str],
+        digests: dict[str, str],
+        live: dict[str, Any],
+    ):
+        self._store, self._kinds, self._digests, self._live = store, kinds, digests, live
+
+    def digest(self, name: str) -> str:
+        """The content digest of input ``name``."""
+        return self._digests[name]
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._live:
+            self._live[name] = decode(self._kinds[name], self._store, self._digests[name])
+        return self._live[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._digests)
+
+    def __len__(self) -> int:
+        return len(self._digests)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: ``run(context, inputs) -> outputs``.
+
+    ``reads`` picks the part of the configuration the step depends on; ``facts`` gives the
+    outside facts it depends on (the production model, the last accepted schema), given the
+    digests of the step's inputs; both enter the key.
+    ``verdict`` may end the run after the step: ``"rejected"`` (a gate) or ``"failed"``.
+    """
+
+    name: str
+    run: Callable[[StepContext, StepInputs], dict[str, Any]]
+    inputs: tuple[str, ...]
+    outputs: dict[str, str]
+    reads: Callable[[ModelConfig], Any]
+    facts: Callable[[StepContext, dict[str, str]], dict[str, Any]] = field(
+        default=lambda context, inputs: {}
+    )
+    cacheable: bool = True
+    verdict: Callable[[Mapping[str, Any]], str | None] = field(default=lambda outputs: None)
+
+
+def code_digest(step: Step) -> str:
+    """A digest of the step function's source: editing the code invalidates its cache."""
+    return blake3.blake3(inspect.getsource(step.run).encode()).hexdigest()
+
+
+def cache_key(parts: dict[str, Any]) -> str:
+    """The digest of the canonical JSON of every key part."""
+    return blake3.blake3(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def encode(kind: str, value: Any) -> bytes:
+    """Bytes for an output of ``kind`` (frame → Parquet, json → canonical JSON, model → bundle)."""
+    if kind == "frame":
+        import pyarrow as pa
+        from pyarrow import parquet
+
+        buffer = io.BytesIO()
+        parquet.write_table(pa.Table.from_pandas(value, preserve_index=False), buffer)
+        return buffer.getvalue()
+    if kind == "json":
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+    if kind == "model":
+        return bytes(value.to_bytes())
+    raise ValueError(f"unknown artifact kind {kind!r}")
+
+
+def decode(kind: str, store: ContentStore, digest: str) -> Any:
+    """Load an output of ``kind`` back from verified bytes."""
+    if kind == "model":
+        from shipline.training.bundle import load_bundle
+
+        return load_bundle(store, digest)
+    raw = store.read_bytes(digest)
+    if kind == "frame":
+        from pyarrow import parquet
+
+        return parquet.read_table(io.BytesIO(raw)).to_pandas()
+    if kind == "json":
+        return orjson.loads(raw)
+    raise ValueError(f"unknown artifact kind {kind!r}")

@@ -1,0 +1,338 @@
+"""The training pipeline: ingest → validate → split → train → evaluate → gate → register."""
+
+from __future__ import annotations
+
+__all__ = ["STEPS", "step_names"]
+
+from pathlib import Path
+from typing import Any
+
+import blake3
+import orjson
+
+from shipline.artifacts import ManifestEntry, store_manifest
+from shipline.config.schema import ModelConfig
+from shipline.data import add_version, get_version, read_frame, split_frame, validate_data
+from shipline.data.data_file import Column
+from shipline.errors import DataFileError
+from shipline.evaluation import (
+    apply_gates,
+    bias_report,
+    compute_metrics,
+    permutation_report,
+    profile_frame,
+)
+from shipline.pipeline.step import Step, StepContext, StepInputs
+from shipline.registry import (
+    find_by_bundle,
+    move_alias,
+    promote,
+    register_version,
+    render_card,
+    resolve_model_version,
+)
+from shipline.store import canonical_json
+from shipline.training import feature_columns, train_model
+from shipline.training.bundle import FORMAT, ModelBundle
+
+
+def _source(context: StepContext) -> Path:
+    source = context.config.data.source
+    if "://" in source:
+        raise DataFileError(f"data.source: {source!r}: only local paths are supported for now")
+    path = Path(source)
+    return path if path.is_absolute() else context.project_dir / path
+
+
+def ingest(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
+    """Snapshot data.source as a dataset version (same bytes, same version)."""
+    result = add_version(
+        context.db, context.store, _source(context), context.actor, name=context.config.name
+    )
+    version = result.version
+    return {"dataset": {"ref": version.ref, "digest": version.digest, "rows": version.rows}}
+
+
+def _frame(context: StepContext, dataset: dict[str, Any]) -> Any:
+    with context.db.read() as conn:
+        version = get_version(conn, dataset["ref"])
+    return version, read_frame(context.store, version)
+
+
+def _previous_schema(context: StepContext, inputs: dict[str, str]) -> dict[str, Any]:
+    """The validation report of the last accepted data version other than this one.
+
+    Accepted means its run went past validation. Validating the same data again compares it
+    with the same earlier version, so its cache key does not change and a repeat is reused.
+    """
+    from shipline.pipeline.run_record import list_runs
+
+    this_data = canonical_json({"dataset": inputs.get("dataset")})
+    for run in list_runs(context.db, context.config.name, limit=100):
+        steps = {step.step: step for step in run.steps}
+        validated = steps.get("validate")
+        if (
+            validated is None
+            or "split" not in steps
+            or validated.key_parts.get("inputs") == this_data
+        ):
+            continue
+        return {"accepted": validated.outputs["validation"]}
+    return {"accepted": None}
+
+
+def validate(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
+    """Check the data against data.checks and the last accepted schema."""
+    version, frame = _frame(context, inputs["dataset"])
+    accepted = _previous_schema(context, {"dataset": inputs.digest("dataset")})["accepted"]
+    previous = None
+    if accepted is not None:
+        report = context.store.read_bytes(accepted)
+        previous = tuple(Column(c["name"], c["dtype"]) for c in orjson.loads(report)["columns"])
+    result = validate_data(context.config, frame, version.columns, previous)
+    return {
+        "validation": {
+            "passed": result.passed,
+            "problems": result.problems,
+            "columns": [{"name": c.name, "dtype": c.dtype} for c in version.columns],
+        }
+    }
+
+
+def split(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
+    """Hold out the evaluation rows, deterministically from the seed."""
+    _, frame = _frame(context, inputs["dataset"])
+    train, test = split_frame(context.config, frame)
+    return {"train": train, "test": test}
+
+
+def train(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
+    """Fit the model and bundle it with its signature."""
+    frame = inputs["train"]
+    config = context.config
+    model = train_model(config, frame, context.project_dir)
+    features = feature_columns(config, list(frame.columns))
+    output: dict[str, Any] = {"name": config.data.target, "task": config.training.task}
+    if hasattr(model, "classes_"):
+        output["classes"] = [c.item() if hasattr(c, "item") else c for c in model.classes_]
+    inputs_signature = [{"name": c, "dtype": str(frame[c].dtype)} for c in features]
+    signature = {"inputs": inputs_signature, "output": output}
+    bundle = ModelBundle(
+        model, config.training.task, config.data.target, tuple(features), signature
+    )
+    return {"model": bundle, "signature": signature}
+
+
+def evaluate(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
+    """Metrics, bias and explanations on the held-out rows; baseline profiles for monitoring."""
+    config, bundle, test, train_frame = (
+        context.config,
+        inputs["model"],
+        inputs["test"],
+        inputs["train"],
+    )
+    x, y = test[list(bundle.features)], test[config.data.target]
+    metrics = compute_metrics(config.training.task, bundle.model, x, y)
+    predicted = bundle.model.predict(x)
+    evaluation: dict[str, Any] = {
+        "metrics": metrics,
+        "rows": len(test),
+        "bias": None,
+        "explain": None,
+    }
+    if config.evaluation.bias:
+        evaluation["bias"] = bias_report(config.evaluation.bias, test, y, predicted)
+    if config.evaluation.explain:
+        evaluation["explain"] = permutation_report(
+            config.evaluation.explain,
+            bundle.model,
+            x,
+            y,
+            config.training.task,
+            config.data.split.seed,
+        )
+    import pandas as pd
+
+    baseline = {
+        "features": profile_frame(train_frame[list(bundle.features)], config.data.split.seed),
+        "predictions": profile_frame(
+            pd.DataFrame({"prediction": predicted}), config.data.split.seed
+        ),
+        "metrics": metrics,
+    }
+    return {"evaluation": evaluation, "baseline": baseline}
+
+
+def _champions(context: StepContext, inputs: dict[str, str] | None = None) -> dict[str, Any]:
+    """The versions the gates compare against (by alias), with their metrics."""
+    from shipline.errors import NotFoundError
+
+    champions: dict[str, Any] = {}
+    for alias in {g.vs for g in context.config.evaluation.gates if g.vs}:
+        try:
+            with context.db.read() as conn:
+                holder = resolve_model_version(conn, f"{context.config.name}@{alias}")
+            champions[alias] = {"version": holder.version, "metrics": holder.metrics}
+        except NotFoundError:
+            champions[alias] = None
+    return champions
+
+
+def gate(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
+    """Apply evaluation.gates: absolute bounds, champion/challenger, bias limits."""
+    evaluation = inputs["evaluation"]
+    champions = {alias: (c or {}).get("metrics") for alias, c in _champions(context).items()}
+    outcome = apply_gates(
+        context.config.evaluation.gates, evaluation["metrics"], champions, evaluation["bias"]
+    )
+    return {
+        "gate": {
+            "passed": outcome.passed,
+            "rules": list(outcome.rules),
+            "champions": _champions(context),
+        }
+    }
+
+
+def register(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
+    """Register the version (or find the identical one), then move staging per the policy."""
+    config = context.config
+    bundle_digest = inputs.digest("model")
+    evaluation, gate_result, dataset = inputs["evaluation"], inputs["gate"], inputs["dataset"]
+    details = {
+        "task": config.training.task,
+        "target": config.data.target,
+        "description": config.description,
+        "estimator": config.training.entrypoint or config.training.estimator or "default",
+        "format": FORMAT,
+        "signature": inputs["signature"],
+        "metrics": evaluation["metrics"],
+        "bias": evaluation["bias"],
+        "explain": evaluation["explain"],
+        "gates": gate_result,
+        "baseline_digest": inputs.digest("baseline"),
+        "lineage": {
+            **context.lineage,
+            "run": context.run_id,
+            "dataset": dataset["ref"],
+            "dataset_digest": dataset["digest"],
+        },
+    }
+    markdown, card_json = render_card(config.name, details)
+    card_entries = [
+        ManifestEntry(
+            "card.md", context.store.put_bytes(markdown.encode()).digest, len(markdown.encode())
+        ),
+        ManifestEntry("card.json", context.store.put_bytes(card_json).digest, len(card_json)),
+    ]
+    card_digest = store_manifest(context.store, card_entries).digest
+    with context.db.write(context.actor) as tx:
+        version = find_by_bundle(tx.conn, config.name, bundle_digest)
+        created = version is None
+        if version is None:
+            version = register_version(
+                tx, config.name, context.run_id, bundle_digest, card_digest, details
+            )
+        if config.deployment.approval.staging == "auto":
+            move_alias(tx, version, "staging", "promote", f"run {context.run_id}")
+    if config.deployment.approval.staging == "manual":
+        promote(
+            context.db,
+            config.name,
+            version.version,
+            "staging",
+            context.actor,
+            config.deployment.approval,
+        )
+    return {"registration": {"version": version.version, "created": created, "card": card_digest}}
+
+
+def _entrypoint_digest(context: StepContext, inputs: dict[str, str]) -> dict[str, Any]:
+    entrypoint = context.config.training.entrypoint
+    if not entrypoint:
+        return {}
+    path = context.project_dir / entrypoint.partition(":")[0]
+    return {"entrypoint": blake3.blake3(path.read_bytes()).hexdigest() if path.is_file() else None}
+
+
+def _dump(config: ModelConfig, *sections: str) -> dict[str, Any]:
+    dumped = config.model_dump(mode="json")
+    return {section: dumped[section] for section in sections}
+
+
+STEPS: list[Step] = [
+    Step(
+        "ingest",
+        ingest,
+        (),
+        {"dataset": "json"},
+        lambda c: {"source": c.data.source},
+        cacheable=False,
+    ),
+    Step(
+        "validate",
+        validate,
+        ("dataset",),
+        {"validation": "json"},
+        lambda c: {
+            **_dump(c, "data"),
+            "task": c.training.task,
+            "bias": _dump(c, "evaluation")["evaluation"]["bias"],
+        },
+        facts=_previous_schema,
+        verdict=lambda out: None if out["validation"]["passed"] else "failed",
+    ),
+    Step(
+        "split",
+        split,
+        ("dataset",),
+        {"train": "frame", "test": "frame"},
+        lambda c: {
+            "split": _dump(c, "data")["data"]["split"],
+            "target": c.data.target,
+            "task": c.training.task,
+        },
+    ),
+    Step(
+        "train",
+        train,
+        ("train",),
+        {"model": "model", "signature": "json"},
+        lambda c: {
+            **_dump(c, "training"),
+            "target": c.data.target,
+            "id": c.data.id_column,
+            "exclude": c.data.exclude,
+        },
+        facts=_entrypoint_digest,
+    ),
+    Step(
+        "evaluate",
+        evaluate,
+        ("model", "test", "train"),
+        {"evaluation": "json", "baseline": "json"},
+        lambda c: {**_dump(c, "evaluation"), "seed": c.data.split.seed},
+    ),
+    Step(
+        "gate",
+        gate,
+        ("evaluation",),
+        {"gate": "json"},
+        lambda c: _dump(c, "evaluation"),
+        facts=_champions,
+        verdict=lambda out: None if out["gate"]["passed"] else "rejected",
+    ),
+    Step(
+        "register",
+        register,
+        ("model", "signature", "evaluation", "gate", "dataset", "baseline"),
+        {"registration": "json"},
+        lambda c: {"name": c.name, **_dump(c, "deployment")},
+        cacheable=False,
+    ),
+]
+
+
+def step_names() -> list[str]:
+    """The steps in order."""
+    return [step.name for step in STEPS]

@@ -1,0 +1,172 @@
+"""The Python API: one object per project, for notebooks and scripts. The CLI uses it too.
+
+from shipline.project import Project
+with Project.open("path/to/project") as project:
+    run = project.run()
+    print(run.status, run.metrics, project.version("churn@staging").ref)
+"""
+
+from __future__ import annotations
+
+__all__ = ["Project"]
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from shipline.settings import CONFIG_FILENAME, Settings, load_settings
+
+if TYPE_CHECKING:
+    from shipline.artifacts import ContentStore
+    from shipline.config import ModelConfig
+    from shipline.data import AddResult
+    from shipline.pipeline import RunRecord
+    from shipline.registry import Approval, ModelVersion, Promotion
+    from shipline.store import Database
+    from shipline.training.bundle import ModelBundle
+
+
+@dataclass
+class Project:
+    """A project: its settings, metadata database and content store, opened on first use."""
+
+    config_path: Path | None = None
+    _settings: Settings | None = field(default=None, init=False)
+    _db: Database | None = field(default=None, init=False)
+
+    @classmethod
+    def open(cls, path: str | Path | None = None) -> Project:
+        """Open the project whose shipline.yaml is at ``path`` (a file or its folder)."""
+        if path is None:
+            return cls()
+        candidate = Path(path)
+        return cls(candidate / CONFIG_FILENAME if candidate.is_dir() else candidate)
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+    @property
+    def settings(self) -> Settings:
+        """Resolved settings (project folder, database and store URLs, actor)."""
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+    def config(self) -> ModelConfig:
+        """The validated shipline.yaml."""
+        from shipline.config import load_config
+
+        return load_config(self.settings.config_path)
+
+    def db(self) -> Database:
+        """The migrated metadata database."""
+        from shipline.store import open_database
+
+        if self._db is None:
+            self._db = open_database(self.settings.db_url)
+        return self._db
+
+    def store(self) -> ContentStore:
+        """The content store."""
+        from shipline.artifacts import open_content_store
+
+        return open_content_store(self.settings.store_url, self.settings.state_dir / "cache")
+
+    def close(self) -> None:
+        """Release the database connection pool."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def add_data(
+        self, path: str | Path, name: str | None = None, progress: Any = None
+    ) -> AddResult:
+        """Snapshot a data file or folder as a dataset version."""
+        from shipline.data import add_version
+
+        return add_version(self.db(), self.store(), Path(path), self.settings.actor, name, progress)
+
+    def run(
+        self,
+        force: frozenset[str] = frozenset(),
+        resume: int | None = None,
+        trigger: str = "manual",
+    ) -> RunRecord:
+        """Run the training pipeline; returns the finished run."""
+        from shipline.pipeline import run_training
+
+        config = self.config() if resume is None else None
+        return run_training(
+            self.db(),
+            self.store(),
+            config,
+            self.settings.project_dir,
+            self.settings.actor,
+            trigger,
+            force,
+            resume,
+        )
+
+    def runs(self, limit: int = 50, model: str | None = None) -> list[RunRecord]:
+        """The newest runs."""
+        from shipline.pipeline import list_runs
+
+        return list_runs(self.db(), model, limit)
+
+    def get_run(self, run_id: int | str) -> RunRecord:
+        """One run with its steps."""
+        from shipline.pipeline import get_run
+
+        return get_run(self.db(), run_id)
+
+    def versions(self, name: str | None = None) -> list[ModelVersion]:
+        """Registered model versions."""
+        from shipline.registry import list_model_versions
+
+        return list_model_versions(self.db(), name)
+
+    def version(self, ref: str) -> ModelVersion:
+        """One version by ``name``, ``name:N`` or ``name@alias``."""
+        from shipline.registry import resolve_model_version
+
+        with self.db().read() as conn:
+            return resolve_model_version(conn, ref)
+
+    def load_model(self, ref: str) -> ModelBundle:
+        """The model of a version, loaded only after its bytes match the registered digest."""
+        from shipline.training.bundle import load_bundle
+
+        return load_bundle(self.store(), self.version(ref).bundle_digest)
+
+    def promote(self, name: str, version: int, alias: str, reason: str | None = None) -> Promotion:
+        """Move an alias (or open an approval when the policy for that alias is manual)."""
+        from shipline.registry import promote
+
+        policy = self.config().deployment.approval if self.settings.config_path.exists() else None
+        if policy is None:
+            from shipline.config.schema import ApprovalPolicy
+
+            policy = ApprovalPolicy()
+        return promote(self.db(), name, version, alias, self.settings.actor, policy, reason)
+
+    def approve(self, approval_id: int, reason: str | None = None) -> Approval:
+        """Approve a pending promotion (not allowed for the version's authors)."""
+        from shipline.registry import approve
+
+        return approve(self.db(), approval_id, self.settings.actor, reason)
+
+    def reject(self, approval_id: int, reason: str) -> Approval:
+        """Reject a pending promotion for good."""
+        from shipline.registry import reject
+
+        return reject(self.db(), approval_id, self.settings.actor, reason)
+
+    def rollback(self, name: str, alias: str, reason: str | None = None) -> ModelVersion:
+        """Move an alias back to its previous holder."""
+        from shipline.registry import rollback
+
+        return rollback(self.db(), name, alias, self.settings.actor, reason)

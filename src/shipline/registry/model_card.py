@@ -1,0 +1,73 @@
+"""Model cards: what a version is, how it was made and how good it is, as Markdown and JSON."""
+
+from __future__ import annotations
+
+__all__ = ["render_card"]
+
+from typing import Any
+
+import orjson
+
+
+def _gate_line(rule: dict[str, Any]) -> str:
+    verdict = "pass" if rule["passed"] else "FAIL"
+    return f"- {verdict}: {rule['metric']} {rule['rule']} (value {rule.get('value')})"
+
+
+def render_card(name: str, details: dict[str, Any]) -> tuple[str, bytes]:
+    """The Markdown card and its JSON twin for a version about to be registered."""
+    lineage = details.get("lineage", {})
+    lines = [
+        f"# Model card: {name}",
+        "",
+        details.get("description") or "",
+        "",
+        "## Intended use and training",
+        f"- Task: {details.get('task')}; target: `{details.get('target')}`",
+        f"- Trained by run {lineage.get('run')} from dataset `{lineage.get('dataset')}` "
+        f"(blake3 {str(lineage.get('dataset_digest'))[:16]}…)",
+        f"- Code: git {lineage.get('git_commit') or 'not a git repository'}"
+        + (" (uncommitted changes)" if lineage.get("git_dirty") else ""),
+        f"- Config digest: {str(lineage.get('config_digest'))[:16]}…",
+        f"- Estimator: `{details.get('estimator')}`; serialised as {details.get('format')}",
+        "",
+        "## Inputs (signature)",
+        "",
+        "| column | dtype |",
+        "| --- | --- |",
+        *[
+            f"| {c['name']} | {c['dtype']} |"
+            for c in details.get("signature", {}).get("inputs", [])
+        ],
+        "",
+        "## Held-out metrics",
+        "",
+        "| metric | value |",
+        "| --- | --- |",
+        *[f"| {k} | {v:.4f} |" for k, v in sorted(details.get("metrics", {}).items())],
+        "",
+        "## Gates",
+        "",
+        *[_gate_line(r) for r in details.get("gates", {}).get("rules", [])],
+    ]
+    bias = details.get("bias")
+    if bias:
+        lines += ["", "## Bias", ""]
+        lines += [
+            f"- {col}: {r['metric']} = {r['value']:.4f} (limit {r['max']})"
+            for col, r in bias["columns"].items()
+        ]
+    explain = details.get("explain")
+    if explain:
+        lines += ["", f"## Most important features ({explain['method']} importance)", ""]
+        lines += [
+            f"{i}. {f['feature']}: {f['importance']:.4f}"
+            for i, f in enumerate(explain["features"], 1)
+        ]
+    environment = lineage.get("environment", {})
+    lines += ["", "## Environment", "", f"- Python {environment.get('python')}"]
+    lines += [f"- {p} {v}" for p, v in sorted(environment.get("packages", {}).items())]
+    card = {"name": name, **details}
+    return "\n".join(lines) + "\n", orjson.dumps(
+        card, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
+    )

@@ -1,0 +1,148 @@
+"""Build the model to train: automatic preprocessing plus an estimator by dotted path, or a
+bring-your-own training function from the project (``entrypoint: train.py:train``)."""
+
+from __future__ import annotations
+
+__all__ = ["TrainingError", "feature_columns", "train_model"]
+
+import difflib
+import importlib
+import importlib.util
+import inspect
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from shipline.config.schema import ModelConfig
+from shipline.errors import ShiplineError
+
+_DEFAULTS = {
+    "classification": "sklearn.ensemble.HistGradientBoostingClassifier",
+    "regression": "sklearn.ensemble.HistGradientBoostingRegressor",
+}
+# Estimators whose fit is insensitive to feature scale: no scaler in front of them.
+_SCALE_FREE = ("sklearn.ensemble", "sklearn.tree", "xgboost", "lightgbm", "catboost")
+
+
+class TrainingError(ShiplineError):
+    """The training configuration or the training code cannot produce a model."""
+
+
+def feature_columns(config: ModelConfig, columns: list[str]) -> list[str]:
+    """The columns the model learns from: all but the target, id column and excluded ones."""
+    dropped = {config.data.target, *config.data.exclude}
+    if config.data.id_column:
+        dropped.add(config.data.id_column)
+    return [c for c in columns if c not in dropped]
+
+
+def train_model(config: ModelConfig, train: pd.DataFrame, project_dir: Path) -> Any:
+    """Fit and return the model on the training frame."""
+    features = feature_columns(config, list(train.columns))
+    x, y = train[features], train[config.data.target]
+    if config.training.entrypoint:
+        return _train_entrypoint(config, train, project_dir)
+    path = config.training.estimator or _DEFAULTS[config.training.task]
+    estimator = _build_estimator(path, config.training.params)
+    model = _with_preprocessing(estimator, x, scale=not path.startswith(_SCALE_FREE))
+    try:
+        model.fit(x, y)
+    except (ValueError, TypeError) as error:
+        raise TrainingError(f"training.estimator {path}: fit failed: {error}") from None
+    return model
+
+
+def _build_estimator(path: str, params: dict[str, Any]) -> Any:
+    module_name, _, attribute = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise TrainingError(
+            f"training.estimator: cannot import module {module_name!r} ({error})"
+        ) from None
+    factory = getattr(module, attribute, None)
+    if factory is None:
+        known = [n for n in dir(module) if n[:1].isupper()]
+        close = difflib.get_close_matches(attribute, known, n=1)
+        hint = f"; did you mean {module_name}.{close[0]}?" if close else ""
+        raise TrainingError(f"training.estimator: {module_name} has no {attribute!r}{hint}")
+    accepted = _parameters(factory)
+    for name in params:
+        if accepted is not None and name not in accepted:
+            close = difflib.get_close_matches(name, sorted(accepted), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise TrainingError(
+                f"training.params.{name}: {attribute} has no parameter {name!r}{hint}"
+            )
+    try:
+        estimator = factory(**params)
+    except (TypeError, ValueError) as error:
+        raise TrainingError(f"training.params: {attribute}({params}) failed: {error}") from None
+    if not hasattr(estimator, "fit") or not hasattr(estimator, "predict"):
+        raise TrainingError(f"training.estimator: {path} is not an estimator (no fit/predict)")
+    return estimator
+
+
+def _parameters(factory: Any) -> set[str] | None:
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
+        return None
+    return set(signature.parameters)
+
+
+def _with_preprocessing(estimator: Any, x: pd.DataFrame, scale: bool) -> Any:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = [
+        c
+        for c in x.columns
+        if pd.api.types.is_numeric_dtype(x[c]) and not pd.api.types.is_bool_dtype(x[c])
+    ]
+    categorical = [c for c in x.columns if c not in numeric]
+    numeric_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
+    if scale:
+        numeric_steps.append(("scale", StandardScaler()))
+    transformers: list[tuple[str, Any, list[str]]] = []
+    if numeric:
+        transformers.append(("numeric", Pipeline(numeric_steps), numeric))
+    if categorical:
+        categorical_steps = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="most_frequent")),
+                ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+            ]
+        )
+        transformers.append(("categorical", categorical_steps, categorical))
+    features = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+    return Pipeline([("features", features), ("model", estimator)])
+
+
+def _train_entrypoint(config: ModelConfig, train: pd.DataFrame, project_dir: Path) -> Any:
+    entrypoint = config.training.entrypoint or ""
+    file_name, _, function_name = entrypoint.partition(":")
+    path = (project_dir / file_name).resolve()
+    if not path.is_relative_to(project_dir.resolve()) or not path.is_file():
+        raise TrainingError(f"training.entrypoint: {file_name} not found in {project_dir}")
+    spec = importlib.util.spec_from_file_location(f"shipline_entrypoint_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise TrainingError(f"training.entrypoint: cannot load {file_name}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise TrainingError(f"training.entrypoint: {file_name} has no function {function_name!r}")
+    takes_config = len(inspect.signature(function).parameters) >= 2
+    model = function(train.copy(), config) if takes_config else function(train.copy())
+    if not hasattr(model, "predict"):
+        raise TrainingError(
+            f"training.entrypoint: {entrypoint} returned {type(model).__name__}, "
+            "expected a fitted estimator with predict()"
+        )
+    return model

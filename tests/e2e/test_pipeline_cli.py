@@ -1,0 +1,97 @@
+"""The pipeline and registry through the CLI, in fresh projects, as the README shows them."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import Cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_init_run_stage_cache_approve(cli: Cli, project: Path) -> None:
+    """The main job on each backend pair: SQLite + local files, PostgreSQL + S3."""
+    cli("init", ".", check=True)
+    first = cli("run", check=True)
+    assert "registered cancer:1" in first.out
+    second = json.loads(cli("run", "--json", check=True).out)
+    statuses = {s["step"]: s["status"] for s in second["steps"]}
+    assert [statuses[s] for s in ("validate", "split", "train", "evaluate", "gate")] == [
+        "cached"
+    ] * 5
+    staged = json.loads(cli("models", "show", "cancer@staging", "--json", check=True).out)
+    assert staged["version"] == 1 and staged["lineage"]["run"] == 1
+    opened = cli("promote", "cancer", "1", "--to", "production", check=True)
+    assert "approval 1 opened" in opened.out
+    own = cli("approve", "1")  # alice trained it
+    assert own.code == 1 and "four-eyes" in own.err
+    cli("approve", "1", user="bob", check=True)
+    production = json.loads(cli("models", "show", "cancer@production", "--json", check=True).out)
+    assert production["version"] == 1 and set(production["aliases"]) == {"production", "staging"}
+    history = json.loads(cli("models", "history", "cancer", "--json", check=True).out)
+    assert [(h["alias"], h["kind"], h["actor"]) for h in history] == [
+        ("staging", "promote", "alice"),
+        ("production", "approval", "bob"),
+    ]
+    assert json.loads(cli("audit", "verify", "--json", check=True).out)["ok"]
+
+
+def test_regression_project(local_cli: Cli) -> None:
+    local_cli("init", ".", "--task", "regression", check=True)
+    result = local_cli("run", check=True)
+    assert "registered diabetes:1" in result.out and "r2=" in result.out
+
+
+def test_the_readme_wine_example_works_as_written(local_cli: Cli, project: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("<!-- example: wine-regression -->", 1)[1]
+    shell, config = re.findall(r"```(?:bash|yaml)\n(.*?)```", section, re.DOTALL)[:2]
+    command = next(line for line in shell.splitlines() if line.startswith("python -c"))
+    (project / "wine" / "data").mkdir(parents=True)
+    code = command.removeprefix("python -c ").strip().strip('"')
+    subprocess.run([sys.executable, "-c", code], cwd=project / "wine", check=True)
+    (project / "wine" / "shipline.yaml").write_text(config)
+    wine = Cli(project / "wine", local_cli.env)
+    assert wine("validate").code == 0
+    result = wine("run", check=True)
+    assert "registered wine-alcohol:1" in result.out
+
+
+def test_rejected_and_failed_runs_exit_1_with_the_reason(local_cli: Cli, project: Path) -> None:
+    local_cli("init", ".", check=True)
+    config = project / "shipline.yaml"
+    config.write_text(config.read_text().replace("min: 0.90", "min: 0.9999"))
+    rejected = local_cli("run")
+    assert rejected.code == 1
+    assert "rejected" in rejected.err and "failed gate: roc_auc >= 0.9999" in rejected.err
+    assert json.loads(local_cli("models", "list", "--json").out) == []
+    config.write_text(
+        config.read_text().replace("HistGradientBoostingClassifier", "HistGradientBoosting")
+    )
+    failed = local_cli("run")
+    assert failed.code == 1 and "has no 'HistGradientBoosting'" in failed.err
+    shown = json.loads(local_cli("runs", "show", "2", "--json", check=True).out)
+    assert shown["status"] == "failed" and "Traceback" in shown["steps"][3]["error"]
+
+
+def test_runs_compare_and_cache_explain(local_cli: Cli, project: Path) -> None:
+    local_cli("init", ".", check=True)
+    local_cli("run", check=True)
+    config = project / "shipline.yaml"
+    config.write_text(config.read_text().replace("learning_rate: 0.1", "learning_rate: 0.2"))
+    local_cli("run", check=True)
+    compared = json.loads(local_cli("runs", "compare", "1", "2", "--json", check=True).out)
+    assert compared["params"]["learning_rate"] == {"a": 0.1, "b": 0.2}
+    assert compared["config_changed"] is True and "roc_auc" in compared["metrics"]
+    explained = local_cli("cache", "explain", "2", "train", check=True).out
+    assert "differs from run 1" in explained and "training.params.learning_rate" in explained
+    listed = json.loads(local_cli("runs", "list", "--json", check=True).out)
+    assert [r["id"] for r in listed] == [2, 1]
+    card = local_cli("models", "card", "cancer:2", check=True).out
+    assert card.startswith("# Model card: cancer") and "roc_auc" in card
+    assert local_cli("cache", "explain", "2", "nosuchstep").code == 1
+    assert local_cli("run", "train").code == 2  # a step name without --force

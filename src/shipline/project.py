@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from shipline.config import ModelConfig
     from shipline.data import AddResult
     from shipline.pipeline import RunRecord
+    from shipline.pipeline.metric_log import TrackedRun
     from shipline.registry import Approval, ModelVersion, Promotion
     from shipline.store import Database
     from shipline.training.bundle import ModelBundle
@@ -110,6 +111,21 @@ class Project:
             force,
             resume,
         )
+
+    def start_run(
+        self, name: str | None = None, params: dict[str, Any] | None = None
+    ) -> TrackedRun:
+        """A run for logging metrics from code: ``with project.start_run() as run: ...``."""
+        from shipline.pipeline.metric_log import TrackedRun
+
+        model = name or (self.config().name if self.settings.config_path.exists() else "notebook")
+        return TrackedRun(self.db(), self.settings.actor, model, params)
+
+    def metric_history(self, run_id: int, key: str) -> list[tuple[int, float]]:
+        """Every (step, value) logged for ``key`` in a run."""
+        from shipline.pipeline.metric_log import metric_history
+
+        return metric_history(self.db(), run_id, key)
 
     def runs(self, limit: int = 50, model: str | None = None) -> list[RunRecord]:
         """The newest runs."""

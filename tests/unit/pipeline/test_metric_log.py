@@ -29,9 +29,15 @@ def test_logged_metrics_are_stored_in_order_and_summarised(db_url: str) -> None:
 
 def test_a_failing_block_fails_the_run_and_keeps_what_was_logged(db_url: str) -> None:
     db = open_database(db_url)
-    with pytest.raises(RuntimeError), TrackedRun(db, "alice", "notebook") as run:
-        run.log_metric("loss", 0.5)
-        raise RuntimeError("diverged")
+    run = TrackedRun(db, "alice", "notebook")
+
+    def training_loop() -> None:
+        with run:
+            run.log_metric("loss", 0.5)
+            raise RuntimeError("diverged")
+
+    with pytest.raises(RuntimeError):
+        training_loop()
     record = get_run(db, run.id)
     assert record.status == "failed" and "diverged" in (record.error or "")
     assert metric_history(db, run.id, "loss") == [(0, 0.5)]

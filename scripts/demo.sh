@@ -13,7 +13,7 @@ shipline init cancer
 cd cancer
 shipline validate
 shipline run
-shipline run                                   # every step between ingest and register is cached
+shipline run                                   # again: every step is reused from the cache
 shipline runs show 2
 shipline models show cancer@staging
 shipline promote cancer 1 --to production      # production is manual: opens approval 1

@@ -36,10 +36,6 @@ def explain_step(db: Database, run_id: int | str, step: str) -> dict[str, Any]:
     earlier = previous_step(db, run.model, step, run.id)
     if orjson.loads(record.key_parts.get("forced", "false")):
         answer["reason"] = "ran because it was forced (--force)"
-    elif step in ("ingest", "register"):
-        answer["reason"] = (
-            "ran because this step is never cached (it reads the data source or registers)"
-        )
     elif earlier is None:
         answer["reason"] = "ran because no earlier run of this model reached this step"
     else:

@@ -44,6 +44,29 @@ def _source(context: StepContext) -> Path:
     return path if path.is_absolute() else context.project_dir / path
 
 
+def _source_fingerprint(context: StepContext, inputs: dict[str, str]) -> dict[str, Any]:
+    """Path, size and modification time of every source file: cheap, and any edit changes it.
+
+    A changed fingerprint makes ingest run and hash the data; the same bytes then give the
+    same dataset version, so an edit that restores the content changes nothing downstream.
+    """
+    source = _source(context)
+    if not source.exists():
+        return {"missing": str(source)}
+    files = sorted(source.rglob("*")) if source.is_dir() else [source]
+    return {
+        "files": [
+            [
+                str(f.relative_to(source) if source.is_dir() else f.name),
+                f.stat().st_size,
+                f.stat().st_mtime_ns,
+            ]
+            for f in files
+            if f.is_file()
+        ]
+    }
+
+
 def ingest(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
     """Snapshot data.source as a dataset version (same bytes, same version)."""
     result = add_version(
@@ -266,8 +289,8 @@ STEPS: list[Step] = [
         ingest,
         (),
         {"dataset": "json"},
-        lambda c: {"source": c.data.source},
-        cacheable=False,
+        lambda c: {"source": c.data.source, "name": c.name},
+        facts=_source_fingerprint,
     ),
     Step(
         "validate",
@@ -328,7 +351,6 @@ STEPS: list[Step] = [
         ("model", "signature", "evaluation", "gate", "dataset", "baseline"),
         {"registration": "json"},
         lambda c: {"name": c.name, **_dump(c, "deployment")},
-        cacheable=False,
     ),
 ]
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from shipline.errors import UsageError
 from shipline.pipeline.run_record import finish_run, start_run
-from shipline.store import Database, utc_now
+from shipline.store import Database, upsert, utc_now
 from shipline.store.tables import run_metrics
 
 FLUSH_EVERY = 5000
@@ -64,8 +64,7 @@ class TrackedRun:
             for (k, s), (v, at) in self._pending.items()
         ]
         with self.db.write(self.actor) as tx:
-            insert = _upsert(self.db.dialect)
-            tx.conn.execute(insert, rows)
+            tx.conn.execute(upsert(self.db.dialect, run_metrics, ["run_id", "key", "step"]), rows)
         self._pending.clear()
 
     def end(self, status: str = "succeeded", error: str | None = None) -> None:
@@ -80,16 +79,6 @@ class TrackedRun:
         self, kind: type[BaseException] | None, error: BaseException | None, _: TracebackType | None
     ) -> None:
         self.end("failed" if kind else "succeeded", None if error is None else repr(error))
-
-
-def _upsert(dialect: str) -> Any:
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    statement: Any = (postgresql if dialect == "postgresql" else sqlite).insert(run_metrics)
-    return statement.on_conflict_do_update(
-        index_elements=["run_id", "key", "step"],
-        set_={"value": statement.excluded.value, "at": statement.excluded.at},
-    )
 
 
 def metric_history(db: Database, run_id: int, key: str) -> list[tuple[int, float]]:

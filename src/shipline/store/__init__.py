@@ -3,6 +3,7 @@
 from shipline.store.audit_log import AuditEvent, canonical_json, event_hash, utc_now
 from shipline.store.counters import next_value
 from shipline.store.database import Database, Transaction, open_database
+from shipline.store.upsert import upsert
 
 __all__ = [
     "AuditEvent",
@@ -12,5 +13,6 @@ __all__ = [
     "event_hash",
     "next_value",
     "open_database",
+    "upsert",
     "utc_now",
 ]

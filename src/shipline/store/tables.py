@@ -11,10 +11,12 @@ __all__ = [
     "aliases",
     "approvals",
     "audit_events",
+    "captures",
     "counters",
     "dataset_files",
     "dataset_versions",
     "datasets",
+    "labels",
     "metadata",
     "model_versions",
     "models",
@@ -204,4 +206,27 @@ approvals = Table(
     Column("decisions", Text, nullable=False),
     Column("decided_at", String(32), nullable=True),
     Column("reason", Text, nullable=True),
+)
+
+captures = Table(
+    "captures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("first_at", String(32), nullable=False),
+    Column("last_at", String(32), nullable=False),
+)
+
+labels = Table(
+    "labels",
+    metadata,
+    Column("request_id", String(100), primary_key=True),
+    Column("row", Integer, primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("added_at", String(32), nullable=False),
+    Column("added_by", String(100), nullable=False),
 )

@@ -1,0 +1,90 @@
+"""``shipline serve``, ``shipline predict`` and ``shipline labels``."""
+
+from __future__ import annotations
+
+__all__ = ["labels_app", "predict", "serve"]
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shipline.cli.output import print_json
+from shipline.project import Project
+
+labels_app = typer.Typer(
+    help="Ground truth that arrives after the prediction.", no_args_is_help=True
+)
+
+
+def _serving_config(project: Project):  # type: ignore[no-untyped-def]
+    from shipline.config.schema import ServingConfig
+
+    if project.settings.config_path.exists():
+        return project.config().serving
+    return ServingConfig()
+
+
+def serve(
+    ctx: typer.Context,
+    targets: Annotated[
+        list[str],
+        typer.Argument(metavar="NAME@ALIAS...", help="Models to serve, e.g. churn@production."),
+    ],
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8080,
+    poll: Annotated[
+        float, typer.Option("--poll", min=0.1, max=3600, help="Seconds between alias checks.")
+    ] = 2.0,
+) -> None:
+    """Serve models over HTTP: /invocations (SageMaker, MLflow), /v2 (Open Inference), /metrics."""
+    from shipline.server.runner import parse_targets
+    from shipline.server.runner import serve as run_server
+
+    project: Project = ctx.obj
+    chosen = parse_targets(targets)
+    typer.echo(
+        f"serving {', '.join(f'{n}@{a}' for n, a in chosen)} on http://{host}:{port}", err=True
+    )
+    run_server(project.db(), project.store(), chosen, _serving_config(project), host, port, poll)
+
+
+def predict(
+    ctx: typer.Context,
+    target: Annotated[
+        str, typer.Argument(metavar="NAME@ALIAS", help="Model to score with (or NAME:VERSION).")
+    ],
+    input_path: Annotated[
+        Path, typer.Option("--input", "-i", help="CSV or Parquet file to score.")
+    ],
+    output_path: Annotated[
+        Path, typer.Option("--output", "-o", help="CSV or Parquet file to write.")
+    ],
+    probabilities: Annotated[
+        bool, typer.Option("--probabilities", help="Add proba_<class> columns.")
+    ] = False,
+) -> None:
+    """Batch scoring: the same validation and model code as the server, chunk by chunk."""
+    from shipline.scoring import load_version, score_file
+
+    project: Project = ctx.obj
+    model = load_version(project.store(), project.version(target))
+    rows = score_file(model, input_path, output_path, probabilities)
+    typer.echo(f"scored {rows} rows with {model.name}:{model.version} -> {output_path}")
+
+
+@labels_app.command("add")
+def labels_add(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="CSV/Parquet with request_id, label[, row].")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Record ground truth for served requests, joined later by request id."""
+    from shipline.scoring.labels import add_labels
+
+    project: Project = ctx.obj
+    count = add_labels(project.db(), path, project.settings.actor)
+    if as_json:
+        print_json({"labels": count})
+    else:
+        typer.echo(f"added {count} labels from {path}")

@@ -1,0 +1,256 @@
+"""Request bodies of the protocols shipline serves, parsed into columns with clear errors.
+
+MLflow / SageMaker ``/invocations``: JSON with exactly one of ``dataframe_split``,
+``dataframe_records``, ``instances`` or ``inputs`` (plus optional ``params``), or a CSV body.
+Open Inference Protocol V2 ``/infer``: named tensors ``{name, shape, datatype, data}``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Batch", "PayloadError", "parse_invocations", "parse_v2"]
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from shipline.errors import ShiplineError
+
+_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+_V2_TYPES = {
+    "BOOL",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "FP16",
+    "FP32",
+    "FP64",
+    "BYTES",
+}
+
+
+class PayloadError(ShiplineError):
+    """The request cannot be read (HTTP ``status``: 400, 413 or 415)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Columns by name, the row count, and request options."""
+
+    columns: dict[str, Any]
+    rows: int
+    params: dict[str, Any] = field(default_factory=dict)
+    request_id: str | None = None
+    outputs: tuple[str, ...] = ()
+
+
+def _load_json(body: bytes, max_depth: int) -> Any:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise PayloadError(f"body is not valid JSON: {error}") from None
+    _check_depth(document, max_depth)
+    return document
+
+
+def _check_depth(document: Any, max_depth: int) -> None:
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > max_depth:
+            raise PayloadError(f"JSON is nested deeper than {max_depth} levels")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, (dict, list)))
+        elif isinstance(value, list) and value and isinstance(value[0], (dict, list)):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, (dict, list)))
+
+
+def parse_invocations(
+    body: bytes, content_type: str, names: list[str], max_depth: int, max_rows: int
+) -> Batch:
+    """Columns from an ``/invocations`` body; ``names`` are the signature's input columns."""
+    kind, _, parameters = content_type.partition(";")
+    kind = kind.strip().lower()
+    parameter = parameters.strip().lower().replace(" ", "")
+    if parameter and parameter not in ("charset=utf-8",):
+        raise PayloadError(f"unsupported Content-Type parameter {parameters.strip()!r}", 415)
+    if kind == "text/csv":
+        batch = _from_csv(body)
+    elif kind == "application/json":
+        batch = _from_json(_load_json(body, max_depth), names)
+    else:
+        raise PayloadError(
+            f"unsupported Content-Type {kind or '(none)'!r}; use application/json or text/csv", 415
+        )
+    if batch.rows > max_rows:
+        raise PayloadError(f"{batch.rows} rows in one request; the limit is {max_rows}", 413)
+    return batch
+
+
+def _from_json(document: Any, names: list[str]) -> Batch:
+    if not isinstance(document, dict):
+        raise PayloadError(f"expected a JSON object with one of {', '.join(_KEYS)}")
+    present = [k for k in _KEYS if k in document]
+    unknown = [k for k in document if k not in (*_KEYS, "params")]
+    if unknown:
+        raise PayloadError(
+            f"unknown key {unknown[0]!r}; expected one of {', '.join(_KEYS)} (and params)"
+        )
+    if len(present) != 1:
+        raise PayloadError(f"expected exactly one of {', '.join(_KEYS)}, found {present or 'none'}")
+    params = document.get("params") or {}
+    if not isinstance(params, dict):
+        raise PayloadError("params must be an object")
+    key, value = present[0], document[present[0]]
+    if key == "dataframe_split":
+        if (
+            not isinstance(value, dict)
+            or not isinstance(value.get("columns"), list)
+            or not isinstance(value.get("data"), list)
+        ):
+            raise PayloadError(
+                "dataframe_split needs 'columns' (a list of names) and 'data' (a list of rows)"
+            )
+        return _from_rows(value["data"], value["columns"], params, key)
+    if key == "dataframe_records" or (key == "instances" and value and isinstance(value[0], dict)):
+        return _from_records(value, params, key)
+    if key == "inputs" and isinstance(value, dict):
+        lengths = {len(v) if isinstance(v, list) else -1 for v in value.values()}
+        if -1 in lengths or len(lengths) > 1:
+            raise PayloadError("inputs as an object needs a list of equal length for each column")
+        return Batch(dict(value), lengths.pop() if lengths else 0, params)
+    return _from_rows(value, names, params, key)
+
+
+def _from_rows(rows: Any, columns: list[Any], params: dict[str, Any], key: str) -> Batch:
+    if not isinstance(rows, list):
+        raise PayloadError(f"{key}: expected a list of rows")
+    width = len(columns)
+    for index, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != width:
+            found = len(row) if isinstance(row, list) else type(row).__name__
+            raise PayloadError(
+                f"{key}: row {index} has {found} values, expected {width} "
+                f"({', '.join(map(str, columns))})"
+            )
+    transposed = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    return Batch(
+        {str(name): list(values) for name, values in zip(columns, transposed, strict=True)},
+        len(rows),
+        params,
+    )
+
+
+def _from_records(records: Any, params: dict[str, Any], key: str) -> Batch:
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise PayloadError(f"{key}: expected a list of objects (one per row)")
+    names: list[str] = []
+    for record in records:
+        names.extend(k for k in record if k not in names)
+    columns = {name: [record.get(name) for record in records] for name in names}
+    return Batch(columns, len(records), params)
+
+
+def _from_csv(body: bytes) -> Batch:
+    import pyarrow as pa
+    from pyarrow import csv
+
+    try:
+        table = csv.read_csv(io.BytesIO(body))
+    except pa.ArrowInvalid as error:
+        raise PayloadError(f"CSV body cannot be read: {str(error).splitlines()[0]}") from None
+    return Batch(
+        {name: table.column(name).to_pylist() for name in table.column_names}, table.num_rows
+    )
+
+
+def parse_v2(body: bytes, names: list[str], max_depth: int, max_rows: int) -> Batch:
+    """Columns from an Open Inference Protocol V2 inference request."""
+    document = _load_json(body, max_depth)
+    if (
+        not isinstance(document, dict)
+        or not isinstance(document.get("inputs"), list)
+        or not document["inputs"]
+    ):
+        raise PayloadError('expected {"inputs": [{"name", "shape", "datatype", "data"}, ...]}')
+    columns: dict[str, Any] = {}
+    rows = None
+    for index, tensor in enumerate(document["inputs"]):
+        name, values, count = _tensor(tensor, index, names)
+        rows = count if rows is None else rows
+        if count != rows:
+            raise PayloadError(
+                f"inputs[{index}] ({name}): {count} rows, but earlier inputs have {rows}"
+            )
+        columns.update(values)
+    outputs = tuple(
+        str(o.get("name")) for o in document.get("outputs") or [] if isinstance(o, dict)
+    )
+    request_id = document.get("id")
+    if rows is not None and rows > max_rows:
+        raise PayloadError(f"{rows} rows in one request; the limit is {max_rows}", 413)
+    return Batch(
+        columns,
+        rows or 0,
+        document.get("parameters") or {},
+        str(request_id) if request_id else None,
+        outputs,
+    )
+
+
+def _tensor(tensor: Any, index: int, names: list[str]) -> tuple[str, dict[str, Any], int]:
+    if not isinstance(tensor, dict) or not {"name", "shape", "datatype", "data"} <= set(tensor):
+        raise PayloadError(f"inputs[{index}]: a tensor needs name, shape, datatype and data")
+    name, shape, datatype, data = (
+        tensor["name"],
+        tensor["shape"],
+        tensor["datatype"],
+        tensor["data"],
+    )
+    if datatype not in _V2_TYPES:
+        raise PayloadError(f"inputs[{index}] ({name}): unknown datatype {datatype!r}")
+    if (
+        not isinstance(shape, list)
+        or not all(isinstance(d, int) and d >= 0 for d in shape)
+        or not 1 <= len(shape) <= 2
+    ):
+        raise PayloadError(
+            f"inputs[{index}] ({name}): shape must be [rows] or [rows, columns], got {shape!r}"
+        )
+    flat = _flatten(data)
+    size = 1
+    for dim in shape:
+        size *= dim
+    if len(flat) != size:
+        raise PayloadError(
+            f"inputs[{index}] ({name}): shape {shape} needs {size} values, data has {len(flat)}"
+        )
+    if len(shape) == 2 and shape[1] != 1:
+        if shape[1] != len(names):
+            raise PayloadError(
+                f"inputs[{index}] ({name}): {shape[1]} columns, "
+                f"the model takes {len(names)} ({', '.join(names)})"
+            )
+        rows = shape[0]
+        return name, {column: flat[i :: shape[1]] for i, column in enumerate(names)}, rows
+    return name, {name: flat}, shape[0]
+
+
+def _flatten(data: Any) -> list[Any]:
+    if not isinstance(data, list):
+        raise PayloadError("tensor data must be a list")
+    if data and isinstance(data[0], list):
+        return [
+            value for row in data for value in (_flatten(row) if isinstance(row, list) else [row])
+        ]
+    return data

@@ -1,0 +1,93 @@
+"""Checking request data against a version's signature and turning it into model input."""
+
+from __future__ import annotations
+
+__all__ = ["SchemaError", "coerce_columns"]
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shipline.errors import ShiplineError
+
+_NUMERIC = ("int", "float", "uint")
+
+
+class SchemaError(ShiplineError):
+    """Request data does not match the model's signature (HTTP 422)."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+def coerce_columns(columns: dict[str, Any], signature: dict[str, Any], rows: int) -> pd.DataFrame:
+    """A frame with exactly the signature's columns, in order, each of the training dtype.
+
+    Numbers may arrive as JSON numbers or numeric strings; null is a missing value (the model's
+    imputer handles it); infinities are refused.
+    """
+    expected = [(c["name"], c["dtype"]) for c in signature["inputs"]]
+    names = {name for name, _ in expected}
+    missing = [name for name, _ in expected if name not in columns]
+    if missing:
+        raise SchemaError(
+            missing[0],
+            f"missing input column (expected columns: {', '.join(n for n, _ in expected)})",
+        )
+    extra = [name for name in columns if name not in names]
+    if extra:
+        raise SchemaError(extra[0], "unknown input column; the model does not take it")
+    data: dict[str, Any] = {}
+    for name, dtype in expected:
+        values = columns[name]
+        if len(values) != rows:
+            raise SchemaError(name, f"has {len(values)} values, expected {rows} (one per row)")
+        data[name] = (
+            _numeric(name, values) if dtype.startswith(_NUMERIC) else _text(name, values, dtype)
+        )
+    return pd.DataFrame(data)
+
+
+def _numeric(name: str, values: Any) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        row, value = _first_bad(values)
+        raise SchemaError(name, f"row {row}: expected a number, found {value!r}") from None
+    if array.ndim != 1:
+        raise SchemaError(
+            name, f"expected one value per row, found nested values of shape {array.shape}"
+        )
+    infinite = np.isinf(array)
+    if infinite.any():
+        row = int(np.flatnonzero(infinite)[0])
+        raise SchemaError(name, f"row {row}: infinite values are not allowed")
+    return array
+
+
+def _first_bad(values: Any) -> tuple[int, Any]:
+    for row, value in enumerate(values):
+        try:
+            float(value if value is not None else "nan")
+        except (TypeError, ValueError):
+            return row, value
+    return 0, values
+
+
+def _text(name: str, values: Any, dtype: str) -> list[Any]:
+    if dtype == "bool":
+        for row, value in enumerate(values):
+            if value is not None and not isinstance(value, bool):
+                raise SchemaError(name, f"row {row}: expected true or false, found {value!r}")
+        return list(values)
+    out = []
+    for row, value in enumerate(values):
+        if value is None or isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out.append(str(value))
+        else:
+            raise SchemaError(name, f"row {row}: expected text, found {value!r}")
+    return out

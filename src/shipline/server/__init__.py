@@ -1,0 +1,1 @@
+"""The prediction service: HTTP protocols over the scoring domain."""

@@ -1,0 +1,284 @@
+"""HTTP routes: SageMaker/MLflow ``/invocations``, Open Inference Protocol V2, ``/metrics``.
+
+Routes parse, call the service, render. Bad input always gets a 4xx naming the field.
+"""
+
+from __future__ import annotations
+
+__all__ = ["build_app"]
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from shipline import __version__
+from shipline.errors import NotFoundError
+from shipline.scoring import PayloadError, SchemaError, parse_invocations, parse_v2
+from shipline.server.service import PredictionService, Slot
+
+log = logging.getLogger("shipline.server")
+_V2_TYPES = {
+    "int64": "INT64",
+    "int32": "INT32",
+    "float64": "FP64",
+    "float32": "FP32",
+    "bool": "BOOL",
+}
+
+
+def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+    return Response(body, status, headers, media_type="application/json")
+
+
+def _request_id(request: Request) -> str:
+    given = request.headers.get("x-request-id", "")
+    if 0 < len(given) <= 100 and given.isprintable():
+        return given
+    return uuid.uuid4().hex
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise PayloadError(f"body larger than {limit} bytes", 413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadError(f"body larger than {limit} bytes", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class _Routes:
+    """The request handlers, bound to one service."""
+
+    def __init__(self, service: PredictionService) -> None:
+        self.service = service
+        self.limits = service.serving.limits
+        self.metrics = service.metrics
+
+    async def ping(self, request: Request) -> Response:
+        return Response("", 200 if self.service.ready else 503, media_type="application/json")
+
+    async def invocations(self, request: Request) -> Response:
+        request_id = _request_id(request)
+        started = time.perf_counter()
+        name = request.query_params.get("model") or request.headers.get("x-shipline-model")
+        try:
+            slot = self.service.slot(name)
+            body = await _body(request, self.limits.max_body_bytes)
+            batch = parse_invocations(
+                body,
+                request.headers.get("content-type", ""),
+                slot.model.input_names,
+                self.limits.max_json_depth,
+                self.limits.max_rows,
+            )
+            wants = _truthy(request.query_params.get("probabilities")) or bool(
+                batch.params.get("probabilities")
+            )
+            result, rows = await _predict(
+                self.service, slot, batch.columns, batch.rows, wants, request_id
+            )
+        except (PayloadError, SchemaError, NotFoundError) as error:
+            return _refuse(self.metrics, name or "-", "invocations", error, request_id, v2=False)
+        answer: dict[str, Any] = {"predictions": result.values}
+        if result.probabilities is not None:
+            answer["probabilities"] = result.probabilities
+            answer["classes"] = result.classes
+        self.metrics.requests.labels(slot.name, "invocations", "200").inc()
+        self.metrics.latency.labels(slot.name, "invocations").observe(time.perf_counter() - started)
+        return _json(
+            answer, headers=_headers(request_id, result.model.name, result.model.version, rows)
+        )
+
+    async def v2_server(self, request: Request) -> Response:
+        return _json({"name": "shipline", "version": __version__, "extensions": []})
+
+    async def v2_live(self, request: Request) -> Response:
+        return _json({"live": True})
+
+    async def v2_ready(self, request: Request) -> Response:
+        return _json({"ready": self.service.ready}, 200 if self.service.ready else 503)
+
+    async def v2_model(self, request: Request) -> Response:
+        try:
+            slot = _v2_slot(self.service, request)
+        except NotFoundError as error:
+            return _json({"error": str(error)}, 404)
+        return _json(_metadata(slot))
+
+    async def v2_model_ready(self, request: Request) -> Response:
+        try:
+            slot = _v2_slot(self.service, request)
+        except NotFoundError as error:
+            return _json({"error": str(error)}, 404)
+        return _json(
+            {"name": slot.name, "ready": self.service.ready}, 200 if self.service.ready else 503
+        )
+
+    async def v2_infer(self, request: Request) -> Response:
+        started = time.perf_counter()
+        name = request.path_params["name"]
+        request_id = _request_id(request)
+        try:
+            slot = _v2_slot(self.service, request)
+            body = await _body(request, self.limits.max_body_bytes)
+            if not request.headers.get("content-type", "application/json").startswith(
+                "application/json"
+            ):
+                raise PayloadError("the V2 REST protocol takes application/json", 415)
+            batch = parse_v2(
+                body, slot.model.input_names, self.limits.max_json_depth, self.limits.max_rows
+            )
+            request_id = batch.request_id or request_id
+            wants = "probabilities" in batch.outputs
+            result, rows = await _predict(
+                self.service, slot, batch.columns, batch.rows, wants, request_id
+            )
+        except (PayloadError, SchemaError, NotFoundError) as error:
+            return _refuse(self.metrics, name, "v2", error, request_id, v2=True)
+        outputs = [_tensor("predictions", result.values, slot)]
+        if result.probabilities is not None:
+            flat = [p for row in result.probabilities for p in row]
+            width = len(result.probabilities[0]) if result.probabilities else 0
+            outputs.append(
+                {"name": "probabilities", "shape": [rows, width], "datatype": "FP64", "data": flat}
+            )
+        if batch.outputs:
+            outputs = [o for o in outputs if o["name"] in batch.outputs] or outputs
+        self.metrics.requests.labels(slot.name, "v2", "200").inc()
+        self.metrics.latency.labels(slot.name, "v2").observe(time.perf_counter() - started)
+        answer = {
+            "model_name": slot.name,
+            "model_version": str(result.model.version),
+            "id": request_id,
+            "outputs": outputs,
+        }
+        return _json(
+            answer, headers=_headers(request_id, result.model.name, result.model.version, rows)
+        )
+
+    async def prometheus(self, request: Request) -> Response:
+        self.metrics.capture_backlog.set(self.service.capture.backlog)
+        return Response(
+            self.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+
+def build_app(service: PredictionService) -> Starlette:
+    """The ASGI application around a loaded service."""
+    handlers = _Routes(service)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await service.start()
+        yield
+        await service.stop()
+
+    routes = [
+        Route("/ping", handlers.ping, methods=["GET"]),
+        Route("/invocations", handlers.invocations, methods=["POST"]),
+        Route("/v2", handlers.v2_server, methods=["GET"]),
+        Route("/v2/health/live", handlers.v2_live, methods=["GET"]),
+        Route("/v2/health/ready", handlers.v2_ready, methods=["GET"]),
+        Route("/v2/models/{name}", handlers.v2_model, methods=["GET"]),
+        Route("/v2/models/{name}/versions/{version}", handlers.v2_model, methods=["GET"]),
+        Route("/v2/models/{name}/ready", handlers.v2_model_ready, methods=["GET"]),
+        Route(
+            "/v2/models/{name}/versions/{version}/ready", handlers.v2_model_ready, methods=["GET"]
+        ),
+        Route("/v2/models/{name}/infer", handlers.v2_infer, methods=["POST"]),
+        Route("/v2/models/{name}/versions/{version}/infer", handlers.v2_infer, methods=["POST"]),
+        Route("/metrics", handlers.prometheus, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _predict(
+    service: PredictionService,
+    slot: Slot,
+    columns: dict[str, Any],
+    rows: int,
+    wants: bool,
+    request_id: str,
+) -> tuple[Any, int]:
+    frame = slot.model.frame(columns, rows)
+    assert slot.batcher is not None
+    result = await slot.batcher.predict(frame, wants)
+    service.record(slot, request_id, columns, result, rows)
+    return result, rows
+
+
+def _v2_slot(service: PredictionService, request: Request) -> Slot:
+    slot = service.slot(request.path_params["name"])
+    version = request.path_params.get("version")
+    if version is not None and version != str(slot.model.version):
+        raise NotFoundError(
+            f"model {slot.name!r} version {version} is not served (serving {slot.model.version})"
+        )
+    return slot
+
+
+def _metadata(slot: Slot) -> dict[str, Any]:
+    signature = slot.model.bundle.signature
+    inputs = [
+        {"name": c["name"], "datatype": _V2_TYPES.get(c["dtype"], "BYTES"), "shape": [-1]}
+        for c in signature["inputs"]
+    ]
+    return {
+        "name": slot.name,
+        "versions": [str(slot.model.version)],
+        "platform": f"shipline-{slot.model.form}",
+        "inputs": inputs,
+        "outputs": [
+            {"name": "predictions", "datatype": "BYTES", "shape": [-1]},
+            {"name": "probabilities", "datatype": "FP64", "shape": [-1, -1]},
+        ],
+    }
+
+
+def _tensor(name: str, values: list[Any], slot: Slot) -> dict[str, Any]:
+    sample = values[0] if values else 0.0
+    datatype = (
+        "BOOL"
+        if isinstance(sample, bool)
+        else "INT64"
+        if isinstance(sample, int)
+        else ("FP64" if isinstance(sample, float) else "BYTES")
+    )
+    return {"name": name, "shape": [len(values)], "datatype": datatype, "data": values}
+
+
+def _headers(request_id: str, name: str, version: int, rows: int) -> dict[str, str]:
+    return {"x-request-id": request_id, "x-model-version": f"{name}:{version}", "x-rows": str(rows)}
+
+
+def _refuse(
+    metrics: Any, model: str, protocol: str, error: Exception, request_id: str, v2: bool
+) -> Response:
+    if isinstance(error, PayloadError):
+        status, code = error.status, "BAD_REQUEST"
+    elif isinstance(error, SchemaError):
+        status, code = 422, "SCHEMA_ENFORCEMENT_FAILED"
+    else:
+        status, code = 404, "RESOURCE_DOES_NOT_EXIST"
+    metrics.requests.labels(model, protocol, str(status)).inc()
+    metrics.errors.labels(model, protocol, code).inc()
+    body = {"error": str(error)} if v2 else {"error_code": code, "message": str(error)}
+    return _json(body, status, {"x-request-id": request_id})
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes")

@@ -1,0 +1,137 @@
+"""Adaptive micro-batching: concurrent requests for one model are predicted in one call.
+
+A request waits at most ``max_wait_ms`` for company (or until ``max_batch_size`` rows are
+queued); then the batch is predicted in a worker thread, off the event loop, with the model
+that is current at that moment. A model swapped in meanwhile serves the next batch: requests
+in flight finish on the version they started with.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BatchResult", "MicroBatcher"]
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from shipline.scoring import LoadedModel
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """One request's share of a batch prediction."""
+
+    values: list[Any]
+    probabilities: list[list[float]] | None
+    classes: list[Any] | None
+    model: LoadedModel
+    batch_rows: int
+
+
+@dataclass
+class _Job:
+    frame: pd.DataFrame
+    probabilities: bool
+    future: asyncio.Future[BatchResult]
+
+
+class MicroBatcher:
+    """One queue and one dispatcher task per served model."""
+
+    def __init__(
+        self,
+        current: Callable[[], LoadedModel],
+        max_batch_size: int,
+        max_wait_ms: float,
+        on_batch: Callable[[int, float], None] | None = None,
+    ) -> None:
+        self.current = current
+        self.max_batch_size = max_batch_size
+        self.max_wait = max_wait_ms / 1000.0
+        self.on_batch = on_batch
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the dispatcher on the running loop."""
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop after the queued work is done."""
+        await self._queue.join()
+        if self._task is not None:
+            self._task.cancel()
+
+    async def predict(self, frame: pd.DataFrame, probabilities: bool) -> BatchResult:
+        """Queue a frame and wait for its predictions."""
+        future: asyncio.Future[BatchResult] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Job(frame, probabilities, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            jobs = await self._collect()
+            try:
+                await self._dispatch(jobs)
+            finally:
+                for _ in jobs:
+                    self._queue.task_done()
+
+    async def _collect(self) -> list[_Job]:
+        """The first waiting job and whoever arrives within the wait, up to the batch size."""
+        jobs = [await self._queue.get()]
+        rows = len(jobs[0].frame)
+        deadline = time.monotonic() + self.max_wait
+        while rows < self.max_batch_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                job = await asyncio.wait_for(self._queue.get(), remaining)
+            except TimeoutError:
+                break
+            jobs.append(job)
+            rows += len(job.frame)
+        return jobs
+
+    async def _dispatch(self, jobs: list[_Job]) -> None:
+        """Predict with the model current now, in a worker thread; answer every job."""
+        model = self.current()
+        started = time.perf_counter()
+        try:
+            results = await asyncio.get_running_loop().run_in_executor(None, _predict, model, jobs)
+        except Exception as error:
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(error)
+            return
+        finally:
+            if self.on_batch is not None:
+                self.on_batch(sum(len(j.frame) for j in jobs), time.perf_counter() - started)
+        for job, result in zip(jobs, results, strict=True):
+            if not job.future.done():
+                job.future.set_result(result)
+
+
+def _predict(model: LoadedModel, jobs: list[_Job]) -> list[BatchResult]:
+    frame = (
+        jobs[0].frame if len(jobs) == 1 else pd.concat([j.frame for j in jobs], ignore_index=True)
+    )
+    prediction = model.predict(frame, probabilities=any(j.probabilities for j in jobs))
+    results, start = [], 0
+    for job in jobs:
+        end = start + len(job.frame)
+        proba = (
+            prediction.probabilities[start:end]
+            if job.probabilities and prediction.probabilities
+            else None
+        )
+        results.append(
+            BatchResult(prediction.values[start:end], proba, prediction.classes, model, len(frame))
+        )
+        start = end
+    return results

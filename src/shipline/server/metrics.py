@@ -1,0 +1,65 @@
+"""Prometheus metrics of the prediction service."""
+
+from __future__ import annotations
+
+__all__ = ["ServiceMetrics"]
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_BATCH = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
+
+
+class ServiceMetrics:
+    """Requests, errors, latency, batch sizes, served versions and capture backlog."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "shipline_requests",
+            "Prediction requests",
+            ["model", "protocol", "status"],
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "shipline_request_errors",
+            "Rejected or failed requests",
+            ["model", "protocol", "reason"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "shipline_request_seconds",
+            "Request latency",
+            ["model", "protocol"],
+            buckets=_LATENCY,
+            registry=self.registry,
+        )
+        self.batch_rows = Histogram(
+            "shipline_batch_rows",
+            "Rows per predicted batch",
+            ["model"],
+            buckets=_BATCH,
+            registry=self.registry,
+        )
+        self.served = Gauge(
+            "shipline_model_version",
+            "Version served per model and form",
+            ["model", "alias", "form"],
+            registry=self.registry,
+        )
+        self.capture_backlog = Gauge(
+            "shipline_capture_backlog_rows", "Captured rows not yet written", registry=self.registry
+        )
+        self.captured = Counter(
+            "shipline_captured_rows", "Captured rows written", registry=self.registry
+        )
+        self.swaps = Counter(
+            "shipline_model_swaps",
+            "Hot swaps of a served version",
+            ["model"],
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return bytes(generate_latest(self.registry))

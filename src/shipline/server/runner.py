@@ -1,0 +1,59 @@
+"""Start the prediction service on uvicorn; SIGTERM drains in-flight requests, then exits."""
+
+from __future__ import annotations
+
+__all__ = ["parse_targets", "serve"]
+
+import re
+
+from shipline.artifacts import ContentStore
+from shipline.config.schema import ServingConfig
+from shipline.errors import UsageError
+from shipline.server.app import build_app
+from shipline.server.service import PredictionService
+from shipline.store import Database
+from shipline.types import check_name
+
+_TARGET = re.compile(r"([^@]+)@([^@]+)")
+
+
+def parse_targets(values: list[str]) -> list[tuple[str, str]]:
+    """``churn@production fraud@staging`` → [(name, alias), …]."""
+    targets = []
+    for value in values:
+        match = _TARGET.fullmatch(value)
+        if not match:
+            raise UsageError(f"expected NAME@ALIAS such as churn@production, got {value!r}")
+        targets.append(
+            (check_name(match.group(1), "model name"), check_name(match.group(2), "alias"))
+        )
+    names = [name for name, _ in targets]
+    if len(set(names)) != len(names):
+        raise UsageError("each model can be served once")
+    return targets
+
+
+def serve(
+    db: Database,
+    store: ContentStore,
+    targets: list[tuple[str, str]],
+    serving: ServingConfig,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    poll_seconds: float = 2.0,
+) -> None:
+    """Load the versions (digest-verified) and serve until SIGTERM or Ctrl-C."""
+    import uvicorn
+
+    service = PredictionService(db, store, targets, serving, poll_seconds)
+    service.load()
+    config = uvicorn.Config(
+        build_app(service),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=30,
+        lifespan="on",
+    )
+    uvicorn.Server(config).run()

@@ -1,0 +1,163 @@
+"""The prediction service's state: served models, hot swap, capture. No HTTP here."""
+
+from __future__ import annotations
+
+__all__ = ["PredictionService", "Slot"]
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from shipline.artifacts import ContentStore
+from shipline.config.schema import ServingConfig
+from shipline.errors import NotFoundError
+from shipline.registry import resolve_model_version
+from shipline.scoring import LoadedModel, load_version
+from shipline.scoring.capture import CaptureBuffer, capture_frame, sampled
+from shipline.server.batcher import BatchResult, MicroBatcher
+from shipline.server.metrics import ServiceMetrics
+from shipline.store import Database
+
+log = logging.getLogger("shipline.server")
+
+
+@dataclass
+class Slot:
+    """One served model: the alias it follows, the version loaded now, its batcher."""
+
+    name: str
+    alias: str
+    model: LoadedModel
+    batcher: MicroBatcher | None = None
+
+
+class PredictionService:
+    """Loads the versions behind the aliases, swaps them when aliases move, captures traffic."""
+
+    def __init__(
+        self,
+        db: Database,
+        store: ContentStore,
+        targets: list[tuple[str, str]],
+        serving: ServingConfig,
+        poll_seconds: float = 2.0,
+    ) -> None:
+        self.db, self.store, self.targets, self.serving = db, store, targets, serving
+        self.poll_seconds = poll_seconds
+        self.metrics = ServiceMetrics()
+        self.capture = CaptureBuffer(db, store)
+        self.slots: dict[str, Slot] = {}
+        self.ready = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def load(self) -> None:
+        """Load every target (bytes verified); raises if an alias points nowhere."""
+        for name, alias in self.targets:
+            with self.db.read() as conn:
+                version = resolve_model_version(conn, f"{name}@{alias}")
+            self.slots[name] = Slot(name, alias, load_version(self.store, version))
+            self._publish(self.slots[name])
+
+    async def start(self) -> None:
+        """Start batchers, the alias watcher and the capture flusher on the running loop."""
+        batching = self.serving.batching
+        for slot in self.slots.values():
+            slot.batcher = MicroBatcher(
+                lambda slot=slot: slot.model,  # type: ignore[misc]
+                batching.max_batch_size,
+                batching.max_wait_ms,
+                lambda rows, _seconds, name=slot.name: self.metrics.batch_rows.labels(name).observe(
+                    rows
+                ),  # type: ignore[misc]
+            )
+            slot.batcher.start()
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._watch()),
+            loop.create_task(self._flush_periodically()),
+        ]
+        self.ready = True
+
+    async def stop(self) -> None:
+        """Finish queued work, stop background tasks and write every captured row."""
+        self.ready = False
+        for slot in self.slots.values():
+            if slot.batcher is not None:
+                await slot.batcher.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.get_running_loop().run_in_executor(None, self._flush)
+
+    def slot(self, name: str | None) -> Slot:
+        """The served model called ``name`` (or the only one)."""
+        if name is None:
+            if len(self.slots) == 1:
+                return next(iter(self.slots.values()))
+            raise NotFoundError(
+                f"several models are served ({', '.join(self.slots)}); name one with ?model=NAME"
+            )
+        if name not in self.slots:
+            raise NotFoundError(
+                f"model {name!r} is not served here (served: {', '.join(self.slots)})"
+            )
+        return self.slots[name]
+
+    def record(
+        self, slot: Slot, request_id: str, columns: dict[str, Any], result: BatchResult, rows: int
+    ) -> None:
+        """Capture a served request (sampled) without blocking the request path."""
+        if not sampled(request_id, self.serving.capture.sample):
+            return
+        due = self.capture.add(
+            slot.name, result.model.version, capture_frame(request_id, columns, result.values, rows)
+        )
+        self.metrics.capture_backlog.set(self.capture.backlog)
+        if due:
+            asyncio.get_running_loop().run_in_executor(None, self._flush)
+
+    def _flush(self) -> None:
+        written = self.capture.flush()
+        self.metrics.captured.inc(written)
+        self.metrics.capture_backlog.set(self.capture.backlog)
+
+    async def _flush_periodically(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(2.0)
+            try:
+                await loop.run_in_executor(None, self._flush)
+            except Exception:  # a store hiccup must not stop serving; the rows stay buffered
+                log.exception("writing captured rows failed; they stay buffered and are retried")
+
+    async def _watch(self) -> None:
+        """Poll the aliases; load a new holder off the loop, then swap it in."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            for slot in list(self.slots.values()):
+                try:
+                    swapped = await loop.run_in_executor(None, self._refresh, slot)
+                except Exception:
+                    log.exception(
+                        "checking %s@%s failed; still serving version %s",
+                        slot.name,
+                        slot.alias,
+                        slot.model.version,
+                    )
+                    continue
+                if swapped is not None:
+                    slot.model = swapped
+                    self.metrics.swaps.labels(slot.name).inc()
+                    self._publish(slot)
+                    log.warning("now serving %s:%s for @%s", slot.name, swapped.version, slot.alias)
+
+    def _refresh(self, slot: Slot) -> LoadedModel | None:
+        with self.db.read() as conn:
+            version = resolve_model_version(conn, f"{slot.name}@{slot.alias}")
+        if version.version == slot.model.version:
+            return None
+        return load_version(self.store, version)
+
+    def _publish(self, slot: Slot) -> None:
+        self.metrics.served.labels(slot.name, slot.alias, slot.model.form).set(slot.model.version)

@@ -43,7 +43,22 @@ def serve(
     poll_seconds: float = 2.0,
 ) -> None:
     """Load the versions (digest-verified) and serve until SIGTERM or Ctrl-C."""
+    import signal
+    from types import FrameType
+
     import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        """uvicorn, except that SIGTERM ends with status 0 once in-flight requests finished.
+
+        uvicorn re-raises a captured SIGTERM after its graceful shutdown, so the process would
+        report death by signal even though it drained and flushed everything.
+        """
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            if sig == signal.SIGTERM and sig in self._captured_signals:
+                self._captured_signals.remove(sig)
 
     service = PredictionService(db, store, targets, serving, poll_seconds)
     service.load()
@@ -56,4 +71,4 @@ def serve(
         timeout_graceful_shutdown=30,
         lifespan="on",
     )
-    uvicorn.Server(config).run()
+    DrainingServer(config).run()

@@ -1,0 +1,455 @@
+"""The prediction service as clients see it: a real `shipline serve` on a free loopback port."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from shipline.project import Project
+from shipline.scaffold import create_project
+from shipline.scoring.capture import sampled
+from tests.services import free_port
+
+FEATURES_DROP = ["benign", "sample_id"]
+
+
+def _env(folder: Path, user: str = "alice") -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPLINE_", "AWS_"))}
+    env["SHIPLINE_USER"] = user
+    return env
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with three registered versions; `live` points at version 1."""
+    folder = tmp_path_factory.mktemp("serving") / "cancer"
+    create_project(folder, "classification")
+    config = folder / "shipline.yaml"
+    with pytest.MonkeyPatch.context() as patch:
+        for key in list(os.environ):
+            if key.startswith("SHIPLINE_"):
+                patch.delenv(key)
+        patch.setenv("SHIPLINE_USER", "alice")
+        with Project.open(folder) as project:
+            for max_iter in (200, 50, 20):
+                config.write_text(
+                    config.read_text().replace("max_iter: 200", f"max_iter: {max_iter}")
+                )
+                assert project.run().status == "succeeded"
+                config.write_text(
+                    config.read_text().replace(f"max_iter: {max_iter}", "max_iter: 200")
+                )
+            project.promote("cancer", 1, "live")
+    return folder
+
+
+@dataclass
+class Server:
+    """A running `shipline serve` process."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+
+    def stop(self) -> int:
+        """SIGTERM, as an orchestrator would; returns the exit code."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+
+@pytest.fixture
+def serve(trained: Path) -> Iterator[object]:
+    started: list[Server] = []
+
+    def start(*targets: str, extra_config: str = "") -> Server:
+        if extra_config:
+            config = trained / "shipline.yaml"
+            config.write_text(config.read_text() + extra_config)
+        port = free_port()
+        log = trained / f"serve-{port}.log"
+        with log.open("wb") as sink:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "shipline",
+                    "serve",
+                    *targets,
+                    "--port",
+                    str(port),
+                    "--poll",
+                    "0.2",
+                ],
+                cwd=trained,
+                env=_env(trained),
+                stdout=subprocess.DEVNULL,
+                stderr=sink,
+            )
+        server = Server(process, f"http://127.0.0.1:{port}")
+        started.append(server)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"server exited: {log.read_text()}")
+            try:
+                if httpx.get(f"{server.url}/ping", timeout=1).status_code == 200:
+                    return server
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        pytest.fail("server did not become ready")
+
+    yield start
+    for server in started:
+        if server.process.poll() is None:
+            server.stop()
+    config = trained / "shipline.yaml"
+    config.write_text(config.read_text().split("serving:")[0])
+
+
+def _sample(trained: Path, rows: int = 20) -> pd.DataFrame:
+    return pd.read_csv(trained / "data" / "breast_cancer.csv").sample(rows, random_state=3)
+
+
+def test_every_protocol_agrees_with_batch_scoring(serve, trained: Path) -> None:  # type: ignore[no-untyped-def]
+    server = serve("cancer@live")
+    frame = _sample(trained)
+    x = frame.drop(columns=FEATURES_DROP)
+    x.to_csv(trained / "batch.csv", index=False)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "shipline",
+            "predict",
+            "cancer@live",
+            "--input",
+            "batch.csv",
+            "--output",
+            "scored.parquet",
+            "--probabilities",
+        ],
+        cwd=trained,
+        env=_env(trained),
+        check=True,
+        capture_output=True,
+    )
+    batch = pd.read_parquet(trained / "scored.parquet")
+    expected = batch["prediction"].tolist()
+    columns, rows = list(x.columns), x.values.tolist()
+    bodies = [
+        {"dataframe_split": {"columns": columns, "data": rows}},
+        {"dataframe_records": x.to_dict("records")},
+        {"instances": rows},
+        {"instances": x.to_dict("records")},
+        {"inputs": {c: x[c].tolist() for c in columns}},
+    ]
+    for body in bodies:
+        answer = httpx.post(f"{server.url}/invocations", json=body, timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["predictions"] == expected
+        assert answer.headers["x-model-version"] == "cancer:1"
+    as_csv = httpx.post(
+        f"{server.url}/invocations",
+        content=x.to_csv(index=False),
+        headers={"Content-Type": "text/csv"},
+        timeout=30,
+    )
+    assert as_csv.json()["predictions"] == expected
+    with_proba = httpx.post(
+        f"{server.url}/invocations?probabilities=true", json=bodies[0], timeout=30
+    ).json()
+    assert [round(p[1], 8) for p in with_proba["probabilities"]] == [
+        round(v, 8) for v in batch["proba_1"]
+    ]
+    named = [
+        {"name": c, "shape": [len(rows)], "datatype": "FP64", "data": x[c].tolist()}
+        for c in columns
+    ]
+    v2 = httpx.post(
+        f"{server.url}/v2/models/cancer/infer", json={"inputs": named}, timeout=30
+    ).json()
+    assert v2["outputs"][0]["data"] == expected and v2["model_version"] == "1"
+
+
+def test_a_v2_request_exactly_as_the_protocol_shows_it(serve, trained: Path) -> None:  # type: ignore[no-untyped-def]
+    server = serve("cancer@live")
+    row = _sample(trained, 1).drop(columns=FEATURES_DROP).values[0].tolist()
+    request = {
+        "id": "42",
+        "inputs": [{"name": "input-0", "shape": [1, 30], "datatype": "FP64", "data": row}],
+    }
+    answer = httpx.post(f"{server.url}/v2/models/cancer/infer", json=request, timeout=30)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["id"] == "42" and body["model_name"] == "cancer"
+    assert body["outputs"][0]["name"] == "predictions" and body["outputs"][0]["shape"] == [1]
+    assert httpx.get(f"{server.url}/v2/health/live").json() == {"live": True}
+    assert httpx.get(f"{server.url}/v2/health/ready").json() == {"ready": True}
+    assert httpx.get(f"{server.url}/v2/models/cancer/ready").json() == {
+        "name": "cancer",
+        "ready": True,
+    }
+    metadata = httpx.get(f"{server.url}/v2/models/cancer").json()
+    assert metadata["versions"] == ["1"] and len(metadata["inputs"]) == 30
+    assert metadata["inputs"][0] == {"name": "mean radius", "datatype": "FP64", "shape": [-1]}
+    assert httpx.get(f"{server.url}/v2/models/nope").status_code == 404
+
+
+def test_bad_requests_get_clear_4xx_and_the_server_keeps_serving(serve, trained: Path) -> None:  # type: ignore[no-untyped-def]
+    server = serve("cancer@live")
+    x = _sample(trained, 2).drop(columns=FEATURES_DROP)
+    good = {"dataframe_split": {"columns": list(x.columns), "data": x.values.tolist()}}
+    deep: object = 1
+    for _ in range(200):
+        deep = [deep]
+    too_many = {"instances": [x.values[0].tolist()] * 10_001}
+    record = x.to_dict("records")[0]
+    cases = [
+        ({"content": b"x", "headers": {"Content-Type": "text/plain"}}, 415, "Content-Type"),
+        (
+            {"json": good, "headers": {"Content-Type": "application/json; format=pandas-split"}},
+            415,
+            "format",
+        ),
+        (
+            {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
+            400,
+            "not valid JSON",
+        ),
+        (
+            {"content": b"\xff\xfe{}", "headers": {"Content-Type": "application/json"}},
+            400,
+            "not valid JSON",
+        ),
+        ({"json": {"instances": [], "inputs": []}}, 400, "exactly one"),
+        ({"json": {"rows": []}}, 400, "unknown key 'rows'"),
+        (
+            {
+                "json": {
+                    "dataframe_records": [{k: v for k, v in record.items() if k != "mean area"}]
+                }
+            },
+            422,
+            "mean area",
+        ),
+        ({"json": {"dataframe_records": [{**record, "extra": 1}]}}, 422, "extra"),
+        (
+            {"json": {"dataframe_records": [{**record, "mean radius": "big"}]}},
+            422,
+            "mean radius: row 0",
+        ),
+        ({"json": {"instances": [[1.0, 2.0]]}}, 400, "row 0 has 2 values, expected 30"),
+        (
+            {
+                "content": x.to_csv(index=False).replace(str(x.iloc[0, 0]), "inf", 1),
+                "headers": {"Content-Type": "text/csv"},
+            },
+            422,
+            "infinite",
+        ),
+        ({"json": {"inputs": deep}}, 400, "nested deeper"),
+        ({"json": too_many}, 413, "10001 rows"),
+        (
+            {"content": b"0" * (11 * 1024 * 1024), "headers": {"Content-Type": "application/json"}},
+            413,
+            "larger than",
+        ),
+    ]
+    for kwargs, status, text in cases:
+        answer = httpx.post(f"{server.url}/invocations", timeout=30, **kwargs)  # type: ignore[arg-type]
+        assert answer.status_code == status, (text, answer.status_code, answer.text[:200])
+        assert text in answer.json()["message"], answer.text[:300]
+    v2_cases = [
+        (
+            {"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP64", "data": [1, 2, 3]}]},
+            400,
+            "3 columns",
+        ),
+        (
+            {"inputs": [{"name": "x", "shape": [2, 30], "datatype": "FP64", "data": [1.0] * 30}]},
+            400,
+            "needs 60 values",
+        ),
+        (
+            {"inputs": [{"name": "x", "shape": [1, 30], "datatype": "FLOAT", "data": [1.0] * 30}]},
+            400,
+            "datatype",
+        ),
+        ({"inputs": [{"name": "x"}]}, 400, "name, shape, datatype and data"),
+    ]
+    for body, status, text in v2_cases:
+        answer = httpx.post(f"{server.url}/v2/models/cancer/infer", json=body, timeout=30)
+        assert answer.status_code == status and text in answer.json()["error"], answer.text[:300]
+
+    def chunks() -> Iterator[bytes]:
+        payload = json.dumps(good).encode()
+        yield payload[:10]
+        yield payload[10:]
+
+    chunked = httpx.post(
+        f"{server.url}/invocations", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert chunked.status_code == 200  # no Content-Length: read as a stream, within the limit
+    assert httpx.post(f"{server.url}/invocations", json=good, timeout=30).status_code == 200
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert (
+        'shipline_request_errors_total{model="-",protocol="invocations",reason="BAD_REQUEST"}'
+        in metrics
+    )
+    assert 'reason="SCHEMA_ENFORCEMENT_FAILED"' in metrics
+
+
+def test_hot_swap_under_load_fails_no_request(serve, trained: Path) -> None:  # type: ignore[no-untyped-def]
+    server = serve("cancer@live")
+    body = {"instances": _sample(trained, 1).drop(columns=FEATURES_DROP).values.tolist()}
+    stop = threading.Event()
+    seen: list[list[str]] = [[] for _ in range(4)]
+    failures: list[str] = []
+    answered = [threading.Event() for _ in range(4)]
+
+    def client(index: int) -> None:
+        with httpx.Client(timeout=30) as session:
+            while not stop.is_set():
+                try:
+                    answer = session.post(f"{server.url}/invocations", json=body)
+                except httpx.HTTPError as error:
+                    failures.append(repr(error))
+                    continue
+                if answer.status_code != 200:
+                    failures.append(f"{answer.status_code} {answer.text[:100]}")
+                seen[index].append(answer.headers.get("x-model-version", "?"))
+                answered[index].set()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for event in answered:  # every client is served by version 1 before the alias moves
+        assert event.wait(timeout=60)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SHIPLINE_USER", "carol")
+        for key in ("SHIPLINE_DB", "SHIPLINE_STORE"):
+            patch.delenv(key, raising=False)
+        with Project.open(trained) as project:
+            for version in (2, 3):
+                time.sleep(1.5)
+                project.promote("cancer", version, "live")
+    time.sleep(1.5)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    with Project.open(trained) as project:
+        project.promote("cancer", 1, "live")
+    assert failures == []
+    for versions in seen:
+        switches = [b for a, b in itertools.pairwise(versions) if a != b]
+        assert versions[0] == "cancer:1" and versions[-1] == "cancer:3", versions[:3]
+        assert switches == ["cancer:2", "cancer:3"], switches  # each switch seen exactly once
+    assert (
+        'shipline_model_swaps_total{model="cancer"} 2.0' in httpx.get(f"{server.url}/metrics").text
+    )
+
+
+def _captured(trained: Path) -> pd.DataFrame:
+    with Project.open(trained) as project:
+        from sqlalchemy import select
+
+        from shipline.store.tables import captures
+
+        with project.db().read() as conn:
+            digests = conn.execute(select(captures.c.digest)).scalars().all()
+        import io
+
+        frames = [pd.read_parquet(io.BytesIO(project.store().read_bytes(d))) for d in digests]
+    return pd.concat(frames) if frames else pd.DataFrame()
+
+
+def test_capture_counts_every_row_and_survives_sigterm(serve, trained: Path) -> None:  # type: ignore[no-untyped-def]
+    before = len(_captured(trained))
+    server = serve("cancer@live")
+    x = _sample(trained, 2).drop(columns=FEATURES_DROP)
+    ids = [f"req-{i}" for i in range(37)]
+    for request_id in ids:
+        answer = httpx.post(
+            f"{server.url}/invocations",
+            json={"dataframe_records": x.to_dict("records")},
+            headers={"X-Request-Id": request_id},
+            timeout=30,
+        )
+        assert answer.headers["x-request-id"] == request_id
+    assert server.stop() == 0  # drained, flushed, exited cleanly
+    captured = _captured(trained)
+    new = captured.iloc[before:] if before else captured
+    assert len(new) == 74
+    assert set(new["request_id"]) == set(ids) and set(new["row"]) == {0, 1}
+    assert {"mean radius", "prediction", "captured_at"} <= set(new.columns)
+
+
+def test_capture_sampling_keeps_the_sampled_share(serve, trained: Path) -> None:  # type: ignore[no-untyped-def]
+    before = len(_captured(trained))
+    server = serve("cancer@live", extra_config="serving:\n  capture: {sample: 0.3}\n")
+    x = _sample(trained, 1).drop(columns=FEATURES_DROP)
+    ids = [f"sample-{i}" for i in range(60)]
+    for request_id in ids:
+        httpx.post(
+            f"{server.url}/invocations",
+            json={"instances": x.values.tolist()},
+            headers={"X-Request-Id": request_id},
+            timeout=30,
+        )
+    assert server.stop() == 0
+    expected = sum(sampled(i, 0.3) for i in ids)
+    assert 5 < expected < 40
+    assert len(_captured(trained)) - before == expected
+
+
+def test_labels_join_by_request_id(trained: Path) -> None:
+    (trained / "labels.csv").write_text("request_id,label\nreq-1,1\nreq-2,0\n")
+    added = subprocess.run(
+        [sys.executable, "-m", "shipline", "labels", "add", "labels.csv", "--json"],
+        cwd=trained,
+        env=_env(trained),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(added.stdout) == {"labels": 2}
+    (trained / "bad.csv").write_text("id,label\n1,2\n")
+    bad = subprocess.run(
+        [sys.executable, "-m", "shipline", "labels", "add", "bad.csv"],
+        check=False,
+        cwd=trained,
+        env=_env(trained),
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 1 and "missing column 'request_id'" in bad.stderr
+
+
+def test_serve_refuses_bad_targets(trained: Path) -> None:
+    for args, message in (
+        (["churn"], "NAME@ALIAS"),
+        (["cancer@nowhere"], "no alias 'nowhere'"),
+        (["../x@live"], "model name"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "shipline", "serve", *args, "--port", str(free_port())],
+            check=False,
+            cwd=trained,
+            env=_env(trained),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode in (1, 2) and message in result.stderr, result.stderr

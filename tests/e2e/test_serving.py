@@ -453,3 +453,40 @@ def test_serve_refuses_bad_targets(trained: Path) -> None:
             timeout=60,
         )
         assert result.returncode in (1, 2) and message in result.stderr, result.stderr
+
+
+def test_batch_scoring_in_chunks_matches_online_and_refuses_bad_files(trained: Path) -> None:
+    from shipline.scoring import batch_scoring, load_version, score_file
+
+    frame = pd.read_csv(trained / "data" / "breast_cancer.csv").drop(columns=FEATURES_DROP)
+    big = pd.concat([frame] * 3, ignore_index=True)
+    big.to_csv(trained / "big.csv", index=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(batch_scoring, "CHUNK_ROWS", 100)
+        with Project.open(trained) as project:
+            model = load_version(project.store(), project.version("cancer@live"))
+            rows = score_file(model, trained / "big.csv", trained / "big-out.csv")
+            online = model.predict(
+                model.frame({c: frame[c].tolist() for c in frame.columns}, len(frame))
+            )
+    assert rows == len(big)
+    scored = pd.read_csv(trained / "big-out.csv")
+    assert scored["prediction"].tolist() == online.values * 3
+    assert list(scored.columns[:-1]) == list(big.columns)
+    frame.drop(columns=["mean area"]).to_csv(trained / "short.csv", index=False)
+    for args, message in (
+        (["--input", "short.csv", "--output", "o.csv"], "missing input column 'mean area'"),
+        (["--input", "big.csv", "--output", "big.csv"], "must not be the input"),
+        (["--input", "big.csv", "--output", "o.txt"], "expected a .csv or .parquet"),
+        (["--input", "nope.csv", "--output", "o.csv"], "no such file"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "shipline", "predict", "cancer@live", *args],
+            check=False,
+            cwd=trained,
+            env=_env(trained),
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode in (1, 2) and message in result.stderr, result.stderr
+        assert not (trained / "o.csv").exists()

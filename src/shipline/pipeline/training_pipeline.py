@@ -34,6 +34,7 @@ from shipline.registry import (
 from shipline.store import canonical_json
 from shipline.training import feature_columns, train_model
 from shipline.training.bundle import FORMAT, ModelBundle
+from shipline.training.onnx_form import convert_to_onnx
 
 
 def _source(context: StepContext) -> Path:
@@ -176,6 +177,13 @@ def evaluate(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
         )
     import pandas as pd
 
+    forms: dict[str, Any] = {"native": {"available": True}}
+    if config.serving.onnx:
+        onnx_bytes, report = convert_to_onnx(bundle, test)
+        if onnx_bytes is not None:
+            report["digest"] = context.store.put_bytes(onnx_bytes).digest
+        forms["onnx"] = report
+    evaluation["serving_forms"] = forms
     baseline = {
         "features": profile_frame(train_frame[list(bundle.features)], config.data.split.seed),
         "predictions": profile_frame(
@@ -232,6 +240,7 @@ def register(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
         "metrics": evaluation["metrics"],
         "bias": evaluation["bias"],
         "explain": evaluation["explain"],
+        "serving_forms": evaluation.get("serving_forms", {"native": {"available": True}}),
         "gates": gate_result,
         "baseline_digest": inputs.digest("baseline"),
         "lineage": {
@@ -334,7 +343,7 @@ STEPS: list[Step] = [
         evaluate,
         ("model", "test", "train"),
         {"evaluation": "json", "baseline": "json"},
-        lambda c: {**_dump(c, "evaluation"), "seed": c.data.split.seed},
+        lambda c: {**_dump(c, "evaluation"), "seed": c.data.split.seed, "onnx": c.serving.onnx},
     ),
     Step(
         "gate",

@@ -64,6 +64,18 @@ def render_card(name: str, details: dict[str, Any]) -> tuple[str, bytes]:
             f"{i}. {f['feature']}: {f['importance']:.4f}"
             for i, f in enumerate(explain["features"], 1)
         ]
+    forms = details.get("serving_forms", {})
+    onnx = forms.get("onnx")
+    if onnx is not None:
+        lines += ["", "## Serving forms", ""]
+        if onnx.get("available"):
+            lines.append(
+                f"- ONNX, verified on {onnx.get('rows_checked')} held-out rows "
+                f"within {onnx.get('tolerance')} (blake3 {str(onnx.get('digest'))[:16]}…); "
+                "served by default"
+            )
+        else:
+            lines.append(f"- native only: {onnx.get('reason')}")
     environment = lineage.get("environment", {})
     lines += ["", "## Environment", "", f"- Python {environment.get('python')}"]
     lines += [f"- {p} {v}" for p, v in sorted(environment.get("packages", {}).items())]

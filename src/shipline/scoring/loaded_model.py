@@ -34,6 +34,7 @@ class LoadedModel:
     digest: str
     bundle: ModelBundle
     form: str = "native"
+    onnx: Any = None
 
     @property
     def input_names(self) -> list[str]:
@@ -45,24 +46,41 @@ class LoadedModel:
         return coerce_columns(columns, self.bundle.signature, rows)
 
     def predict(self, frame: pd.DataFrame, probabilities: bool = False) -> Prediction:
-        """Labels (classification) or values (regression) for every row."""
+        """Labels (classification) or values (regression) for every row, from either form."""
         model = self.bundle.model
-        values = np.asarray(model.predict(frame))
-        proba = None
-        classes = None
-        if probabilities and hasattr(model, "predict_proba"):
-            proba = np.asarray(model.predict_proba(frame)).round(10).tolist()
-            classes = [
-                c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])
-            ]
-        return Prediction(values.tolist(), proba, classes)
+        proba: Any = None
+        if self.onnx is not None:
+            values, proba = self.onnx.run(frame)
+        else:
+            values = model.predict(frame)
+            if probabilities and hasattr(model, "predict_proba"):
+                proba = model.predict_proba(frame)
+        if not probabilities or proba is None:
+            return Prediction(np.asarray(values).tolist(), None, None)
+        classes = [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])]
+        return Prediction(
+            np.asarray(values).tolist(), np.asarray(proba).round(10).tolist(), classes
+        )
 
 
-def load_version(store: ContentStore, version: ModelVersion) -> LoadedModel:
-    """Load a version after verifying its bundle against the registered digest."""
-    return LoadedModel(
-        version.name,
-        version.version,
-        version.bundle_digest,
-        load_bundle(store, version.bundle_digest),
-    )
+def load_version(
+    store: ContentStore, version: ModelVersion, prefer_onnx: bool = True
+) -> LoadedModel:
+    """Load a version after verifying its bundle (and ONNX form) against the registered digests.
+
+    The ONNX form is used when it was verified at training time and onnxruntime is installed.
+    """
+    bundle = load_bundle(store, version.bundle_digest)
+    onnx = (version.details.get("serving_forms") or {}).get("onnx") or {}
+    if prefer_onnx and onnx.get("available") and onnx.get("digest"):
+        try:
+            from shipline.training.onnx_form import open_onnx
+
+            session = open_onnx(store.read_bytes(onnx["digest"]), bundle)
+        except ImportError:
+            session = None
+        if session is not None:
+            return LoadedModel(
+                version.name, version.version, version.bundle_digest, bundle, "onnx", session
+            )
+    return LoadedModel(version.name, version.version, version.bundle_digest, bundle)

@@ -1,0 +1,120 @@
+"""The ONNX form of a model: converted with skl2onnx, kept only if it predicts like the original.
+
+Verification runs both forms on the held-out split: classification labels must agree on every
+row and class probabilities within ``TOLERANCE`` (absolute); regression values within
+``TOLERANCE`` relative and absolute. Models with text inputs, or that do not convert, are served
+natively, and the reason is recorded.
+"""
+
+from __future__ import annotations
+
+__all__ = ["TOLERANCE", "OnnxSession", "convert_to_onnx", "open_onnx"]
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shipline.training.bundle import ModelBundle
+
+TOLERANCE = 1e-4
+_NUMERIC = ("int", "float", "uint")
+
+
+def convert_to_onnx(
+    bundle: ModelBundle, holdout: pd.DataFrame
+) -> tuple[bytes | None, dict[str, Any]]:
+    """The verified ONNX bytes (or None) and a report saying why."""
+    inputs = bundle.signature["inputs"]
+    text = [c["name"] for c in inputs if not c["dtype"].startswith(_NUMERIC)]
+    if text:
+        return None, {
+            "available": False,
+            "reason": f"text inputs ({', '.join(text)}) are served natively",
+        }
+    try:
+        from skl2onnx import to_onnx
+        from skl2onnx.common.data_types import FloatTensorType
+    except ImportError:
+        return None, {"available": False, "reason": "skl2onnx is not installed"}
+    types = [(c["name"], FloatTensorType([None, 1])) for c in inputs]
+    options = {"zipmap": False} if bundle.task == "classification" else None
+    try:
+        onnx_bytes = to_onnx(bundle.model, initial_types=types, options=options).SerializeToString()
+        session = open_onnx(onnx_bytes, bundle)
+        return _verified(onnx_bytes, session, bundle, holdout[list(bundle.features)])
+    except Exception as error:  # skl2onnx and onnxruntime raise many kinds for unsupported models
+        message = str(error).strip()
+        reason = message.splitlines()[0][:300] if message else type(error).__name__
+        return None, {
+            "available": False,
+            "reason": f"conversion failed: {type(error).__name__}: {reason}",
+        }
+
+
+def _verified(
+    onnx_bytes: bytes, session: OnnxSession, bundle: ModelBundle, x: pd.DataFrame
+) -> tuple[bytes | None, dict[str, Any]]:
+    native = np.asarray(bundle.model.predict(x))
+    converted, probabilities = session.run(x)
+    report: dict[str, Any] = {"tolerance": TOLERANCE, "rows_checked": len(x)}
+    if bundle.task == "classification":
+        agree = float(np.mean(np.asarray(converted) == native)) if len(x) else 1.0
+        gap = (
+            float(np.max(np.abs(probabilities - bundle.model.predict_proba(x))))
+            if probabilities is not None and len(x)
+            else 0.0
+        )
+        report |= {"labels_agree": agree, "max_probability_difference": gap}
+        ok = agree == 1.0 and gap <= TOLERANCE
+    else:
+        gap = (
+            float(np.max(np.abs(np.asarray(converted, dtype=float).ravel() - native)))
+            if len(x)
+            else 0.0
+        )
+        report |= {"max_difference": gap}
+        ok = bool(
+            np.allclose(
+                np.asarray(converted, dtype=float).ravel(), native, rtol=TOLERANCE, atol=TOLERANCE
+            )
+        )
+    report["available"] = ok
+    if not ok:
+        report["reason"] = "ONNX predictions differ from the native model beyond the tolerance"
+    return (onnx_bytes if ok else None), report
+
+
+class OnnxSession:
+    """An onnxruntime session fed one column per input, as the conversion declared them."""
+
+    def __init__(self, onnx_bytes: bytes, bundle: ModelBundle) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        # One thread per call: concurrency comes from batching and the server's workers.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+        # The converter may rename inputs (spaces become underscores); they keep their order.
+        declared = [i.name for i in self.session.get_inputs()]
+        self.names = list(
+            zip([c["name"] for c in bundle.signature["inputs"]], declared, strict=True)
+        )
+        self.classification = bundle.task == "classification"
+
+    def run(self, frame: pd.DataFrame) -> tuple[Any, np.ndarray | None]:
+        """Predicted labels or values, and probabilities for classifiers."""
+        feeds = {
+            onnx_name: frame[name].to_numpy(dtype=np.float32, na_value=np.nan).reshape(-1, 1)
+            for name, onnx_name in self.names
+        }
+        outputs = self.session.run(None, feeds)
+        if self.classification:
+            return outputs[0], np.asarray(outputs[1], dtype=np.float64)
+        return np.asarray(outputs[0]).ravel(), None
+
+
+def open_onnx(onnx_bytes: bytes, bundle: ModelBundle) -> OnnxSession:
+    """A ready session for verified ONNX bytes."""
+    return OnnxSession(onnx_bytes, bundle)

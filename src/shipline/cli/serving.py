@@ -36,6 +36,9 @@ def serve(
     poll: Annotated[
         float, typer.Option("--poll", min=0.1, max=3600, help="Seconds between alias checks.")
     ] = 2.0,
+    native: Annotated[
+        bool, typer.Option("--native", help="Serve native models even where an ONNX form exists.")
+    ] = False,
 ) -> None:
     """Serve models over HTTP: /invocations (SageMaker, MLflow), /v2 (Open Inference), /metrics."""
     from shipline.server.runner import parse_targets
@@ -46,7 +49,16 @@ def serve(
     typer.echo(
         f"serving {', '.join(f'{n}@{a}' for n, a in chosen)} on http://{host}:{port}", err=True
     )
-    run_server(project.db(), project.store(), chosen, _serving_config(project), host, port, poll)
+    run_server(
+        project.db(),
+        project.store(),
+        chosen,
+        _serving_config(project),
+        host,
+        port,
+        poll,
+        not native,
+    )
 
 
 def predict(

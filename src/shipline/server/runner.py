@@ -41,6 +41,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8080,
     poll_seconds: float = 2.0,
+    prefer_onnx: bool = True,
 ) -> None:
     """Load the versions (digest-verified) and serve until SIGTERM or Ctrl-C."""
     import signal
@@ -60,7 +61,7 @@ def serve(
             if sig == signal.SIGTERM and sig in self._captured_signals:
                 self._captured_signals.remove(sig)
 
-    service = PredictionService(db, store, targets, serving, poll_seconds)
+    service = PredictionService(db, store, targets, serving, poll_seconds, prefer_onnx)
     service.load()
     config = uvicorn.Config(
         build_app(service),

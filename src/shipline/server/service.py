@@ -42,9 +42,11 @@ class PredictionService:
         targets: list[tuple[str, str]],
         serving: ServingConfig,
         poll_seconds: float = 2.0,
+        prefer_onnx: bool = True,
     ) -> None:
         self.db, self.store, self.targets, self.serving = db, store, targets, serving
         self.poll_seconds = poll_seconds
+        self.prefer_onnx = prefer_onnx and serving.onnx
         self.metrics = ServiceMetrics()
         self.capture = CaptureBuffer(db, store)
         self.slots: dict[str, Slot] = {}
@@ -56,7 +58,9 @@ class PredictionService:
         for name, alias in self.targets:
             with self.db.read() as conn:
                 version = resolve_model_version(conn, f"{name}@{alias}")
-            self.slots[name] = Slot(name, alias, load_version(self.store, version))
+            self.slots[name] = Slot(
+                name, alias, load_version(self.store, version, self.prefer_onnx)
+            )
             self._publish(self.slots[name])
 
     async def start(self) -> None:
@@ -157,7 +161,7 @@ class PredictionService:
             version = resolve_model_version(conn, f"{slot.name}@{slot.alias}")
         if version.version == slot.model.version:
             return None
-        return load_version(self.store, version)
+        return load_version(self.store, version, self.prefer_onnx)
 
     def _publish(self, slot: Slot) -> None:
         self.metrics.served.labels(slot.name, slot.alias, slot.model.form).set(slot.model.version)

@@ -45,8 +45,7 @@ def score_file(
             missing = [n for n in model.input_names if n not in chunk.column_names]
             if missing:
                 raise DataFileError(f"{source}: missing input column {missing[0]!r}")
-            frame = model.frame(columns, chunk.num_rows)
-            result = model.predict(frame, probabilities)
+            result = model.predict(model.frame(columns, chunk.num_rows), probabilities)
             table = chunk.append_column("prediction", pa.array(result.values))
             if result.probabilities is not None and result.classes is not None:
                 for index, label in enumerate(result.classes):

@@ -1,14 +1,15 @@
 """Capture: what the service was asked and answered, written off the request path.
 
-Rows are buffered in memory and flushed as Parquet partitions (one per model, version and
-day) into the content store, then indexed in the ``captures`` table: blob first, then the
-row that points at it. Flushing happens in a background thread on size or age, and at
-shutdown, so nothing buffered is lost on a clean stop.
+Rows are buffered column by column (cheap to append on the request path, cheap to turn into
+Arrow at flush time) and flushed as Parquet partitions (one per model, version and day) into
+the content store, then indexed in the ``captures`` table: blob first, then the row that
+points at it. Flushing happens in a background thread on size or age, and at shutdown, so
+nothing buffered is lost on a clean stop; a failed write keeps its rows for the next flush.
 """
 
 from __future__ import annotations
 
-__all__ = ["CaptureBuffer", "capture_frame", "sampled"]
+__all__ = ["CaptureBuffer", "sampled"]
 
 import threading
 import zlib
@@ -21,6 +22,8 @@ from shipline.errors import StorageError
 from shipline.store import Database, utc_now
 from shipline.store.tables import captures
 
+Partition = tuple[str, int, str]
+
 
 def sampled(request_id: str, share: float) -> bool:
     """Deterministic sampling by request id: the same id is always in or out."""
@@ -31,12 +34,25 @@ def sampled(request_id: str, share: float) -> bool:
     return (zlib.crc32(request_id.encode()) % 1_000_000) < share * 1_000_000
 
 
+class _Columns:
+    """One partition's buffered rows, as one list per column."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, list[Any]] = defaultdict(list)
+        self.rows = 0
+
+    def extend(self, other: _Columns) -> None:
+        for name, values in other.data.items():
+            self.data[name].extend(values)
+        self.rows += other.rows
+
+
 class CaptureBuffer:
     """Thread-safe buffer of captured rows, flushed to the store by ``flush``."""
 
     def __init__(self, db: Database, store: ContentStore, flush_rows: int = 5000) -> None:
         self.db, self.store, self.flush_rows = db, store, flush_rows
-        self._rows: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
+        self._partitions: dict[Partition, _Columns] = defaultdict(_Columns)
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self.written = 0
@@ -45,49 +61,67 @@ class CaptureBuffer:
     def backlog(self) -> int:
         """Rows waiting to be written."""
         with self._lock:
-            return sum(len(rows) for rows in self._rows.values())
+            return sum(p.rows for p in self._partitions.values())
 
-    def add(self, model: str, version: int, rows: list[dict[str, Any]]) -> bool:
-        """Buffer rows; True when the buffer is due for a flush."""
+    def add(
+        self,
+        model: str,
+        version: int,
+        request_id: str,
+        columns: dict[str, Any],
+        predictions: list[Any],
+        rows: int,
+    ) -> bool:
+        """Buffer one request's rows; True when the buffer is due for a flush."""
         day = datetime.now(UTC).strftime("%Y-%m-%d")
+        at = utc_now()
         with self._lock:
-            self._rows[(model, version, day)].extend(rows)
-            return sum(len(r) for r in self._rows.values()) >= self.flush_rows
+            partition = self._partitions[(model, version, day)]
+            data = partition.data
+            data["request_id"].extend([request_id] * rows)
+            data["row"].extend(range(rows))
+            data["captured_at"].extend([at] * rows)
+            for name, values in columns.items():
+                data[name].extend(values.tolist() if hasattr(values, "tolist") else values)
+            data["prediction"].extend(predictions)
+            partition.rows += rows
+            return sum(p.rows for p in self._partitions.values()) >= self.flush_rows
 
     def flush(self) -> int:
         """Write every buffered partition; returns the rows written."""
         with self._flush_lock:
             with self._lock:
-                pending, self._rows = self._rows, defaultdict(list)
+                pending, self._partitions = self._partitions, defaultdict(_Columns)
             written, failed = 0, []
-            for key, rows in pending.items():
+            for key, partition in pending.items():
                 try:
-                    self._write(*key, rows)
+                    self._write(key, partition)
                 except Exception:
-                    failed.append((key, rows))
+                    failed.append((key, partition))
                     continue
-                written += len(rows)
+                written += partition.rows
+            self.written += written
             if failed:
                 # Put them back in front of anything buffered since: retried on the next flush.
                 with self._lock:
-                    for key, rows in failed:
-                        self._rows[key][:0] = rows
-            self.written += written
-            if failed:
-                lost = sum(len(rows) for _, rows in failed)
+                    for key, partition in failed:
+                        partition.extend(self._partitions[key])
+                        self._partitions[key] = partition
+                lost = sum(p.rows for _, p in failed)
                 raise StorageError(f"{lost} captured rows could not be written; kept for retry")
             return written
 
-    def _write(self, model: str, version: int, day: str, rows: list[dict[str, Any]]) -> None:
+    def _write(self, key: Partition, partition: _Columns) -> None:
         import io
 
         import pyarrow as pa
         from pyarrow import parquet
 
+        model, version, day = key
         buffer = io.BytesIO()
-        parquet.write_table(pa.Table.from_pylist(rows), buffer)
+        parquet.write_table(pa.table(dict(partition.data)), buffer)
         stored = self.store.put_bytes(buffer.getvalue())
-        stamps = [r["captured_at"] for r in rows]
+        stamps = partition.data["captured_at"]
         with self.db.write("shipline-server") as tx:
             tx.conn.execute(
                 captures.insert().values(
@@ -95,32 +129,8 @@ class CaptureBuffer:
                     version=version,
                     day=day,
                     digest=stored.digest,
-                    rows=len(rows),
+                    rows=partition.rows,
                     first_at=min(stamps),
                     last_at=max(stamps),
                 )
             )
-
-
-def capture_frame(
-    request_id: str, columns: dict[str, Any], predictions: list[Any], rows: int
-) -> list[dict[str, Any]]:
-    """One captured row per predicted row: request id, row number, inputs, prediction."""
-    at = utc_now()
-    names = list(columns)
-    return [
-        {
-            "request_id": request_id,
-            "row": index,
-            "captured_at": at,
-            **{name: _plain(columns[name][index]) for name in names},
-            "prediction": predictions[index],
-        }
-        for index in range(rows)
-    ]
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "item"):
-        value = value.item()
-    return value

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-__all__ = ["LoadedModel", "Prediction", "load_version"]
+__all__ = ["LoadedModel", "ModelInput", "Prediction", "load_version"]
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 
 from shipline.artifacts import ContentStore
 from shipline.registry import ModelVersion
-from shipline.scoring.signature import coerce_columns
+from shipline.scoring.signature import coerce_arrays
 from shipline.training.bundle import ModelBundle, load_bundle
 
 
@@ -23,6 +23,9 @@ class Prediction:
     values: list[Any]
     probabilities: list[list[float]] | None
     classes: list[Any] | None
+
+
+ModelInput: TypeAlias = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -41,17 +44,34 @@ class LoadedModel:
         """The signature's input columns, in order."""
         return [c["name"] for c in self.bundle.signature["inputs"]]
 
-    def frame(self, columns: dict[str, Any], rows: int) -> pd.DataFrame:
-        """Check request columns against the signature and build the model's input."""
-        return coerce_columns(columns, self.bundle.signature, rows)
+    def frame(self, columns: dict[str, Any], rows: int) -> ModelInput:
+        """Check request columns against the signature: the model's input for those rows.
 
-    def predict(self, frame: pd.DataFrame, probabilities: bool = False) -> Prediction:
+        Kept as one array (or list, for text) per column: requests are cheap to batch, and a
+        native model gets its DataFrame once per batch.
+        """
+        return coerce_arrays(columns, self.bundle.signature, rows)
+
+    @staticmethod
+    def rows(inputs: ModelInput) -> int:
+        """How many rows an input holds."""
+        return len(next(iter(inputs.values()))) if inputs else 0
+
+    @staticmethod
+    def concat(parts: list[ModelInput]) -> ModelInput:
+        """Several inputs as one batch."""
+        if len(parts) == 1:
+            return parts[0]
+        return {name: np.concatenate([np.asarray(p[name]) for p in parts]) for name in parts[0]}
+
+    def predict(self, inputs: ModelInput, probabilities: bool = False) -> Prediction:
         """Labels (classification) or values (regression) for every row, from either form."""
         model = self.bundle.model
         proba: Any = None
         if self.onnx is not None:
-            values, proba = self.onnx.run(frame)
+            values, proba = self.onnx.run(inputs)
         else:
+            frame = pd.DataFrame(inputs)
             values = model.predict(frame)
             if probabilities and hasattr(model, "predict_proba"):
                 proba = model.predict_proba(frame)

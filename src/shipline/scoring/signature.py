@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SchemaError", "coerce_columns"]
+__all__ = ["SchemaError", "coerce_arrays", "coerce_columns"]
 
 from typing import Any
 
@@ -23,7 +23,12 @@ class SchemaError(ShiplineError):
 
 
 def coerce_columns(columns: dict[str, Any], signature: dict[str, Any], rows: int) -> pd.DataFrame:
-    """A frame with exactly the signature's columns, in order, each of the training dtype.
+    """A frame with exactly the signature's columns, in order, each of the training dtype."""
+    return pd.DataFrame(coerce_arrays(columns, signature, rows))
+
+
+def coerce_arrays(columns: dict[str, Any], signature: dict[str, Any], rows: int) -> dict[str, Any]:
+    """The signature's columns, in order: float arrays for numbers, lists for text and bools.
 
     Numbers may arrive as JSON numbers or numeric strings; null is a missing value (the model's
     imputer handles it); infinities are refused.
@@ -47,7 +52,7 @@ def coerce_columns(columns: dict[str, Any], signature: dict[str, Any], rows: int
         data[name] = (
             _numeric(name, values) if dtype.startswith(_NUMERIC) else _text(name, values, dtype)
         )
-    return pd.DataFrame(data)
+    return data
 
 
 def _numeric(name: str, values: Any) -> np.ndarray:

@@ -214,10 +214,11 @@ async def _predict(
     wants: bool,
     request_id: str,
 ) -> tuple[Any, int]:
-    frame = slot.model.frame(columns, rows)
+    model = slot.model  # validated against, and predicted by, the version current now
+    inputs = model.frame(columns, rows)
     assert slot.batcher is not None
-    result = await slot.batcher.predict(frame, wants)
-    service.record(slot, request_id, columns, result, rows)
+    result = await slot.batcher.predict(model, inputs, wants)
+    service.record(slot, request_id, inputs, result, rows)
     return result, rows
 
 

@@ -6,15 +6,16 @@ __all__ = ["PredictionService", "Slot"]
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from shipline.artifacts import ContentStore
 from shipline.config.schema import ServingConfig
 from shipline.errors import NotFoundError
 from shipline.registry import resolve_model_version
 from shipline.scoring import LoadedModel, load_version
-from shipline.scoring.capture import CaptureBuffer, capture_frame, sampled
+from shipline.scoring.capture import CaptureBuffer, sampled
+from shipline.scoring.loaded_model import ModelInput
 from shipline.server.batcher import BatchResult, MicroBatcher
 from shipline.server.metrics import ServiceMetrics
 from shipline.store import Database
@@ -68,12 +69,7 @@ class PredictionService:
         batching = self.serving.batching
         for slot in self.slots.values():
             slot.batcher = MicroBatcher(
-                lambda slot=slot: slot.model,  # type: ignore[misc]
-                batching.max_batch_size,
-                batching.max_wait_ms,
-                lambda rows, _seconds, name=slot.name: self.metrics.batch_rows.labels(name).observe(
-                    rows
-                ),  # type: ignore[misc]
+                batching.max_batch_size, batching.max_wait_ms, self._batch_observer(slot.name)
             )
             slot.batcher.start()
         loop = asyncio.get_running_loop()
@@ -93,6 +89,10 @@ class PredictionService:
             task.cancel()
         await asyncio.get_running_loop().run_in_executor(None, self._flush)
 
+    def _batch_observer(self, name: str) -> Callable[[int, float], None]:
+        histogram = self.metrics.batch_rows.labels(name)
+        return lambda rows, _seconds: histogram.observe(rows)
+
     def slot(self, name: str | None) -> Slot:
         """The served model called ``name`` (or the only one)."""
         if name is None:
@@ -108,13 +108,16 @@ class PredictionService:
         return self.slots[name]
 
     def record(
-        self, slot: Slot, request_id: str, columns: dict[str, Any], result: BatchResult, rows: int
+        self, slot: Slot, request_id: str, inputs: ModelInput, result: BatchResult, rows: int
     ) -> None:
-        """Capture a served request (sampled) without blocking the request path."""
+        """Capture a served request (sampled) without blocking the request path.
+
+        The validated inputs are captured, so every partition has one type per column.
+        """
         if not sampled(request_id, self.serving.capture.sample):
             return
         due = self.capture.add(
-            slot.name, result.model.version, capture_frame(request_id, columns, result.values, rows)
+            slot.name, result.model.version, request_id, inputs, result.values, rows
         )
         self.metrics.capture_backlog.set(self.capture.backlog)
         if due:

@@ -103,10 +103,16 @@ class OnnxSession:
         )
         self.classification = bundle.task == "classification"
 
-    def run(self, frame: pd.DataFrame) -> tuple[Any, np.ndarray | None]:
-        """Predicted labels or values, and probabilities for classifiers."""
+    def run(self, frame: pd.DataFrame | dict[str, Any]) -> tuple[Any, np.ndarray | None]:
+        """Predicted labels or values, and probabilities for classifiers (frame or arrays)."""
+        if isinstance(frame, pd.DataFrame):
+            columns = {
+                n: frame[n].to_numpy(dtype=np.float64, na_value=np.nan) for n, _ in self.names
+            }
+        else:
+            columns = frame
         feeds = {
-            onnx_name: frame[name].to_numpy(dtype=np.float32, na_value=np.nan).reshape(-1, 1)
+            onnx_name: np.asarray(columns[name], dtype=np.float32).reshape(-1, 1)
             for name, onnx_name in self.names
         }
         outputs = self.session.run(None, feeds)

@@ -490,3 +490,101 @@ def test_batch_scoring_in_chunks_matches_online_and_refuses_bad_files(trained: P
         )
         assert result.returncode in (1, 2) and message in result.stderr, result.stderr
         assert not (trained / "o.csv").exists()
+
+
+def test_the_onnx_form_is_served_and_swaps_with_a_native_version(tmp_path: Path) -> None:
+    folder = tmp_path / "forest"
+    create_project(folder, "classification")
+    config = folder / "shipline.yaml"
+    text = config.read_text()
+    config.write_text(
+        text.replace(
+            "sklearn.ensemble.HistGradientBoostingClassifier",
+            "sklearn.ensemble.RandomForestClassifier",
+        ).replace(
+            "params: {max_iter: 200, learning_rate: 0.1}",
+            "params: {n_estimators: 21, random_state: 0}",
+        )
+    )
+    env = _env(folder)
+    with pytest.MonkeyPatch.context() as patch:
+        for key in [k for k in os.environ if k.startswith("SHIPLINE_")]:
+            patch.delenv(key)
+        patch.setenv("SHIPLINE_USER", "alice")
+        with Project.open(folder) as project:
+            assert project.run().status == "succeeded"
+            forms = project.version("cancer:1").details["serving_forms"]
+            assert forms["onnx"]["available"] is True, forms
+            project.promote("cancer", 1, "live")
+    port = free_port()
+    with (folder / "serve.log").open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "shipline",
+                "serve",
+                "cancer@live",
+                "--port",
+                str(port),
+                "--poll",
+                "0.2",
+            ],
+            cwd=folder,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+    server = Server(process, f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{server.url}/ping", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert 'form="onnx"' in httpx.get(f"{server.url}/metrics").text
+        x = pd.read_csv(folder / "data" / "breast_cancer.csv").drop(columns=FEATURES_DROP).head(40)
+        x.to_csv(folder / "in.csv", index=False)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "shipline",
+                "predict",
+                "cancer@live",
+                "-i",
+                "in.csv",
+                "-o",
+                "out.csv",
+            ],
+            cwd=folder,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        online = httpx.post(
+            f"{server.url}/invocations", json={"dataframe_records": x.to_dict("records")}
+        ).json()
+        assert online["predictions"] == pd.read_csv(folder / "out.csv")["prediction"].tolist()
+        config.write_text(text)  # back to HistGradientBoosting: no ONNX form, served natively
+        with pytest.MonkeyPatch.context() as patch:
+            for key in [k for k in os.environ if k.startswith("SHIPLINE_")]:
+                patch.delenv(key)
+            with Project.open(folder) as project:
+                assert project.run().status == "succeeded"
+                project.promote("cancer", 2, "live")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            answer = httpx.post(
+                f"{server.url}/invocations", json={"dataframe_records": x.to_dict("records")}
+            )
+            assert answer.status_code == 200
+            if answer.headers["x-model-version"] == "cancer:2":
+                break
+            time.sleep(0.1)
+        assert answer.headers["x-model-version"] == "cancer:2"
+        assert 'form="native"' in httpx.get(f"{server.url}/metrics").text
+    finally:
+        assert server.stop() == 0

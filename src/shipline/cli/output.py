@@ -10,6 +10,7 @@ __all__ = [
     "print_error",
     "print_json",
     "print_table",
+    "row_progress",
     "stdout_console",
     "when",
 ]
@@ -93,3 +94,22 @@ def byte_progress(
             return lambda count: progress.advance(task, count)
 
         yield start
+
+
+@contextmanager
+def row_progress(label: str) -> Iterator[Callable[[int], None] | None]:
+    """A running count of rows on stderr when it is a terminal; yields an advance function."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}: {task.completed:,.0f} rows"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(label, total=None)
+        yield lambda count: progress.advance(task, count)

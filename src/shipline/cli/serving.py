@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from shipline.cli.output import print_json
+from shipline.cli.output import print_json, row_progress
 from shipline.project import Project
 
 labels_app = typer.Typer(
@@ -81,7 +81,8 @@ def predict(
 
     project: Project = ctx.obj
     model = load_version(project.store(), project.version(target))
-    rows = score_file(model, input_path, output_path, probabilities)
+    with row_progress("scoring") as advance:
+        rows = score_file(model, input_path, output_path, probabilities, advance)
     typer.echo(f"scored {rows} rows with {model.name}:{model.version} -> {output_path}")
 
 

@@ -588,3 +588,44 @@ def test_the_onnx_form_is_served_and_swaps_with_a_native_version(tmp_path: Path)
         assert 'form="native"' in httpx.get(f"{server.url}/metrics").text
     finally:
         assert server.stop() == 0
+
+
+def test_batch_scoring_shows_progress_on_a_terminal(trained: Path) -> None:
+    import pty
+
+    pd.read_csv(trained / "data" / "breast_cancer.csv").drop(columns=FEATURES_DROP).to_csv(
+        trained / "p.csv", index=False
+    )
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "shipline",
+            "predict",
+            "cancer@live",
+            "-i",
+            "p.csv",
+            "-o",
+            "p-out.csv",
+        ],
+        cwd=trained,
+        env=_env(trained),
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        shown += data
+    out, _ = process.communicate(timeout=120)
+    os.close(leader)
+    assert process.returncode == 0 and "scored 569 rows" in out
+    assert b"scoring:" in shown and b"rows" in shown

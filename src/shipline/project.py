@@ -152,6 +152,22 @@ class Project:
         with self.db().read() as conn:
             return resolve_model_version(conn, ref)
 
+    def model_card(self, ref: str, as_json: bool = False) -> str:
+        """The version's model card, Markdown (or JSON)."""
+        from shipline.artifacts import read_manifest
+
+        store = self.store()
+        files = {
+            e.path: e.digest for e in read_manifest(store, self.version(ref).card_digest).entries
+        }
+        return store.read_bytes(files["card.json" if as_json else "card.md"]).decode()
+
+    def failure_reasons(self, run: RunRecord) -> list[str]:
+        """Why a run was rejected or failed: the error, failed gates, broken data rules."""
+        from shipline.pipeline.run_summary import failure_reasons
+
+        return failure_reasons(self.store(), run)
+
     def load_model(self, ref: str) -> ModelBundle:
         """The model of a version, loaded only after its bytes match the registered digest."""
         from shipline.training.bundle import load_bundle

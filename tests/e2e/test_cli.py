@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli
+from tests.terminal import run_on_terminal
 from tests.unit.config.test_loading import VALID
 
 HEAVY = (
@@ -219,33 +220,15 @@ def test_audit_verify_exits_1_and_names_the_row(local_cli: Cli, project: Path) -
 
 
 def test_data_add_shows_a_progress_bar_on_a_terminal(local_cli: Cli, project: Path) -> None:
-    import pty
-
     big = project / "big.csv"
     with big.open("wb") as handle:
         handle.write(b"a,b\n" + b"1,2\n" * 30_000_000)
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
+    code, out, shown = run_on_terminal(
         [sys.executable, "-m", "shipline", "data", "add", "big.csv"],
-        cwd=project,
-        env={**local_cli.env, "COLUMNS": "100"},
-        stdout=subprocess.PIPE,
-        stderr=follower,
-        text=True,
+        project,
+        {**local_cli.env, "COLUMNS": "100"},
     )
-    os.close(follower)
-    shown = b""
-    while True:
-        try:
-            data = os.read(leader, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        shown += data
-    out, _ = proc.communicate(timeout=120)
-    os.close(leader)
-    assert proc.returncode == 0
+    assert code == 0
     assert "added big@v1: 30000000 rows" in out
     assert b"hashing" in shown and b"MB" in shown  # the bar with its byte counter was drawn
     piped = local_cli("data", "add", "big.csv")

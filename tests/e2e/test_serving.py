@@ -22,6 +22,7 @@ from shipline.project import Project
 from shipline.scaffold import create_project
 from shipline.scoring.capture import sampled
 from tests.services import free_port
+from tests.terminal import run_on_terminal
 
 FEATURES_DROP = ["benign", "sample_id"]
 
@@ -591,13 +592,10 @@ def test_the_onnx_form_is_served_and_swaps_with_a_native_version(tmp_path: Path)
 
 
 def test_batch_scoring_shows_progress_on_a_terminal(trained: Path) -> None:
-    import pty
-
     pd.read_csv(trained / "data" / "breast_cancer.csv").drop(columns=FEATURES_DROP).to_csv(
         trained / "p.csv", index=False
     )
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
+    code, out, shown = run_on_terminal(
         [
             sys.executable,
             "-m",
@@ -609,23 +607,8 @@ def test_batch_scoring_shows_progress_on_a_terminal(trained: Path) -> None:
             "-o",
             "p-out.csv",
         ],
-        cwd=trained,
-        env=_env(trained),
-        stdout=subprocess.PIPE,
-        stderr=follower,
-        text=True,
+        trained,
+        _env(trained),
     )
-    os.close(follower)
-    shown = b""
-    while True:
-        try:
-            data = os.read(leader, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        shown += data
-    out, _ = process.communicate(timeout=120)
-    os.close(leader)
-    assert process.returncode == 0 and "scored 569 rows" in out
+    assert code == 0 and "scored 569 rows" in out
     assert b"scoring:" in shown and b"rows" in shown

@@ -81,13 +81,8 @@ def card(
     as_json: JsonOption = False,
 ) -> None:
     """The version's model card (Markdown, or JSON with --json)."""
-    from shipline.artifacts import read_manifest
-
     project: Project = ctx.obj
-    version = project.version(ref)
-    store = project.store()
-    files = {e.path: e.digest for e in read_manifest(store, version.card_digest).entries}
-    typer.echo(store.read_bytes(files["card.json" if as_json else "card.md"]).decode(), nl=False)
+    typer.echo(project.model_card(ref, as_json), nl=False)
 
 
 @app.command("history")

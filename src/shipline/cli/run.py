@@ -4,15 +4,12 @@ from __future__ import annotations
 
 __all__ = ["app", "run"]
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from shipline.cli.output import print_json, print_table
 from shipline.project import Project
-
-if TYPE_CHECKING:
-    from shipline.pipeline import RunRecord
 
 app = typer.Typer(help="The step cache: why steps ran or were reused.", no_args_is_help=True)
 
@@ -57,31 +54,10 @@ def run(
         if record.status == "succeeded":
             typer.echo(f"registered {record.model}:{record.model_version}")
         elif record.error:
-            typer.echo(f"run {record.id} {record.status}: {_brief(record, project)}", err=True)
+            reasons = "\n".join(project.failure_reasons(record))
+            typer.echo(f"run {record.id} {record.status}: {reasons}", err=True)
     if record.status != "succeeded":
         raise typer.Exit(1)
-
-
-def _brief(run: RunRecord, project: Project) -> str:
-    """The first line of the error, plus the gate or validation details that explain it."""
-    from shipline.pipeline.step import decode
-
-    lines = [(run.error or "").splitlines()[0]]
-    for step in run.steps:
-        if step.step == "gate" and "gate" in step.outputs:
-            gate = decode("json", project.store(), step.outputs["gate"])
-            lines += [
-                f"  failed gate: {r['metric']} {r['rule']} (value {r.get('value')})"
-                for r in gate["rules"]
-                if not r["passed"]
-            ]
-        if step.step == "validate" and "validation" in step.outputs:
-            report = decode("json", project.store(), step.outputs["validation"])
-            lines += [
-                f"  {p['column'] or '(data)'}: {p['rule']}: {p['message']}"
-                for p in report["problems"]
-            ]
-    return "\n".join(lines)
 
 
 @app.command("explain")

@@ -44,6 +44,10 @@ def coerce_arrays(columns: dict[str, Any], signature: dict[str, Any], rows: int)
     extra = [name for name in columns if name not in names]
     if extra:
         raise SchemaError(extra[0], "unknown input column; the model does not take it")
+    if all(dtype.startswith(_NUMERIC) for _, dtype in expected):
+        fast = _all_numeric([name for name, _ in expected], columns, rows)
+        if fast is not None:
+            return fast
     data: dict[str, Any] = {}
     for name, dtype in expected:
         values = columns[name]
@@ -53,6 +57,18 @@ def coerce_arrays(columns: dict[str, Any], signature: dict[str, Any], rows: int)
             _numeric(name, values) if dtype.startswith(_NUMERIC) else _text(name, values, dtype)
         )
     return data
+
+
+def _all_numeric(names: list[str], columns: dict[str, Any], rows: int) -> dict[str, Any] | None:
+    """All columns in one conversion; None when anything is off (the column-by-column path
+    then finds it and names the column and row)."""
+    try:
+        matrix = np.asarray([columns[name] for name in names], dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if matrix.shape != (len(names), rows) or np.isinf(matrix).any():
+        return None
+    return dict(zip(names, matrix, strict=True))
 
 
 def _numeric(name: str, values: Any) -> np.ndarray:

@@ -233,3 +233,32 @@ def test_data_add_shows_a_progress_bar_on_a_terminal(local_cli: Cli, project: Pa
     assert b"hashing" in shown and b"MB" in shown  # the bar with its byte counter was drawn
     piped = local_cli("data", "add", "big.csv")
     assert "hashing" not in piped.err  # no bar when stderr is not a terminal
+
+
+def test_drift_between_two_files(local_cli: Cli, project: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    reference = pd.DataFrame({"a": rng.normal(0, 1, 3000), "b": rng.choice(["x", "y"], 3000)})
+    reference.to_csv(project / "ref.csv", index=False)
+    reference.sample(frac=1, random_state=1).to_parquet(project / "same.parquet")
+    pd.DataFrame({"a": rng.normal(2, 1, 3000), "b": rng.choice(["x", "y", "z"], 3000)}).to_csv(
+        project / "cur.csv", index=False
+    )
+    drifted = local_cli("drift", "ref.csv", "cur.csv", "--json")
+    assert drifted.code == 1
+    report = json.loads(drifted.out)
+    assert report["dataset_drift"] is True and report["drifted"] == 2
+    assert report["columns"][1]["unseen"] == ["z"]
+    same = local_cli("drift", "ref.csv", "same.parquet")
+    assert same.code == 0 and "0 of 2 columns drifted" in same.out
+    (project / "empty.csv").write_text("")
+    pd.DataFrame({"a": [1.0]}).to_csv(project / "narrow.csv", index=False)
+    for args, message in (
+        (("ref.csv", "empty.csv"), "file is empty"),
+        (("ref.csv", "narrow.csv"), "missing column 'b'"),
+        (("ref.csv", "nope.csv"), "expected an existing .csv or .parquet"),
+    ):
+        result = local_cli("drift", *args)
+        assert result.code == 1 and message in result.err, result.err

@@ -1,0 +1,58 @@
+"""``shipline drift``: compare two data files the way Evidently's DataDriftPreset does."""
+
+from __future__ import annotations
+
+__all__ = ["drift"]
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shipline.cli.output import print_json, print_table
+
+
+def drift(
+    reference: Annotated[
+        Path, typer.Argument(help="Reference CSV or Parquet (e.g. training data).")
+    ],
+    current: Annotated[Path, typer.Argument(help="Current CSV or Parquet to compare.")],
+    share: Annotated[
+        float,
+        typer.Option(
+            "--share", min=0.0, max=1.0, help="Drifted share that makes the dataset drift."
+        ),
+    ] = 0.5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Per-column drift with Evidently's default tests; exit 1 when the dataset drifted."""
+    from shipline.monitoring import compare_files
+
+    report = compare_files(reference, current, share)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        rows = [
+            (
+                c.column,
+                c.kind,
+                c.method or "-",
+                "-" if c.statistic is None else f"{c.statistic:.4g}",
+                "-" if c.threshold is None else c.threshold,
+                {True: "DRIFT", False: "ok", None: "skipped"}[c.drifted],
+                ", ".join(c.unseen) or c.note or "",
+            )
+            for c in report.columns
+        ]
+        print_table(
+            "Drift",
+            ("column", "kind", "method", "statistic", "threshold", "verdict", "notes"),
+            rows,
+        )
+        verdict = "DRIFTED" if report.dataset_drift else "no dataset drift"
+        typer.echo(
+            f"{report.drifted} of {report.compared} columns drifted ({report.share:.0%}; "
+            f"threshold {report.share_threshold:.0%}): {verdict}"
+        )
+    if report.dataset_drift:
+        raise typer.Exit(1)

@@ -1,0 +1,269 @@
+"""Data drift whose default decisions equal Evidently's ``DataDriftPreset``.
+
+Per column, after dropping NaN and ±inf, with n = non-null reference rows and u = unique
+values over reference and current:
+
+- n > 1000: numerical with u > 5 → Wasserstein distance / max(std(reference), 0.001), drift if
+  ≥ 0.1; numerical with u ≤ 5 and categorical → Jensen-Shannon distance (natural log), drift if
+  ≥ 0.1.
+- n ≤ 1000: numerical with u > 5 → two-sample KS, drift if p ≤ 0.05; categorical (or numerical)
+  with u > 2 → chi-square goodness of fit against the reference shares, drift if p < 0.05;
+  u ≤ 2 → two-proportion Z-test, drift if p < 0.05.
+- JS bins: more than 20 unique reference values → Sturges bins over the combined range;
+  otherwise one bin per value.
+- Column typing: floats are numerical; integers with ≤ 10 unique values are categorical;
+  text with more unique values than half its rows is free text (not compared).
+- The dataset drifts when the share of drifted columns is ≥ ``share`` (0.5).
+
+An empty or all-missing column is reported and skipped, never a crash.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ColumnDrift", "DriftReport", "column_kind", "compare_columns"]
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+_THRESHOLDS = {"wasserstein": 0.1, "jensenshannon": 0.1, "ks": 0.05, "chisquare": 0.05, "z": 0.05}
+_SMALL_REFERENCE = 1000
+_UNSEEN_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class ColumnDrift:
+    """The verdict on one column."""
+
+    column: str
+    kind: str
+    method: str | None
+    statistic: float | None
+    threshold: float | None
+    drifted: bool | None
+    reference_rows: int
+    current_rows: int
+    unique: int
+    reference_missing_share: float
+    current_missing_share: float
+    unseen: tuple[str, ...] = ()
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Every column's verdict and the dataset-level rule."""
+
+    columns: tuple[ColumnDrift, ...]
+    share_threshold: float
+
+    @property
+    def compared(self) -> int:
+        """Columns that received a verdict."""
+        return sum(c.drifted is not None for c in self.columns)
+
+    @property
+    def drifted(self) -> int:
+        """Columns that drifted."""
+        return sum(bool(c.drifted) for c in self.columns)
+
+    @property
+    def share(self) -> float:
+        """The share of compared columns that drifted."""
+        return self.drifted / self.compared if self.compared else 0.0
+
+    @property
+    def dataset_drift(self) -> bool:
+        """True when the drifted share reaches the threshold."""
+        return self.compared > 0 and self.share >= self.share_threshold
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "dataset_drift": self.dataset_drift,
+            "share": self.share,
+            "share_threshold": self.share_threshold,
+            "compared": self.compared,
+            "drifted": self.drifted,
+            "columns": [{**asdict(c), "unseen": list(c.unseen)} for c in self.columns],
+        }
+
+
+def column_kind(values: np.ndarray) -> str:
+    """numerical, categorical or text, as Evidently infers it from the reference."""
+    if values.dtype.kind == "f":
+        return "numerical"
+    if values.dtype.kind in "iu":
+        return "categorical" if np.unique(values).size <= 10 else "numerical"
+    if values.dtype.kind == "b":
+        return "categorical"
+    present = [v for v in values.tolist() if v is not None]
+    return "text" if present and len(set(present)) > len(present) / 2 else "categorical"
+
+
+def compare_columns(
+    reference: dict[str, np.ndarray], current: dict[str, np.ndarray], share: float = 0.5
+) -> DriftReport:
+    """Compare every reference column with the current column of the same name."""
+    verdicts = [
+        _column(name, reference[name], current[name]) for name in reference if name in current
+    ]
+    return DriftReport(tuple(verdicts), share)
+
+
+def _clean(values: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "numerical" or values.dtype.kind == "f":
+        numbers = np.asarray(values, dtype=np.float64)
+        return numbers[np.isfinite(numbers)]
+    if values.dtype.kind in "iub":
+        return values
+    present = [
+        v for v in values.tolist() if v is not None and not (isinstance(v, float) and math.isnan(v))
+    ]
+    return np.asarray(present, dtype=object)
+
+
+def _column(name: str, reference: np.ndarray, current: np.ndarray) -> ColumnDrift:
+    kind = column_kind(reference)
+    ref, cur = _clean(reference, kind), _clean(current, kind)
+    base: dict[str, Any] = {
+        "column": name,
+        "kind": kind,
+        "reference_rows": int(ref.size),
+        "current_rows": int(cur.size),
+        "reference_missing_share": _missing(reference.size, ref.size),
+        "current_missing_share": _missing(current.size, cur.size),
+    }
+    if kind == "text":
+        return ColumnDrift(
+            **base,
+            method=None,
+            statistic=None,
+            threshold=None,
+            drifted=None,
+            unique=0,
+            note="free text (more unique values than half the rows) is not compared",
+        )
+    if ref.size == 0 or cur.size == 0:
+        side = "reference" if ref.size == 0 else "current"
+        return ColumnDrift(
+            **base,
+            method=None,
+            statistic=None,
+            threshold=None,
+            drifted=None,
+            unique=0,
+            note=f"no values in the {side} data after dropping missing ones; skipped",
+        )
+    if ref.dtype.kind in "fiub" and cur.dtype.kind in "fiub":
+        unique = int(np.unique(np.concatenate([ref, cur])).size)
+    else:
+        unique = len(set(ref.tolist()) | set(cur.tolist()))
+    unseen: tuple[str, ...] = ()
+    if kind == "categorical":
+        new = sorted(set(cur.tolist()) - set(ref.tolist()), key=str)
+        unseen = tuple(str(v) for v in new[:_UNSEEN_SHOWN])
+    method = _method(kind, ref.size, unique)
+    statistic = _statistic(method, ref, cur, kind)
+    threshold = _THRESHOLDS[method]
+    return ColumnDrift(
+        **base,
+        method=method,
+        statistic=statistic,
+        threshold=threshold,
+        drifted=_decide(method, statistic, threshold),
+        unique=unique,
+        unseen=unseen,
+    )
+
+
+def _missing(total: int, kept: int) -> float:
+    return (total - kept) / total if total else 0.0
+
+
+def _method(kind: str, reference_rows: int, unique: int) -> str:
+    if reference_rows > _SMALL_REFERENCE:
+        return "wasserstein" if kind == "numerical" and unique > 5 else "jensenshannon"
+    if kind == "numerical" and unique > 5:
+        return "ks"
+    return "chisquare" if unique > 2 else "z"
+
+
+def _decide(method: str, statistic: float, threshold: float) -> bool:
+    # Evidently's own operators: distances >=, KS p <=, other p-values <.
+    if method in ("wasserstein", "jensenshannon"):
+        return statistic >= threshold
+    if method == "ks":
+        return statistic <= threshold
+    return statistic < threshold
+
+
+def _statistic(method: str, ref: np.ndarray, cur: np.ndarray, kind: str) -> float:
+    from scipy import stats
+    from scipy.spatial import distance
+
+    if method == "wasserstein":
+        return float(stats.wasserstein_distance(ref, cur) / max(float(np.std(ref)), 0.001))
+    if method == "ks":
+        return float(stats.ks_2samp(ref, cur).pvalue)
+    if method == "jensenshannon":
+        reference_shares, current_shares = _binned(ref, cur, kind)
+        return float(distance.jensenshannon(reference_shares, current_shares))
+    keys, ref_counts, cur_counts = _counts(ref, cur)
+    if method == "chisquare":
+        expected = ref_counts * (cur.size / ref.size)
+        if np.any((expected == 0) & (cur_counts > 0)):
+            return 0.0  # a category the reference never had: infinite statistic
+        keep = expected > 0
+        return float(stats.chisquare(cur_counts[keep], expected[keep]).pvalue)
+    return _z_test(ref, cur, keys)
+
+
+def _counts(ref: np.ndarray, cur: np.ndarray) -> tuple[list[Any], np.ndarray, np.ndarray]:
+    ref_values, ref_n = np.unique(
+        ref.astype(object) if ref.dtype == object else ref, return_counts=True
+    )
+    cur_values, cur_n = np.unique(
+        cur.astype(object) if cur.dtype == object else cur, return_counts=True
+    )
+    ref_map = dict(zip(ref_values.tolist(), ref_n.tolist(), strict=True))
+    cur_map = dict(zip(cur_values.tolist(), cur_n.tolist(), strict=True))
+    keys = sorted(set(ref_map) | set(cur_map), key=str)
+    return (
+        keys,
+        np.array([ref_map.get(k, 0) for k in keys], float),
+        np.array([cur_map.get(k, 0) for k in keys], float),
+    )
+
+
+def _binned(ref: np.ndarray, cur: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    if kind == "numerical" and np.unique(ref).size > 20:
+        edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins="sturges")
+        return np.histogram(ref, edges)[0] / ref.size, np.histogram(cur, edges)[0] / cur.size
+    _, ref_counts, cur_counts = _counts(ref, cur)
+    return ref_counts / ref.size, cur_counts / cur.size
+
+
+def _z_test(ref: np.ndarray, cur: np.ndarray, keys: list[Any]) -> float:
+    if len(keys) == 1:
+        return 1.0  # one and the same value on both sides
+    first = keys[0]
+    p1 = (
+        float(np.mean(ref.astype(object) != first))
+        if ref.dtype == object
+        else float(np.mean(ref != first))
+    )
+    p2 = (
+        float(np.mean(cur.astype(object) != first))
+        if cur.dtype == object
+        else float(np.mean(cur != first))
+    )
+    pooled = (p1 * ref.size + p2 * cur.size) / (ref.size + cur.size)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / ref.size + 1 / cur.size))
+    if spread == 0:
+        return 1.0
+    from scipy.stats import norm
+
+    return float(2 * (1 - norm.cdf(abs((p1 - p2) / spread))))

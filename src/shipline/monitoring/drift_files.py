@@ -1,0 +1,60 @@
+"""``shipline drift REFERENCE CURRENT``: drift between two CSV or Parquet files, no model needed."""
+
+from __future__ import annotations
+
+__all__ = ["compare_files", "read_columns"]
+
+from pathlib import Path
+
+import numpy as np
+
+from shipline.data.data_file import data_format
+from shipline.errors import DataFileError
+from shipline.monitoring.drift import DriftReport, compare_columns
+
+
+def read_columns(path: Path) -> dict[str, np.ndarray]:
+    """Every column as a numpy array (numbers as floats with NaN for missing; text as objects)."""
+    import pyarrow as pa
+    from pyarrow import csv, parquet
+
+    fmt = data_format(path)
+    if fmt is None or not path.is_file():
+        raise DataFileError(f"{path}: expected an existing .csv or .parquet file")
+    if path.stat().st_size == 0:
+        raise DataFileError(f"{path}: file is empty")
+    try:
+        table = parquet.read_table(path) if fmt == "parquet" else csv.read_csv(path)
+    except pa.ArrowInvalid as error:
+        raise DataFileError(f"{path}: cannot be read: {str(error).splitlines()[0]}") from None
+    index_columns = (table.schema.pandas_metadata or {}).get("index_columns", [])
+    # A DataFrame's index saved by pandas is bookkeeping, not data.
+    table = table.drop_columns(
+        [c for c in index_columns if isinstance(c, str) and c in table.column_names]
+    )
+    if table.num_rows == 0:
+        raise DataFileError(f"{path}: has columns but no rows")
+    columns = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if pa.types.is_integer(column.type) and column.null_count == 0:
+            columns[name] = column.to_numpy()
+        elif pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+            columns[name] = column.to_numpy(zero_copy_only=False).astype(np.float64)
+        elif pa.types.is_boolean(column.type) and column.null_count == 0:
+            columns[name] = column.to_numpy(zero_copy_only=False)
+        else:
+            columns[name] = np.asarray(column.to_pylist(), dtype=object)
+    return columns
+
+
+def compare_files(reference: Path, current: Path, share: float = 0.5) -> DriftReport:
+    """Compare the columns the two files share; a column missing from either is an error."""
+    ref, cur = read_columns(reference), read_columns(current)
+    missing = [name for name in ref if name not in cur]
+    if missing:
+        raise DataFileError(f"{current}: missing column {missing[0]!r} that {reference} has")
+    extra = [name for name in cur if name not in ref]
+    if extra:
+        raise DataFileError(f"{current}: column {extra[0]!r} is not in {reference}")
+    return compare_columns(ref, cur, share)

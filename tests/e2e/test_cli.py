@@ -262,3 +262,8 @@ def test_drift_between_two_files(local_cli: Cli, project: Path) -> None:
     ):
         result = local_cli("drift", *args)
         assert result.code == 1 and message in result.err, result.err
+    psi = json.loads(local_cli("drift", "ref.csv", "cur.csv", "--column", "a=psi:5", "--json").out)
+    assert psi["columns"][0]["method"] == "psi" and psi["columns"][0]["threshold"] == 5.0
+    for bad in ("a=nope:1", "a", "a=psi:x"):
+        result = local_cli("drift", "ref.csv", "cur.csv", "--column", bad)
+        assert result.code == 2 and "--column" in result.err, result.err

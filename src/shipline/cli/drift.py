@@ -23,12 +23,19 @@ def drift(
             "--share", min=0.0, max=1.0, help="Drifted share that makes the dataset drift."
         ),
     ] = 0.5,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Chi-square homogeneity; KS needs a minimum effect.")
+    ] = False,
+    column: Annotated[
+        list[str] | None,
+        typer.Option("--column", help="Override, e.g. --column age=psi:0.2 (repeatable)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Per-column drift with Evidently's default tests; exit 1 when the dataset drifted."""
-    from shipline.monitoring import compare_files
+    from shipline.monitoring import compare_files, drift_rules
 
-    report = compare_files(reference, current, share)
+    report = compare_files(reference, current, drift_rules(share, strict, column or []))
     if as_json:
         print_json(report.to_dict())
     else:

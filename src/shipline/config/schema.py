@@ -269,6 +269,7 @@ class DriftConfig(_Section):
 
     share: Share = 0.5
     strict: bool = False
+    min_effect: Share = 0.1
     columns: dict[ColumnName, DriftOverride] = Field(default_factory=dict)
 
 

@@ -15,6 +15,12 @@ values over reference and current:
   text with more unique values than half its rows is free text (not compared).
 - The dataset drifts when the share of drifted columns is ≥ ``share`` (0.5).
 
+Per-column overrides (``monitoring.drift.columns``) force a method and threshold, including
+``psi`` and ``hellinger`` on the same bins as Jensen-Shannon. ``strict`` replaces the
+chi-square goodness-of-fit test with a test of homogeneity (the reference is a sample too) and
+requires a minimum KS statistic (``min_effect``) besides a small p-value, since at large n a
+negligible shift is "significant".
+
 An empty or all-missing column is reported and skipped, never a crash.
 """
 
@@ -28,7 +34,12 @@ from typing import Any
 
 import numpy as np
 
+from shipline.config.schema import DriftConfig
+from shipline.errors import UsageError
+
 _THRESHOLDS = {"wasserstein": 0.1, "jensenshannon": 0.1, "ks": 0.05, "chisquare": 0.05, "z": 0.05}
+_DISTANCES = frozenset({"wasserstein", "jensenshannon", "psi", "hellinger"})
+_NEEDS_NUMBERS = frozenset({"wasserstein", "ks"})
 _SMALL_REFERENCE = 1000
 _UNSEEN_SHOWN = 20
 
@@ -104,13 +115,23 @@ def column_kind(values: np.ndarray) -> str:
 
 
 def compare_columns(
-    reference: dict[str, np.ndarray], current: dict[str, np.ndarray], share: float = 0.5
+    reference: dict[str, np.ndarray],
+    current: dict[str, np.ndarray],
+    config: DriftConfig | None = None,
 ) -> DriftReport:
     """Compare every reference column with the current column of the same name."""
+    rules = config or DriftConfig()
+    unknown = [name for name in rules.columns if name not in reference]
+    if unknown:
+        raise UsageError(
+            f"monitoring.drift.columns.{unknown[0]}: no such column in the reference data"
+        )
     verdicts = [
-        _column(name, reference[name], current[name]) for name in reference if name in current
+        _column(name, reference[name], current[name], rules)
+        for name in reference
+        if name in current
     ]
-    return DriftReport(tuple(verdicts), share)
+    return DriftReport(tuple(verdicts), rules.share)
 
 
 def _clean(values: np.ndarray, kind: str) -> np.ndarray:
@@ -125,7 +146,9 @@ def _clean(values: np.ndarray, kind: str) -> np.ndarray:
     return np.asarray(present, dtype=object)
 
 
-def _column(name: str, reference: np.ndarray, current: np.ndarray) -> ColumnDrift:
+def _column(
+    name: str, reference: np.ndarray, current: np.ndarray, rules: DriftConfig
+) -> ColumnDrift:
     kind = column_kind(reference)
     ref, cur = _clean(reference, kind), _clean(current, kind)
     base: dict[str, Any] = {
@@ -165,15 +188,24 @@ def _column(name: str, reference: np.ndarray, current: np.ndarray) -> ColumnDrif
     if kind == "categorical":
         new = sorted(set(cur.tolist()) - set(ref.tolist()), key=str)
         unseen = tuple(str(v) for v in new[:_UNSEEN_SHOWN])
-    method = _method(kind, ref.size, unique)
-    statistic = _statistic(method, ref, cur, kind)
-    threshold = _THRESHOLDS[method]
+    override = rules.columns.get(name)
+    method = override.method if override else _method(kind, ref.size, unique)
+    if method in _NEEDS_NUMBERS and kind != "numerical":
+        raise UsageError(
+            f"monitoring.drift.columns.{name}: method {method!r} needs a numerical column, "
+            f"{name!r} is {kind}"
+        )
+    statistic = _statistic(method, ref, cur, kind, rules)
+    threshold = override.threshold if override else _THRESHOLDS[method]
+    drifted = _decide(method, statistic, threshold)
+    if method == "ks" and rules.strict:
+        drifted = drifted and _ks_effect(ref, cur) >= rules.min_effect
     return ColumnDrift(
         **base,
         method=method,
         statistic=statistic,
         threshold=threshold,
-        drifted=_decide(method, statistic, threshold),
+        drifted=drifted,
         unique=unique,
         unseen=unseen,
     )
@@ -193,14 +225,16 @@ def _method(kind: str, reference_rows: int, unique: int) -> str:
 
 def _decide(method: str, statistic: float, threshold: float) -> bool:
     # Evidently's own operators: distances >=, KS p <=, other p-values <.
-    if method in ("wasserstein", "jensenshannon"):
+    if method in _DISTANCES:
         return statistic >= threshold
     if method == "ks":
         return statistic <= threshold
     return statistic < threshold
 
 
-def _statistic(method: str, ref: np.ndarray, cur: np.ndarray, kind: str) -> float:
+def _statistic(
+    method: str, ref: np.ndarray, cur: np.ndarray, kind: str, rules: DriftConfig
+) -> float:
     from scipy import stats
     from scipy.spatial import distance
 
@@ -208,10 +242,17 @@ def _statistic(method: str, ref: np.ndarray, cur: np.ndarray, kind: str) -> floa
         return float(stats.wasserstein_distance(ref, cur) / max(float(np.std(ref)), 0.001))
     if method == "ks":
         return float(stats.ks_2samp(ref, cur).pvalue)
-    if method == "jensenshannon":
+    if method in ("jensenshannon", "psi", "hellinger"):
         reference_shares, current_shares = _binned(ref, cur, kind)
+        if method == "psi":
+            return _psi(reference_shares, current_shares)
+        if method == "hellinger":
+            gap = np.sqrt(reference_shares) - np.sqrt(current_shares)
+            return float(np.sqrt(np.sum(gap * gap)) / math.sqrt(2))
         return float(distance.jensenshannon(reference_shares, current_shares))
     keys, ref_counts, cur_counts = _counts(ref, cur)
+    if method == "chisquare" and rules.strict:
+        return float(stats.chi2_contingency(np.vstack([ref_counts, cur_counts])).pvalue)
     if method == "chisquare":
         expected = ref_counts * (cur.size / ref.size)
         if np.any((expected == 0) & (cur_counts > 0)):
@@ -219,6 +260,22 @@ def _statistic(method: str, ref: np.ndarray, cur: np.ndarray, kind: str) -> floa
         keep = expected > 0
         return float(stats.chisquare(cur_counts[keep], expected[keep]).pvalue)
     return _z_test(ref, cur, keys)
+
+
+def _psi(reference_shares: np.ndarray, current_shares: np.ndarray) -> float:
+    """Population stability index with Evidently's fill for empty bins."""
+    nonzero = np.concatenate([reference_shares, current_shares])
+    smallest = float(nonzero[nonzero > 0].min()) if np.any(nonzero > 0) else 1e-4
+    fill = smallest / 1e6 if smallest <= 1e-4 else 1e-4
+    ref = np.where(reference_shares == 0, fill, reference_shares)
+    cur = np.where(current_shares == 0, fill, current_shares)
+    return float(np.sum((ref - cur) * np.log(ref / cur)))
+
+
+def _ks_effect(ref: np.ndarray, cur: np.ndarray) -> float:
+    from scipy import stats
+
+    return float(stats.ks_2samp(ref, cur).statistic)
 
 
 def _counts(ref: np.ndarray, cur: np.ndarray) -> tuple[list[Any], np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shipline.config.schema import DriftConfig
 from shipline.data.data_file import data_format
 from shipline.errors import DataFileError
 from shipline.monitoring.drift import DriftReport, compare_columns
@@ -48,7 +49,7 @@ def read_columns(path: Path) -> dict[str, np.ndarray]:
     return columns
 
 
-def compare_files(reference: Path, current: Path, share: float = 0.5) -> DriftReport:
+def compare_files(reference: Path, current: Path, config: DriftConfig | None = None) -> DriftReport:
     """Compare the columns the two files share; a column missing from either is an error."""
     ref, cur = read_columns(reference), read_columns(current)
     missing = [name for name in ref if name not in cur]
@@ -57,4 +58,30 @@ def compare_files(reference: Path, current: Path, share: float = 0.5) -> DriftRe
     extra = [name for name in cur if name not in ref]
     if extra:
         raise DataFileError(f"{current}: column {extra[0]!r} is not in {reference}")
-    return compare_columns(ref, cur, share)
+    return compare_columns(ref, cur, config)
+
+
+def drift_rules(share: float, strict: bool, overrides: list[str]) -> DriftConfig:
+    """Drift rules from command-line values; ``overrides`` are ``COLUMN=METHOD:THRESHOLD``."""
+    from pydantic import ValidationError
+
+    from shipline.errors import UsageError
+
+    columns: dict[str, dict[str, object]] = {}
+    for text in overrides:
+        name, _, rule = text.partition("=")
+        method, _, threshold = rule.partition(":")
+        if not name or not method or not threshold:
+            raise UsageError(
+                f"--column expects COLUMN=METHOD:THRESHOLD such as age=psi:0.2, got {text!r}"
+            )
+        try:
+            columns[name] = {"method": method, "threshold": float(threshold)}
+        except ValueError:
+            raise UsageError(f"--column {text!r}: threshold must be a number") from None
+    try:
+        return DriftConfig.model_validate({"share": share, "strict": strict, "columns": columns})
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UsageError(f"--column: {where}: {first['msg']}") from None

@@ -7,6 +7,8 @@ import pytest
 from scipy import stats
 from scipy.spatial import distance
 
+from shipline.config.schema import DriftConfig, DriftOverride
+from shipline.errors import UsageError
 from shipline.monitoring import column_kind, compare_columns
 
 RNG = np.random.default_rng(7)
@@ -105,4 +107,57 @@ def test_dataset_drift_share() -> None:
     report = compare_columns(reference, {**shifted, **stable})
     assert (report.drifted, report.compared, report.share) == (2, 4, 0.5)
     assert report.dataset_drift is True  # >= 0.5, Evidently's operator
-    assert compare_columns(reference, {**shifted, **stable}, share=0.6).dataset_drift is False
+    assert (
+        compare_columns(reference, {**shifted, **stable}, DriftConfig(share=0.6)).dataset_drift
+        is False
+    )
+
+
+def _with(method: str, threshold: float, strict: bool = False) -> DriftConfig:
+    return DriftConfig(
+        strict=strict, columns={"x": DriftOverride(method=method, threshold=threshold)}
+    )
+
+
+def test_overrides_psi_and_hellinger_on_sturges_bins() -> None:
+    ref, cur = RNG.normal(0, 1, 3000), RNG.normal(0.2, 1, 2500)
+    edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins="sturges")
+    p, q = np.histogram(ref, edges)[0] / ref.size, np.histogram(cur, edges)[0] / cur.size
+    smallest = np.concatenate([p, q])[np.concatenate([p, q]) > 0].min()
+    fill = smallest / 1e6 if smallest <= 1e-4 else 1e-4
+    pf, qf = np.where(p == 0, fill, p), np.where(q == 0, fill, q)
+    psi = compare_columns({"x": ref}, {"x": cur}, _with("psi", 0.2)).columns[0]
+    assert psi.method == "psi" and psi.threshold == 0.2
+    assert psi.statistic == pytest.approx(np.sum((pf - qf) * np.log(pf / qf)))
+    hellinger = compare_columns({"x": ref}, {"x": cur}, _with("hellinger", 0.1)).columns[0]
+    assert hellinger.statistic == pytest.approx(
+        np.sqrt(np.sum((np.sqrt(p) - np.sqrt(q)) ** 2)) / np.sqrt(2)
+    )
+    ks = compare_columns({"x": ref}, {"x": cur}, _with("ks", 0.01)).columns[0]
+    assert ks.method == "ks" and ks.statistic == pytest.approx(stats.ks_2samp(ref, cur).pvalue)
+
+
+def test_strict_mode_uses_homogeneity_and_a_minimum_effect() -> None:
+    ref = np.asarray(RNG.choice(["a", "b", "c"], 600, p=[0.5, 0.3, 0.2]), dtype=object)
+    cur = np.asarray(RNG.choice(["a", "b", "c"], 600, p=[0.5, 0.3, 0.2]), dtype=object)
+    strict = compare_columns({"x": ref}, {"x": cur}, DriftConfig(strict=True)).columns[0]
+    counts = np.array([[np.sum(ref == k) for k in "abc"], [np.sum(cur == k) for k in "abc"]])
+    assert strict.method == "chisquare"
+    assert strict.statistic == pytest.approx(stats.chi2_contingency(counts).pvalue)
+    big_ref, big_cur = RNG.normal(0, 1, 200_000), RNG.normal(0.03, 1, 200_000)
+    tiny_shift = _with("ks", 0.05)
+    assert compare_columns({"x": big_ref}, {"x": big_cur}, tiny_shift).columns[0].drifted is True
+    strict_tiny = _with("ks", 0.05, strict=True)
+    assert compare_columns({"x": big_ref}, {"x": big_cur}, strict_tiny).columns[0].drifted is False
+
+
+def test_bad_overrides_name_the_column() -> None:
+    ref = np.asarray(["a", "b"] * 10, dtype=object)
+    with pytest.raises(UsageError, match="method 'wasserstein' needs a numerical column"):
+        compare_columns({"x": ref}, {"x": ref}, _with("wasserstein", 0.1))
+    with pytest.raises(UsageError, match=r"columns\.nope: no such column"):
+        compare_columns(
+            {"x": ref},
+            {"x": ref},
+            DriftConfig(columns={"nope": DriftOverride(method="psi", threshold=0.1)}),
+        )

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from shipline.artifacts import ContentStore
     from shipline.config import ModelConfig
     from shipline.data import AddResult
+    from shipline.monitoring.monitor_report import MonitorSummary
     from shipline.pipeline import RunRecord
     from shipline.pipeline.metric_log import TrackedRun
     from shipline.registry import Approval, ModelVersion, Promotion
@@ -167,6 +168,37 @@ class Project:
         from shipline.pipeline.run_summary import failure_reasons
 
         return failure_reasons(self.store(), run)
+
+    def monitor(
+        self, ref: str, current_file: Path | None = None, window: str | None = None
+    ) -> tuple[MonitorSummary, dict[str, Any]]:
+        """Drift of served traffic (or a file) against the version's training data; stored."""
+        from shipline.config.schema import DriftConfig, parse_duration
+        from shipline.monitoring.monitor_report import monitor_version
+
+        version = self.version(ref)
+        config = self.config() if self.settings.config_path.exists() else None
+        mine = config is not None and config.name == version.name
+        rules = config.monitoring.drift if mine and config else DriftConfig()
+        span = window or (config.monitoring.window if mine and config else "24h")
+        try:
+            length = parse_duration(span)
+        except ValueError as error:
+            from shipline.errors import UsageError
+
+            raise UsageError(f"--window: {error}") from None
+        return monitor_version(
+            self.db(), self.store(), version, rules, self.settings.actor, current_file, length
+        )
+
+    def monitor_report(self, report_id: int) -> dict[str, Any]:
+        """The full stored report."""
+        import orjson
+
+        from shipline.monitoring.monitor_report import get_report
+
+        summary = get_report(self.db(), report_id)
+        return dict(orjson.loads(self.store().read_bytes(summary.report_digest)))
 
     def load_model(self, ref: str) -> ModelBundle:
         """The model of a version, loaded only after its bytes match the registered digest."""

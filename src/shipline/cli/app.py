@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from shipline import __version__
-from shipline.cli import audit, data, drift, init, models, run, runs, serving, validate
+from shipline.cli import audit, data, drift, init, models, monitor, run, runs, serving, validate
 from shipline.cli.output import print_error
 from shipline.errors import ShiplineError
 from shipline.project import Project
@@ -40,6 +40,7 @@ app.command("serve")(serving.serve)
 app.command("predict")(serving.predict)
 app.add_typer(serving.labels_app, name="labels")
 app.command("drift")(drift.drift)
+app.add_typer(monitor.app, name="monitor")
 app.add_typer(audit.app, name="audit")
 
 

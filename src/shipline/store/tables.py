@@ -20,6 +20,7 @@ __all__ = [
     "metadata",
     "model_versions",
     "models",
+    "monitor_reports",
     "run_metrics",
     "run_steps",
     "runs",
@@ -229,4 +230,20 @@ labels = Table(
     Column("value", Text, nullable=False),
     Column("added_at", String(32), nullable=False),
     Column("added_by", String(100), nullable=False),
+)
+
+monitor_reports = Table(
+    "monitor_reports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("dataset_drift", Integer, nullable=False),
+    Column("drifted_share", Float, nullable=False),
+    Column("prediction_drift", Integer, nullable=True),
+    Column("report_digest", String(64), nullable=False),
 )

@@ -1,0 +1,129 @@
+"""``shipline monitor``: check a served version for drift; list and show stored reports."""
+
+from __future__ import annotations
+
+__all__ = ["app"]
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from shipline.cli.output import print_json, print_table, when
+from shipline.project import Project
+
+
+class _DefaultToCheck(TyperGroup):
+    """``shipline monitor NAME@ALIAS`` means ``shipline monitor check NAME@ALIAS``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["check", *args]
+        result: list[str] = super().parse_args(ctx, args)
+        return result
+
+
+app = typer.Typer(
+    cls=_DefaultToCheck, help="Drift of served traffic against training data.", no_args_is_help=True
+)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+@app.command("check")
+def check(
+    ctx: typer.Context,
+    target: Annotated[
+        str, typer.Argument(metavar="NAME@ALIAS", help="The version to check (or NAME:VERSION).")
+    ],
+    current: Annotated[
+        Path | None, typer.Option("--current", help="Compare this CSV/Parquet instead of captures.")
+    ] = None,
+    window: Annotated[
+        str | None, typer.Option("--window", help="Captured traffic of the last 90s/30m/6h/2d/1w.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare features and predictions with the training data; exit 1 on drift."""
+    project: Project = ctx.obj
+    summary, report = project.monitor(target, current, window)
+    if as_json:
+        print_json({"report": summary.id, **report})
+    else:
+        _render(summary.id, report)
+    if summary.dataset_drift or summary.prediction_drift:
+        raise typer.Exit(1)
+
+
+def _render(report_id: int, report: dict[str, Any]) -> None:
+    features = report["features"]
+    rows = [
+        (
+            c["column"],
+            c["method"] or "-",
+            "-" if c["statistic"] is None else f"{c['statistic']:.4g}",
+            {True: "DRIFT", False: "ok", None: "skipped"}[c["drifted"]],
+            ", ".join(c["unseen"]) or c["note"] or "",
+        )
+        for c in [*features["columns"], report["prediction"]]
+    ]
+    print_table(
+        f"Report {report_id}: {report['model']}:{report['version']} vs training data, "
+        f"{report['rows']} rows from {report['source']}",
+        ("column", "method", "statistic", "verdict", "notes"),
+        rows,
+    )
+    verdict = "DRIFTED" if features["dataset_drift"] else "no dataset drift"
+    typer.echo(
+        f"features: {features['drifted']} of {features['compared']} drifted: {verdict}; "
+        f"predictions: {'DRIFT' if report['prediction']['drifted'] else 'ok'}"
+    )
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    model: Annotated[str | None, typer.Option("--model", help="Only this model.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Stored monitoring reports, newest first."""
+    from shipline.monitoring.monitor_report import list_reports
+
+    project: Project = ctx.obj
+    reports = list_reports(project.db(), model)
+    if as_json:
+        print_json([r.to_dict() for r in reports])
+        return
+    rows = [
+        (
+            r.id,
+            f"{r.model}:{r.version}",
+            when(r.created_at),
+            r.rows,
+            "DRIFT" if r.dataset_drift else "ok",
+            f"{r.drifted_share:.0%}",
+            {True: "DRIFT", False: "ok", None: "-"}[r.prediction_drift],
+            r.source,
+        )
+        for r in reports
+    ]
+    print_table(
+        "Monitoring reports",
+        ("id", "version", "at (UTC)", "rows", "data", "drifted", "predictions", "source"),
+        rows,
+    )
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    report_id: Annotated[int, typer.Argument(metavar="ID")],
+    as_json: JsonOption = False,
+) -> None:
+    """One stored report in full."""
+    project: Project = ctx.obj
+    report = project.monitor_report(report_id)
+    if as_json:
+        print_json(report)
+    else:
+        _render(report_id, report)

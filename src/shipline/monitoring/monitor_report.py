@@ -1,0 +1,254 @@
+"""``shipline monitor``: served traffic (or a file) against the data a version was trained on.
+
+The reference is the version's own training split (stored by its run), so the drift rules see
+exactly the rows the model learned from. Predictions drift too: the model's predictions on the
+reference against those it served (captures) or makes on the file. Each report is stored (the
+full report as a JSON blob, a summary row pointing at it) and audited.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MonitorSummary", "get_report", "list_reports", "monitor_version"]
+
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+from sqlalchemy import select
+
+from shipline.artifacts import ContentStore
+from shipline.config.schema import DriftConfig
+from shipline.errors import NotFoundError, UsageError
+from shipline.monitoring.drift import compare_columns
+from shipline.monitoring.drift_files import read_columns
+from shipline.pipeline.run_record import get_run
+from shipline.registry import ModelVersion
+from shipline.scoring import load_version
+from shipline.store import Database, utc_now
+from shipline.store.tables import captures, monitor_reports
+
+
+@dataclass(frozen=True)
+class MonitorSummary:
+    """A stored report's headline."""
+
+    id: int
+    model: str
+    version: int
+    created_at: str
+    source: str
+    rows: int
+    dataset_drift: bool
+    drifted_share: float
+    prediction_drift: bool | None
+    report_digest: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return dict(self.__dict__)
+
+
+def monitor_version(
+    db: Database,
+    store: ContentStore,
+    version: ModelVersion,
+    rules: DriftConfig,
+    actor: str,
+    current_file: Path | None = None,
+    window: timedelta = timedelta(hours=24),
+    now: datetime | None = None,
+) -> tuple[MonitorSummary, dict[str, Any]]:
+    """Compare, store and return the summary and the full report."""
+    model = load_version(store, version)
+    reference = _reference(db, store, version)
+    if current_file is not None:
+        current = read_columns(current_file)
+        missing = [n for n in model.input_names if n not in current]
+        if missing:
+            raise UsageError(
+                f"{current_file}: missing input column {missing[0]!r} of {version.ref}"
+            )
+        current = {n: current[n] for n in model.input_names}
+        rows = len(next(iter(current.values())))
+        current_predictions = np.asarray(model.predict(model.frame(current, rows)).values)
+        source = f"file {current_file}"
+    else:
+        current, current_predictions, source = _captured(
+            db, store, version, model.input_names, window, now
+        )
+        rows = len(current_predictions)
+    reference_predictions = np.asarray(
+        model.predict(model.frame(reference, len(next(iter(reference.values()))))).values
+    )
+    features = compare_columns(reference, current, rules)
+    predictions = compare_columns(
+        {"prediction": reference_predictions},
+        {"prediction": current_predictions},
+        DriftConfig(strict=rules.strict, min_effect=rules.min_effect),
+    )
+    report = {
+        "model": version.name,
+        "version": version.version,
+        "source": source,
+        "rows": rows,
+        "features": features.to_dict(),
+        "prediction": predictions.to_dict()["columns"][0],
+    }
+    return _store(
+        db,
+        store,
+        version,
+        actor,
+        report,
+        features.dataset_drift,
+        features.share,
+        predictions.columns[0].drifted,
+    ), report
+
+
+def _reference(db: Database, store: ContentStore, version: ModelVersion) -> dict[str, np.ndarray]:
+    from pyarrow import parquet
+
+    run = get_run(db, version.run_id)
+    split = next((s for s in run.steps if s.step == "split" and "train" in s.outputs), None)
+    if split is None:
+        raise NotFoundError(
+            f"{version.ref}: its run {run.id} stored no training split to compare with"
+        )
+    table = parquet.read_table(io.BytesIO(store.read_bytes(split.outputs["train"])))
+    names = [c["name"] for c in version.details["signature"]["inputs"]]
+    return {name: _array(table.column(name)) for name in names}
+
+
+def _array(column: Any) -> np.ndarray:
+    import pyarrow as pa
+
+    if pa.types.is_integer(column.type) and column.null_count == 0:
+        return np.asarray(column.to_numpy())
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return np.asarray(column.to_pylist(), dtype=object)
+
+
+def _captured(
+    db: Database,
+    store: ContentStore,
+    version: ModelVersion,
+    names: list[str],
+    window: timedelta,
+    now: datetime | None,
+) -> tuple[dict[str, np.ndarray], np.ndarray, str]:
+    import pyarrow as pa
+    from pyarrow import parquet
+
+    until = now or datetime.now(UTC)
+    since = until - window
+    low, high = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), until.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    with db.read() as conn:
+        digests = (
+            conn.execute(
+                select(captures.c.digest).where(
+                    captures.c.model == version.name,
+                    captures.c.version == version.version,
+                    captures.c.last_at >= low,
+                    captures.c.first_at <= high,
+                )
+            )
+            .scalars()
+            .all()
+        )
+    tables = [parquet.read_table(io.BytesIO(store.read_bytes(d))) for d in digests]
+    source = f"captures {low[:19]}..{high[:19]}"
+    if not tables:
+        raise NotFoundError(
+            f"{version.ref}: no captured traffic between {low[:19]} and {high[:19]} UTC"
+        )
+    table = pa.concat_tables(tables, promote_options="permissive")
+    stamps = np.asarray(table.column("captured_at").to_pylist(), dtype=object)
+    keep = np.flatnonzero((stamps >= low) & (stamps <= high))
+    if keep.size == 0:
+        raise NotFoundError(
+            f"{version.ref}: no captured traffic between {low[:19]} and {high[:19]} UTC"
+        )
+    table = table.take(pa.array(keep))
+    current = {name: _array(table.column(name)) for name in names}
+    return current, np.asarray(table.column("prediction").to_pylist()), source
+
+
+def _store(
+    db: Database,
+    store: ContentStore,
+    version: ModelVersion,
+    actor: str,
+    report: dict[str, Any],
+    drift: bool,
+    share: float,
+    prediction_drift: bool | None,
+) -> MonitorSummary:
+    digest = store.put_bytes(orjson.dumps(report, option=orjson.OPT_SERIALIZE_NUMPY)).digest
+    with db.write(actor) as tx:
+        report_id = tx.conn.execute(
+            monitor_reports.insert()
+            .values(
+                model=version.name,
+                version=version.version,
+                created_at=utc_now(),
+                created_by=actor,
+                source=report["source"],
+                rows=report["rows"],
+                dataset_drift=int(drift),
+                drifted_share=share,
+                prediction_drift=None if prediction_drift is None else int(prediction_drift),
+                report_digest=digest,
+            )
+            .returning(monitor_reports.c.id)
+        ).scalar_one()
+        tx.record(
+            "monitor.report",
+            f"model:{version.ref}",
+            None,
+            {
+                "report": report_id,
+                "dataset_drift": drift,
+                "share": share,
+                "prediction_drift": prediction_drift,
+            },
+        )
+    return get_report(db, report_id)
+
+
+def _summary(row: Any) -> MonitorSummary:
+    return MonitorSummary(
+        id=row.id,
+        model=row.model,
+        version=row.version,
+        created_at=row.created_at,
+        source=row.source,
+        rows=row.rows,
+        dataset_drift=bool(row.dataset_drift),
+        drifted_share=row.drifted_share,
+        prediction_drift=None if row.prediction_drift is None else bool(row.prediction_drift),
+        report_digest=row.report_digest,
+    )
+
+
+def get_report(db: Database, report_id: int) -> MonitorSummary:
+    """One stored report's summary."""
+    with db.read() as conn:
+        row = conn.execute(select(monitor_reports).where(monitor_reports.c.id == report_id)).first()
+    if row is None:
+        raise NotFoundError(f"no monitoring report {report_id}")
+    return _summary(row)
+
+
+def list_reports(db: Database, model: str | None = None, limit: int = 50) -> list[MonitorSummary]:
+    """The newest reports, newest first."""
+    query = select(monitor_reports).order_by(monitor_reports.c.id.desc()).limit(limit)
+    if model is not None:
+        query = query.where(monitor_reports.c.model == model)
+    with db.read() as conn:
+        return [_summary(row) for row in conn.execute(query).all()]

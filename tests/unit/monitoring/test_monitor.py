@@ -1,0 +1,129 @@
+"""`shipline monitor`: a served version's traffic (or a file) against its training data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from shipline.audit import list_events
+from shipline.errors import NotFoundError, UsageError
+from shipline.monitoring.monitor_report import list_reports, monitor_version
+from shipline.project import Project
+from shipline.scaffold import create_project
+from shipline.scoring.capture import CaptureBuffer
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("monitor") / "cancer"
+    create_project(folder, "classification")
+    with pytest.MonkeyPatch.context() as patch:
+        for key in [k for k in os.environ if k.startswith("SHIPLINE_")]:
+            patch.delenv(key)
+        patch.setenv("SHIPLINE_USER", "alice")
+        with Project.open(folder) as project:
+            assert project.run().status == "succeeded"
+        yield folder
+
+
+@pytest.fixture
+def project(trained: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    for key in [k for k in os.environ if k.startswith("SHIPLINE_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("SHIPLINE_USER", "monitor-bot")
+    with Project.open(trained) as opened:
+        yield opened
+
+
+def _features(trained: Path) -> pd.DataFrame:
+    return pd.read_csv(trained / "data" / "breast_cancer.csv").drop(columns=["benign", "sample_id"])
+
+
+def test_training_like_data_does_not_drift_and_shifted_data_does(
+    project: Project, trained: Path
+) -> None:
+    _features(trained).to_csv(trained / "same.csv", index=False)
+    summary, report = project.monitor("cancer@staging", trained / "same.csv")
+    assert summary.dataset_drift is False and report["features"]["drifted"] == 0
+    assert report["features"]["compared"] == 30 and report["rows"] == 569
+    assert summary.prediction_drift is False
+    shifted = _features(trained) * 1.6
+    shifted.to_csv(trained / "shifted.csv", index=False)
+    summary, report = project.monitor("cancer@staging", trained / "shifted.csv")
+    assert summary.dataset_drift is True and report["features"]["drifted"] >= 15
+    assert (
+        report["prediction"]["column"] == "prediction" and report["prediction"]["drifted"] is True
+    )
+    stored = [r.id for r in list_reports(project.db(), "cancer")]
+    assert summary.id in stored and project.monitor_report(summary.id)["rows"] == 569
+    event = list_events(project.db(), action="monitor.report")[-1]
+    assert event.actor == "monitor-bot" and json.loads(event.after)["report"] == summary.id
+
+
+def test_captured_traffic_in_the_window(project: Project, trained: Path) -> None:
+    version = project.version("cancer@staging")
+    features = _features(trained).sample(120, random_state=0)  # a random sample: no real drift
+    buffer = CaptureBuffer(project.db(), project.store())
+    for index, (_, row) in enumerate(features.iterrows()):
+        columns = {name: [float(value)] for name, value in row.items()}
+        buffer.add(version.name, version.version, f"req-{index}", columns, [1], 1)
+    buffer.flush()
+    summary, report = project.monitor("cancer@staging")
+    assert report["rows"] == 120 and report["source"].startswith("captures ")
+    assert summary.dataset_drift is False
+    later = datetime.now(UTC) + timedelta(days=3)
+    with pytest.raises(NotFoundError, match="no captured traffic"):
+        monitor_version(
+            project.db(),
+            project.store(),
+            version,
+            project.config().monitoring.drift,
+            "x",
+            window=timedelta(hours=1),
+            now=later,
+        )
+
+
+def test_bad_input_is_refused(project: Project, trained: Path) -> None:
+    _features(trained).drop(columns=["mean area"]).to_csv(trained / "narrow.csv", index=False)
+    with pytest.raises(UsageError, match="missing input column 'mean area'"):
+        project.monitor("cancer@staging", trained / "narrow.csv")
+    with pytest.raises(UsageError, match="--window"):
+        project.monitor("cancer@staging", None, "3 days")
+    with pytest.raises(NotFoundError):
+        project.monitor("cancer@production")
+
+
+def test_the_cli(trained: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPLINE_")}
+
+    def shipline(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "shipline", *args],
+            cwd=trained,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    _features(trained).to_csv(trained / "same.csv", index=False)
+    (_features(trained) * 1.6).to_csv(trained / "shifted.csv", index=False)
+    ok = shipline("monitor", "cancer@staging", "--current", "same.csv", "--json")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["features"]["dataset_drift"] is False
+    drifted = shipline("monitor", "check", "cancer@staging", "--current", "shifted.csv")
+    assert drifted.returncode == 1 and "DRIFTED" in drifted.stdout
+    listed = json.loads(shipline("monitor", "list", "--json").stdout)
+    assert listed[0]["dataset_drift"] is True and listed[1]["dataset_drift"] is False
+    shown = shipline("monitor", "show", str(listed[0]["id"]), "--json")
+    assert json.loads(shown.stdout)["source"] == "file shifted.csv"
+    missing = shipline("monitor", "show", "9999")
+    assert missing.returncode == 1 and "no monitoring report 9999" in missing.stderr

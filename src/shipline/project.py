@@ -187,8 +187,16 @@ class Project:
             from shipline.errors import UsageError
 
             raise UsageError(f"--window: {error}") from None
+        quality = config.monitoring.quality if mine and config else None
         return monitor_version(
-            self.db(), self.store(), version, rules, self.settings.actor, current_file, length
+            self.db(),
+            self.store(),
+            version,
+            rules,
+            self.settings.actor,
+            current_file,
+            length,
+            quality=quality,
         )
 
     def monitor_report(self, report_id: int) -> dict[str, Any]:

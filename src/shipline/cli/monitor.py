@@ -51,7 +51,8 @@ def check(
         print_json({"report": summary.id, **report})
     else:
         _render(summary.id, report)
-    if summary.dataset_drift or summary.prediction_drift:
+    quality_failed = (report.get("quality") or {}).get("passed") is False
+    if summary.dataset_drift or summary.prediction_drift or quality_failed:
         raise typer.Exit(1)
 
 
@@ -78,6 +79,14 @@ def _render(report_id: int, report: dict[str, Any]) -> None:
         f"features: {features['drifted']} of {features['compared']} drifted: {verdict}; "
         f"predictions: {'DRIFT' if report['prediction']['drifted'] else 'ok'}"
     )
+    quality = report.get("quality")
+    if quality:
+        metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(quality["metrics"].items()))
+        verdict_text = {True: "passes", False: "FAILS", None: "no rule"}[quality["passed"]]
+        typer.echo(
+            f"quality on {quality['labelled_rows']} of {quality['captured_rows']} labelled rows: "
+            f"{metrics or quality.get('note', '')} ({verdict_text} monitoring.quality)"
+        )
 
 
 @app.command("list")

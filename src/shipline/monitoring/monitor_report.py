@@ -21,13 +21,14 @@ import orjson
 from sqlalchemy import select
 
 from shipline.artifacts import ContentStore
-from shipline.config.schema import DriftConfig
+from shipline.config.schema import DriftConfig, QualityRule
 from shipline.errors import NotFoundError, UsageError
 from shipline.monitoring.drift import compare_columns
 from shipline.monitoring.drift_files import read_columns
+from shipline.monitoring.quality import labelled_quality
 from shipline.pipeline.run_record import get_run
 from shipline.registry import ModelVersion
-from shipline.scoring import load_version
+from shipline.scoring import LoadedModel, load_version
 from shipline.store import Database, utc_now
 from shipline.store.tables import captures, monitor_reports
 
@@ -61,53 +62,70 @@ def monitor_version(
     current_file: Path | None = None,
     window: timedelta = timedelta(hours=24),
     now: datetime | None = None,
+    quality: QualityRule | None = None,
 ) -> tuple[MonitorSummary, dict[str, Any]]:
     """Compare, store and return the summary and the full report."""
     model = load_version(store, version)
     reference = _reference(db, store, version)
     if current_file is not None:
-        current = read_columns(current_file)
-        missing = [n for n in model.input_names if n not in current]
-        if missing:
-            raise UsageError(
-                f"{current_file}: missing input column {missing[0]!r} of {version.ref}"
-            )
-        current = {n: current[n] for n in model.input_names}
-        rows = len(next(iter(current.values())))
-        current_predictions = np.asarray(model.predict(model.frame(current, rows)).values)
-        source = f"file {current_file}"
+        current, predictions, source = _from_file(model, version, current_file)
+        keys = None
     else:
-        current, current_predictions, source = _captured(
+        current, predictions, source, keys = _captured(
             db, store, version, model.input_names, window, now
         )
-        rows = len(current_predictions)
-    reference_predictions = np.asarray(
-        model.predict(model.frame(reference, len(next(iter(reference.values()))))).values
-    )
+    report = _compare(model, version, reference, current, predictions, source, rules)
+    if keys is not None:
+        report["quality"] = labelled_quality(
+            db,
+            str(version.details.get("task")),
+            keys[0],
+            keys[1],
+            predictions.tolist(),
+            quality,
+            version.metrics,
+        )
+    summary = _store(db, store, version, actor, report)
+    return summary, report
+
+
+def _from_file(
+    model: LoadedModel, version: ModelVersion, path: Path
+) -> tuple[dict[str, np.ndarray], np.ndarray, str]:
+    columns = read_columns(path)
+    missing = [n for n in model.input_names if n not in columns]
+    if missing:
+        raise UsageError(f"{path}: missing input column {missing[0]!r} of {version.ref}")
+    current = {n: columns[n] for n in model.input_names}
+    rows = len(next(iter(current.values())))
+    return current, np.asarray(model.predict(model.frame(current, rows)).values), f"file {path}"
+
+
+def _compare(
+    model: LoadedModel,
+    version: ModelVersion,
+    reference: dict[str, np.ndarray],
+    current: dict[str, np.ndarray],
+    predictions: np.ndarray,
+    source: str,
+    rules: DriftConfig,
+) -> dict[str, Any]:
+    rows = len(next(iter(reference.values())))
+    reference_predictions = np.asarray(model.predict(model.frame(reference, rows)).values)
     features = compare_columns(reference, current, rules)
-    predictions = compare_columns(
+    drift = compare_columns(
         {"prediction": reference_predictions},
-        {"prediction": current_predictions},
+        {"prediction": predictions},
         DriftConfig(strict=rules.strict, min_effect=rules.min_effect),
     )
-    report = {
+    return {
         "model": version.name,
         "version": version.version,
         "source": source,
-        "rows": rows,
+        "rows": len(predictions),
         "features": features.to_dict(),
-        "prediction": predictions.to_dict()["columns"][0],
+        "prediction": drift.to_dict()["columns"][0],
     }
-    return _store(
-        db,
-        store,
-        version,
-        actor,
-        report,
-        features.dataset_drift,
-        features.share,
-        predictions.columns[0].drifted,
-    ), report
 
 
 def _reference(db: Database, store: ContentStore, version: ModelVersion) -> dict[str, np.ndarray]:
@@ -141,7 +159,7 @@ def _captured(
     names: list[str],
     window: timedelta,
     now: datetime | None,
-) -> tuple[dict[str, np.ndarray], np.ndarray, str]:
+) -> tuple[dict[str, np.ndarray], np.ndarray, str, tuple[list[str], list[int]]]:
     import pyarrow as pa
     from pyarrow import parquet
 
@@ -176,19 +194,14 @@ def _captured(
         )
     table = table.take(pa.array(keep))
     current = {name: _array(table.column(name)) for name in names}
-    return current, np.asarray(table.column("prediction").to_pylist()), source
+    keys = (table.column("request_id").to_pylist(), table.column("row").to_pylist())
+    return current, np.asarray(table.column("prediction").to_pylist()), source, keys
 
 
 def _store(
-    db: Database,
-    store: ContentStore,
-    version: ModelVersion,
-    actor: str,
-    report: dict[str, Any],
-    drift: bool,
-    share: float,
-    prediction_drift: bool | None,
+    db: Database, store: ContentStore, version: ModelVersion, actor: str, report: dict[str, Any]
 ) -> MonitorSummary:
+    features, prediction = report["features"], report["prediction"]
     digest = store.put_bytes(orjson.dumps(report, option=orjson.OPT_SERIALIZE_NUMPY)).digest
     with db.write(actor) as tx:
         report_id = tx.conn.execute(
@@ -200,9 +213,11 @@ def _store(
                 created_by=actor,
                 source=report["source"],
                 rows=report["rows"],
-                dataset_drift=int(drift),
-                drifted_share=share,
-                prediction_drift=None if prediction_drift is None else int(prediction_drift),
+                dataset_drift=int(features["dataset_drift"]),
+                drifted_share=features["share"],
+                prediction_drift=None
+                if prediction["drifted"] is None
+                else int(prediction["drifted"]),
                 report_digest=digest,
             )
             .returning(monitor_reports.c.id)
@@ -213,9 +228,10 @@ def _store(
             None,
             {
                 "report": report_id,
-                "dataset_drift": drift,
-                "share": share,
-                "prediction_drift": prediction_drift,
+                "dataset_drift": features["dataset_drift"],
+                "share": features["share"],
+                "prediction_drift": prediction["drifted"],
+                "quality_passed": (report.get("quality") or {}).get("passed"),
             },
         )
     return get_report(db, report_id)

@@ -127,3 +127,50 @@ def test_the_cli(trained: Path) -> None:
     assert json.loads(shown.stdout)["source"] == "file shifted.csv"
     missing = shipline("monitor", "show", "9999")
     assert missing.returncode == 1 and "no monitoring report 9999" in missing.stderr
+
+
+def test_quality_once_labels_arrive(project: Project, trained: Path) -> None:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from shipline.scoring import load_version
+    from shipline.scoring.labels import add_labels
+
+    version = project.version("cancer@staging")
+    model = load_version(project.store(), version)
+    frame = pd.read_csv(trained / "data" / "breast_cancer.csv").sample(120, random_state=1)
+    features = frame.drop(columns=["benign", "sample_id"])
+    predicted = model.predict(
+        model.frame({c: features[c].tolist() for c in features.columns}, 120)
+    ).values
+    buffer = CaptureBuffer(project.db(), project.store())
+    ids = [f"q-{i}" for i in range(120)]
+    for index, request_id in enumerate(ids):
+        columns = {c: [float(features[c].iloc[index])] for c in features.columns}
+        buffer.add(version.name, version.version, request_id, columns, [predicted[index]], 1)
+    buffer.flush()
+    truth = frame["benign"].tolist()
+    pd.DataFrame({"request_id": ids[:80], "label": truth[:80]}).to_csv(
+        trained / "labels.csv", index=False
+    )
+    assert add_labels(project.db(), trained / "labels.csv", "labeller") == 80
+    config = trained / "shipline.yaml"
+    original = config.read_text()
+    try:
+        config.write_text(original + "monitoring:\n  quality: {metric: accuracy, min: 0.0}\n")
+        _, report = project.monitor("cancer@staging", window="1h")
+        quality = report["quality"]
+        assert (quality["labelled_rows"], quality["passed"]) == (80, True)
+        assert quality["metrics"]["accuracy"] == pytest.approx(
+            accuracy_score(truth[:80], predicted[:80])
+        )
+        assert quality["metrics"]["f1"] == pytest.approx(f1_score(truth[:80], predicted[:80]))
+        assert "accuracy" in quality["training_metrics"]
+        config.write_text(original + "monitoring:\n  quality: {metric: accuracy, min: 1.01}\n")
+        _, failing = project.monitor("cancer@staging", window="1h")
+        assert failing["quality"]["passed"] is False
+        config.write_text(original + "monitoring:\n  quality: {metric: roc_auc, min: 0.5}\n")
+        _, no_probabilities = project.monitor("cancer@staging", window="1h")
+        assert no_probabilities["quality"]["passed"] is None
+        assert "probabilities" in no_probabilities["quality"]["note"]
+    finally:
+        config.write_text(original)

@@ -1,0 +1,109 @@
+"""Model quality once ground truth arrives: captured predictions joined with labels.
+
+Labels (``shipline labels add``) are matched to captured rows by request id and row. The task's
+metrics on the matched rows are compared with the training-time metrics and with
+``monitoring.quality``. Rows without a label yet are left out, and counted.
+"""
+
+from __future__ import annotations
+
+__all__ = ["labelled_quality"]
+
+import math
+from typing import Any
+
+import numpy as np
+import orjson
+from sqlalchemy import select, tuple_
+
+from shipline.config.schema import QualityRule
+from shipline.store import Database
+from shipline.store.tables import labels
+
+_CHUNK = 500
+
+
+def labelled_quality(
+    db: Database,
+    task: str,
+    request_ids: list[str],
+    rows: list[int],
+    predictions: list[Any],
+    rule: QualityRule | None,
+    training: dict[str, float],
+) -> dict[str, Any]:
+    """Metrics on the labelled share of the window, against training and the rule."""
+    truth = _labels(db, list(zip(request_ids, rows, strict=True)))
+    matched = [
+        (truth[key], predicted)
+        for key, predicted in zip(zip(request_ids, rows, strict=True), predictions, strict=True)
+        if key in truth
+    ]
+    result: dict[str, Any] = {"captured_rows": len(predictions), "labelled_rows": len(matched)}
+    if not matched:
+        return {**result, "metrics": {}, "passed": None, "note": "no labels for these requests yet"}
+    y_true, y_pred = zip(*matched, strict=True)
+    metrics = _metrics(task, list(y_true), list(y_pred))
+    result |= {
+        "metrics": metrics,
+        "training_metrics": {k: training[k] for k in metrics if k in training},
+        "rule": None if rule is None else rule.model_dump(),
+        "passed": None,
+    }
+    if rule is not None and rule.metric in metrics:
+        value = metrics[rule.metric]
+        result["passed"] = (rule.min is None or value >= rule.min) and (
+            rule.max is None or value <= rule.max
+        )
+    elif rule is not None:
+        result["note"] = f"{rule.metric} needs class probabilities, which captures do not hold"
+    return result
+
+
+def _labels(db: Database, keys: list[tuple[str, int]]) -> dict[tuple[str, int], Any]:
+    found: dict[tuple[str, int], Any] = {}
+    with db.read() as conn:
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            query = select(labels.c.request_id, labels.c.row, labels.c.value).where(
+                tuple_(labels.c.request_id, labels.c.row).in_(chunk)
+            )
+            for row in conn.execute(query):
+                found[(row.request_id, row.row)] = orjson.loads(row.value)
+    return found
+
+
+def _metrics(task: str, y_true: list[Any], y_pred: list[Any]) -> dict[str, float]:
+    from sklearn import metrics as sk
+
+    if task == "regression":
+        truth, predicted = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+        values = {
+            "rmse": math.sqrt(sk.mean_squared_error(truth, predicted)),
+            "mae": sk.mean_absolute_error(truth, predicted),
+            "mape": sk.mean_absolute_percentage_error(truth, predicted),
+        }
+        if len(truth) > 1:
+            values["r2"] = sk.r2_score(truth, predicted)
+        return {k: float(v) for k, v in values.items()}
+    # Labels come from files and predictions from the model: compare them as text.
+    truth_text, predicted_text = [str(v) for v in y_true], [str(v) for v in y_pred]
+    classes = sorted(set(truth_text) | set(predicted_text))
+    average = "binary" if len(classes) == 2 else "macro"
+    positive = {"pos_label": classes[-1]} if average == "binary" else {}
+    return {
+        "accuracy": float(sk.accuracy_score(truth_text, predicted_text)),
+        "precision": float(
+            sk.precision_score(
+                truth_text, predicted_text, average=average, zero_division=0, **positive
+            )
+        ),
+        "recall": float(
+            sk.recall_score(
+                truth_text, predicted_text, average=average, zero_division=0, **positive
+            )
+        ),
+        "f1": float(
+            sk.f1_score(truth_text, predicted_text, average=average, zero_division=0, **positive)
+        ),
+    }

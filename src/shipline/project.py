@@ -188,6 +188,7 @@ class Project:
 
             raise UsageError(f"--window: {error}") from None
         quality = config.monitoring.quality if mine and config else None
+        notifications = config.notifications if mine and config else None
         return monitor_version(
             self.db(),
             self.store(),
@@ -197,6 +198,7 @@ class Project:
             current_file,
             length,
             quality=quality,
+            notifications=notifications,
         )
 
     def monitor_report(self, report_id: int) -> dict[str, Any]:

@@ -41,6 +41,7 @@ app.command("predict")(serving.predict)
 app.add_typer(serving.labels_app, name="labels")
 app.command("drift")(drift.drift)
 app.add_typer(monitor.app, name="monitor")
+app.command("alarms")(monitor.alarms)
 app.add_typer(audit.app, name="audit")
 
 

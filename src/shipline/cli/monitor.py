@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["app"]
+__all__ = ["alarms", "app"]
 
 from pathlib import Path
 from typing import Annotated, Any
@@ -136,3 +136,36 @@ def show(
         print_json(report)
     else:
         _render(report_id, report)
+
+
+def alarms(
+    ctx: typer.Context,
+    include_closed: Annotated[bool, typer.Option("--all", help="Closed alarms too.")] = False,
+    model: Annotated[str | None, typer.Option("--model", help="Only this model.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Open alarms: monitoring rules that broke and have not held since."""
+    from shipline.monitoring.alarm import list_alarms
+
+    project: Project = ctx.obj
+    found = list_alarms(project.db(), include_closed, model)
+    if as_json:
+        print_json([a.to_dict() for a in found])
+        return
+    rows = [
+        (
+            a.id,
+            a.kind,
+            f"{a.model}:{a.version}",
+            a.status,
+            when(a.opened_at),
+            when(a.closed_at or "") or "-",
+            f"report {a.evidence.get('report')}",
+        )
+        for a in found
+    ]
+    print_table(
+        "Alarms",
+        ("id", "kind", "version", "status", "opened (UTC)", "closed (UTC)", "evidence"),
+        rows,
+    )

@@ -21,10 +21,12 @@ import orjson
 from sqlalchemy import select
 
 from shipline.artifacts import ContentStore
-from shipline.config.schema import DriftConfig, QualityRule
+from shipline.config.schema import DriftConfig, NotificationsConfig, QualityRule
 from shipline.errors import NotFoundError, UsageError
+from shipline.monitoring.alarm import Alarm, update_alarms
 from shipline.monitoring.drift import compare_columns
 from shipline.monitoring.drift_files import read_columns
+from shipline.monitoring.notification import notify
 from shipline.monitoring.quality import labelled_quality
 from shipline.pipeline.run_record import get_run
 from shipline.registry import ModelVersion
@@ -63,8 +65,9 @@ def monitor_version(
     window: timedelta = timedelta(hours=24),
     now: datetime | None = None,
     quality: QualityRule | None = None,
+    notifications: NotificationsConfig | None = None,
 ) -> tuple[MonitorSummary, dict[str, Any]]:
-    """Compare, store and return the summary and the full report."""
+    """Compare, store (opening or closing alarms) and return the summary and the full report."""
     model = load_version(store, version)
     reference = _reference(db, store, version)
     if current_file is not None:
@@ -85,7 +88,19 @@ def monitor_version(
             quality,
             version.metrics,
         )
-    summary = _store(db, store, version, actor, report)
+    summary, opened, closed = _store(db, store, version, actor, report)
+    report["alarms"] = {"opened": [a.id for a in opened], "closed": [a.id for a in closed]}
+    problems = [
+        problem
+        for event, alarm in [
+            *(("alarm.open", a) for a in opened),
+            *(("alarm.close", a) for a in closed),
+        ]
+        if (problem := notify(notifications or NotificationsConfig(), event, alarm.to_dict()))
+        is not None
+    ]
+    if problems:
+        report["notification_problems"] = problems
     return summary, report
 
 
@@ -200,7 +215,7 @@ def _captured(
 
 def _store(
     db: Database, store: ContentStore, version: ModelVersion, actor: str, report: dict[str, Any]
-) -> MonitorSummary:
+) -> tuple[MonitorSummary, list[Alarm], list[Alarm]]:
     features, prediction = report["features"], report["prediction"]
     digest = store.put_bytes(orjson.dumps(report, option=orjson.OPT_SERIALIZE_NUMPY)).digest
     with db.write(actor) as tx:
@@ -234,7 +249,32 @@ def _store(
                 "quality_passed": (report.get("quality") or {}).get("passed"),
             },
         )
-    return get_report(db, report_id)
+        opened, closed = update_alarms(
+            tx, version.name, version.version, _verdicts(report, report_id)
+        )
+    return get_report(db, report_id), opened, closed
+
+
+def _verdicts(
+    report: dict[str, Any], report_id: int
+) -> dict[str, tuple[bool | None, dict[str, Any]]]:
+    """Which monitoring rules broke, with the evidence an alarm keeps."""
+    features = report["features"]
+    drift_evidence = {
+        "report": report_id,
+        "share": features["share"],
+        "threshold": features["share_threshold"],
+        "drifted": [c["column"] for c in features["columns"] if c["drifted"]],
+    }
+    verdicts: dict[str, tuple[bool | None, dict[str, Any]]] = {
+        "drift": (bool(features["dataset_drift"]), drift_evidence)
+    }
+    quality = report.get("quality")
+    if quality is not None:
+        passed = quality.get("passed")
+        evidence = {"report": report_id, "metrics": quality["metrics"], "rule": quality.get("rule")}
+        verdicts["quality"] = (None if passed is None else not passed, evidence)
+    return verdicts
 
 
 def _summary(row: Any) -> MonitorSummary:

@@ -7,6 +7,7 @@ canonical JSON text, so both databases store and hash them byte for byte alike.
 from __future__ import annotations
 
 __all__ = [
+    "alarms",
     "alias_history",
     "aliases",
     "approvals",
@@ -246,4 +247,17 @@ monitor_reports = Table(
     Column("drifted_share", Float, nullable=False),
     Column("prediction_drift", Integer, nullable=True),
     Column("report_digest", String(64), nullable=False),
+)
+
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("opened_at", String(32), nullable=False),
+    Column("closed_at", String(32), nullable=True),
+    Column("evidence", Text, nullable=False),
 )

@@ -1,0 +1,128 @@
+"""Alarms: each monitoring rule that breaks opens one; it closes when the rule holds again.
+
+Opening and closing happen in the same transaction as the report that found them, with an
+audit event each. Alarms are what the retraining controller acts on.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Alarm", "list_alarms", "update_alarms"]
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from shipline.store import Database, Transaction, utc_now
+from shipline.store.tables import alarms
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """A broken rule of one model."""
+
+    id: int
+    model: str
+    version: int
+    kind: str
+    status: str
+    opened_at: str
+    closed_at: str | None
+    evidence: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return dict(self.__dict__)
+
+
+def update_alarms(
+    tx: Transaction,
+    model: str,
+    version: int,
+    verdicts: dict[str, tuple[bool | None, dict[str, Any]]],
+) -> tuple[list[Alarm], list[Alarm]]:
+    """Apply rule verdicts (kind → broken?, evidence); returns the alarms opened and closed.
+
+    A verdict of None (the rule could not be judged, e.g. no labels yet) changes nothing.
+    """
+    opened, closed = [], []
+    now = utc_now()
+    for kind, (broken, evidence) in verdicts.items():
+        if broken is None:
+            continue
+        current = tx.conn.execute(
+            select(alarms).where(
+                alarms.c.model == model, alarms.c.kind == kind, alarms.c.status == "open"
+            )
+        ).first()
+        if broken and current is None:
+            alarm_id = tx.conn.execute(
+                alarms.insert()
+                .values(
+                    model=model,
+                    version=version,
+                    kind=kind,
+                    status="open",
+                    opened_at=now,
+                    evidence=orjson.dumps(evidence).decode(),
+                )
+                .returning(alarms.c.id)
+            ).scalar_one()
+            tx.record(
+                "alarm.open",
+                f"model:{model}:{version}",
+                None,
+                {"alarm": alarm_id, "kind": kind, **evidence},
+            )
+            opened.append(_load(tx, alarm_id))
+        elif broken and current is not None:
+            tx.conn.execute(
+                alarms.update()
+                .where(alarms.c.id == current.id)
+                .values(evidence=orjson.dumps(evidence).decode())
+            )
+        elif not broken and current is not None:
+            tx.conn.execute(
+                alarms.update()
+                .where(alarms.c.id == current.id)
+                .values(status="closed", closed_at=now)
+            )
+            tx.record(
+                "alarm.close",
+                f"model:{model}:{current.version}",
+                {"alarm": current.id, "status": "open"},
+                {"alarm": current.id, "status": "closed", "kind": kind},
+            )
+            closed.append(_load(tx, current.id))
+    return opened, closed
+
+
+def _alarm(row: Any) -> Alarm:
+    return Alarm(
+        row.id,
+        row.model,
+        row.version,
+        row.kind,
+        row.status,
+        row.opened_at,
+        row.closed_at,
+        orjson.loads(row.evidence),
+    )
+
+
+def _load(tx: Transaction, alarm_id: int) -> Alarm:
+    return _alarm(tx.conn.execute(select(alarms).where(alarms.c.id == alarm_id)).one())
+
+
+def list_alarms(
+    db: Database, include_closed: bool = False, model: str | None = None
+) -> list[Alarm]:
+    """Open alarms (or all), newest first."""
+    query = select(alarms).order_by(alarms.c.id.desc())
+    if not include_closed:
+        query = query.where(alarms.c.status == "open")
+    if model is not None:
+        query = query.where(alarms.c.model == model)
+    with db.read() as conn:
+        return [_alarm(row) for row in conn.execute(query).all()]

@@ -189,6 +189,7 @@ class Project:
             raise UsageError(f"--window: {error}") from None
         quality = config.monitoring.quality if mine and config else None
         notifications = config.notifications if mine and config else None
+        estimated = config.monitoring.estimated_quality if mine and config else None
         return monitor_version(
             self.db(),
             self.store(),
@@ -199,6 +200,7 @@ class Project:
             length,
             quality=quality,
             notifications=notifications,
+            estimated_quality=estimated,
         )
 
     def monitor_report(self, report_id: int) -> dict[str, Any]:

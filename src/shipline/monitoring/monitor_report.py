@@ -26,6 +26,7 @@ from shipline.errors import NotFoundError, UsageError
 from shipline.monitoring.alarm import Alarm, update_alarms
 from shipline.monitoring.drift import compare_columns
 from shipline.monitoring.drift_files import read_columns
+from shipline.monitoring.estimation import estimate_performance
 from shipline.monitoring.notification import notify
 from shipline.monitoring.quality import labelled_quality
 from shipline.pipeline.run_record import get_run
@@ -66,6 +67,7 @@ def monitor_version(
     now: datetime | None = None,
     quality: QualityRule | None = None,
     notifications: NotificationsConfig | None = None,
+    estimated_quality: QualityRule | None = None,
 ) -> tuple[MonitorSummary, dict[str, Any]]:
     """Compare, store (opening or closing alarms) and return the summary and the full report."""
     model = load_version(store, version)
@@ -78,6 +80,9 @@ def monitor_version(
             db, store, version, model.input_names, window, now
         )
     report = _compare(model, version, reference, current, predictions, source, rules)
+    estimated = _estimated(db, store, version, model, current, estimated_quality)
+    if estimated is not None:
+        report["estimated_quality"] = estimated
     if keys is not None:
         report["quality"] = labelled_quality(
             db,
@@ -143,18 +148,63 @@ def _compare(
     }
 
 
-def _reference(db: Database, store: ContentStore, version: ModelVersion) -> dict[str, np.ndarray]:
+def _split(db: Database, store: ContentStore, version: ModelVersion, part: str) -> Any:
+    """The training run's ``train`` or ``test`` split, as an Arrow table."""
     from pyarrow import parquet
 
     run = get_run(db, version.run_id)
-    split = next((s for s in run.steps if s.step == "split" and "train" in s.outputs), None)
+    split = next((s for s in run.steps if s.step == "split" and part in s.outputs), None)
     if split is None:
         raise NotFoundError(
-            f"{version.ref}: its run {run.id} stored no training split to compare with"
+            f"{version.ref}: its run {run.id} stored no {part} split to compare with"
         )
-    table = parquet.read_table(io.BytesIO(store.read_bytes(split.outputs["train"])))
+    return parquet.read_table(io.BytesIO(store.read_bytes(split.outputs[part])))
+
+
+def _reference(db: Database, store: ContentStore, version: ModelVersion) -> dict[str, np.ndarray]:
+    table = _split(db, store, version, "train")
     names = [c["name"] for c in version.details["signature"]["inputs"]]
     return {name: _array(table.column(name)) for name in names}
+
+
+def _estimated(
+    db: Database,
+    store: ContentStore,
+    version: ModelVersion,
+    model: LoadedModel,
+    current: dict[str, np.ndarray],
+    rule: QualityRule | None,
+) -> dict[str, Any] | None:
+    """CBPE on the current rows against the held-out split; None unless a binary classifier."""
+    classes = version.details.get("signature", {}).get("output", {}).get("classes") or []
+    if version.details.get("task") != "classification" or len(classes) != 2:
+        return None
+    test = _split(db, store, version, "test")
+    reference = {name: _array(test.column(name)) for name in model.input_names}
+    reference_rows, current_rows = test.num_rows, len(next(iter(current.values())))
+    reference_proba = model.predict(
+        model.frame(reference, reference_rows), probabilities=True
+    ).probabilities
+    current_proba = model.predict(
+        model.frame(current, current_rows), probabilities=True
+    ).probabilities
+    if reference_proba is None or current_proba is None:
+        return None
+    truth = np.asarray(test.column(str(version.details.get("target"))).to_pylist())
+    result = estimate_performance(
+        np.asarray(reference_proba)[:, 1], truth, np.asarray(current_proba)[:, 1], classes[1]
+    )
+    estimated = result["estimated"]
+    if rule is not None and rule.metric in estimated:
+        value = estimated[rule.metric]
+        result["rule"] = rule.model_dump()
+        result["passed"] = (rule.min is None or value >= rule.min) and (
+            rule.max is None or value <= rule.max
+        )
+    else:
+        band = result["bands"].get("accuracy")
+        result["passed"] = None if band is None else estimated["accuracy"] >= band["lower"]
+    return result
 
 
 def _array(column: Any) -> np.ndarray:
@@ -274,6 +324,16 @@ def _verdicts(
         passed = quality.get("passed")
         evidence = {"report": report_id, "metrics": quality["metrics"], "rule": quality.get("rule")}
         verdicts["quality"] = (None if passed is None else not passed, evidence)
+    estimated = report.get("estimated_quality")
+    if estimated is not None:
+        passed = estimated.get("passed")
+        evidence = {
+            "report": report_id,
+            "estimated": estimated["estimated"],
+            "bands": estimated["bands"],
+            "assumption": estimated["assumption"],
+        }
+        verdicts["estimated_quality"] = (None if passed is None else not passed, evidence)
     return verdicts
 
 

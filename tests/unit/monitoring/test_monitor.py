@@ -55,6 +55,10 @@ def test_training_like_data_does_not_drift_and_shifted_data_does(
     assert summary.dataset_drift is False and report["features"]["drifted"] == 0
     assert report["features"]["compared"] == 30 and report["rows"] == 569
     assert summary.prediction_drift is False
+    estimated = report["estimated_quality"]
+    assert estimated["method"] == "CBPE" and "no concept drift" in estimated["assumption"]
+    realised = json.loads(json.dumps(project.version("cancer@staging").metrics))["accuracy"]
+    assert estimated["estimated"]["accuracy"] == pytest.approx(realised, abs=0.1)
     shifted = _features(trained) * 1.6
     shifted.to_csv(trained / "shifted.csv", index=False)
     summary, report = project.monitor("cancer@staging", trained / "shifted.csv")

@@ -47,7 +47,6 @@ def update_alarms(
     A verdict of None (the rule could not be judged, e.g. no labels yet) changes nothing.
     """
     opened, closed = [], []
-    now = utc_now()
     for kind, (broken, evidence) in verdicts.items():
         if broken is None:
             continue
@@ -57,45 +56,52 @@ def update_alarms(
             )
         ).first()
         if broken and current is None:
-            alarm_id = tx.conn.execute(
-                alarms.insert()
-                .values(
-                    model=model,
-                    version=version,
-                    kind=kind,
-                    status="open",
-                    opened_at=now,
-                    evidence=orjson.dumps(evidence).decode(),
-                )
-                .returning(alarms.c.id)
-            ).scalar_one()
-            tx.record(
-                "alarm.open",
-                f"model:{model}:{version}",
-                None,
-                {"alarm": alarm_id, "kind": kind, **evidence},
-            )
-            opened.append(_load(tx, alarm_id))
+            opened.append(_open(tx, model, version, kind, evidence))
         elif broken and current is not None:
+            evidence_text = orjson.dumps(evidence).decode()
             tx.conn.execute(
-                alarms.update()
-                .where(alarms.c.id == current.id)
-                .values(evidence=orjson.dumps(evidence).decode())
+                alarms.update().where(alarms.c.id == current.id).values(evidence=evidence_text)
             )
         elif not broken and current is not None:
-            tx.conn.execute(
-                alarms.update()
-                .where(alarms.c.id == current.id)
-                .values(status="closed", closed_at=now)
-            )
-            tx.record(
-                "alarm.close",
-                f"model:{model}:{current.version}",
-                {"alarm": current.id, "status": "open"},
-                {"alarm": current.id, "status": "closed", "kind": kind},
-            )
-            closed.append(_load(tx, current.id))
+            closed.append(_close(tx, current, kind))
     return opened, closed
+
+
+def _open(tx: Transaction, model: str, version: int, kind: str, evidence: dict[str, Any]) -> Alarm:
+    alarm_id = tx.conn.execute(
+        alarms.insert()
+        .values(
+            model=model,
+            version=version,
+            kind=kind,
+            status="open",
+            opened_at=utc_now(),
+            evidence=orjson.dumps(evidence).decode(),
+        )
+        .returning(alarms.c.id)
+    ).scalar_one()
+    tx.record(
+        "alarm.open",
+        f"model:{model}:{version}",
+        None,
+        {"alarm": alarm_id, "kind": kind, **evidence},
+    )
+    return _load(tx, alarm_id)
+
+
+def _close(tx: Transaction, current: Any, kind: str) -> Alarm:
+    tx.conn.execute(
+        alarms.update()
+        .where(alarms.c.id == current.id)
+        .values(status="closed", closed_at=utc_now())
+    )
+    tx.record(
+        "alarm.close",
+        f"model:{current.model}:{current.version}",
+        {"alarm": current.id, "status": "open"},
+        {"alarm": current.id, "status": "closed", "kind": kind},
+    )
+    return _load(tx, current.id)
 
 
 def _alarm(row: Any) -> Alarm:

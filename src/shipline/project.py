@@ -203,6 +203,35 @@ class Project:
             estimated_quality=estimated,
         )
 
+    def export_model_monitor_files(
+        self, ref: str, folder: Path, report_id: int | None = None
+    ) -> list[Path]:
+        """statistics.json and constraints.json of the version's training data (and
+        constraint_violations.json of a report) in SageMaker Model Monitor's shapes."""
+        import orjson
+
+        from shipline.monitoring.model_monitor_files import (
+            constraint_violations,
+            constraints,
+            statistics,
+        )
+        from shipline.monitoring.monitor_report import training_columns
+
+        version = self.version(ref)
+        baseline = statistics(training_columns(self.db(), self.store(), version))
+        implied = constraints(baseline)
+        documents = {"statistics.json": baseline, "constraints.json": implied}
+        if report_id is not None:
+            report = self.monitor_report(report_id)
+            documents["constraint_violations.json"] = constraint_violations(report, implied)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, document in documents.items():
+            path = folder / name
+            path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+            written.append(path)
+        return written
+
     def monitor_report(self, report_id: int) -> dict[str, Any]:
         """The full stored report."""
         import orjson

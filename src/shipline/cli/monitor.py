@@ -89,6 +89,26 @@ def _render(report_id: int, report: dict[str, Any]) -> None:
         )
 
 
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME@ALIAS", help="The version whose training data is the baseline."
+        ),
+    ],
+    to: Annotated[Path, typer.Option("--to", help="Folder to write the files into.")],
+    report: Annotated[
+        int | None, typer.Option("--report", help="Also write this report's violations.")
+    ] = None,
+) -> None:
+    """Write SageMaker Model Monitor files: statistics.json, constraints.json (and violations)."""
+    project: Project = ctx.obj
+    for path in project.export_model_monitor_files(target, to, report):
+        typer.echo(f"wrote {path}")
+
+
 @app.command("list")
 def list_(
     ctx: typer.Context,

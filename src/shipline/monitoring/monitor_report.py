@@ -8,7 +8,7 @@ full report as a JSON blob, a summary row pointing at it) and audited.
 
 from __future__ import annotations
 
-__all__ = ["MonitorSummary", "get_report", "list_reports", "monitor_version"]
+__all__ = ["MonitorSummary", "get_report", "list_reports", "monitor_version", "training_columns"]
 
 import io
 from dataclasses import dataclass
@@ -159,6 +159,13 @@ def _split(db: Database, store: ContentStore, version: ModelVersion, part: str) 
             f"{version.ref}: its run {run.id} stored no {part} split to compare with"
         )
     return parquet.read_table(io.BytesIO(store.read_bytes(split.outputs[part])))
+
+
+def training_columns(
+    db: Database, store: ContentStore, version: ModelVersion
+) -> dict[str, np.ndarray]:
+    """The version's training split, one array per input column."""
+    return _reference(db, store, version)
 
 
 def _reference(db: Database, store: ContentStore, version: ModelVersion) -> dict[str, np.ndarray]:

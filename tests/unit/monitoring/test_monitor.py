@@ -129,6 +129,11 @@ def test_the_cli(trained: Path) -> None:
     assert listed[0]["dataset_drift"] is True and listed[1]["dataset_drift"] is False
     shown = shipline("monitor", "show", str(listed[0]["id"]), "--json")
     assert json.loads(shown.stdout)["source"] == "file shifted.csv"
+    exported = shipline(
+        "monitor", "export", "cancer@staging", "--to", "mm", "--report", str(listed[0]["id"])
+    )
+    assert exported.returncode == 0 and "constraint_violations.json" in exported.stdout
+    assert json.loads((trained / "mm" / "constraints.json").read_text())["version"] == 0
     missing = shipline("monitor", "show", "9999")
     assert missing.returncode == 1 and "no monitoring report 9999" in missing.stderr
 

@@ -1,0 +1,185 @@
+"""Data drift: shipline against Evidently's DataDriftPreset on the same files, side by side.
+
+25 columns (20 numerical, 5 categorical), N rows per side, with known drift (shifted means,
+a scaled variance, swapped and unseen categories, NaNs). The driver writes both sides to
+Parquet once; each tool then runs in its own process (Evidently needs pandas < 3: it runs from
+the environment made by `bench/setup-drift.sh`), timing only the comparison and reporting its
+peak memory. Decisions are compared column by column.
+
+Target: at least 100x faster than Evidently at 1M rows per side, decisions identical, peak
+memory under 1.5x the data itself.
+
+    .venv-bench/bin/python bench/drift.py --rows 100000 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EVIDENTLY_PYTHON = ROOT / ".venv-drift" / "bin" / "python"
+
+
+def _generate(rows: int, folder: Path) -> int:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(42)
+
+    def side(drifted: bool) -> pd.DataFrame:
+        data = {}
+        for i in range(20):
+            shift = [0.0, 0.25, 0.5, 1.0, 0.05][i] if drifted and i < 5 else 0.0
+            scale = 1.5 if drifted and i == 5 else 1.0
+            values = rng.normal(shift, scale, rows)
+            if i == 6:
+                values[rng.random(rows) < 0.05] = np.nan
+            data[f"num_{i:02d}"] = values
+        for i in range(5):
+            choices = ["a", "b", "c", "d"]
+            probabilities = [0.4, 0.3, 0.2, 0.1]
+            if drifted and i == 0:
+                probabilities = [0.1, 0.2, 0.3, 0.4]  # swapped
+            if drifted and i == 1:
+                choices, probabilities = ["a", "b", "c", "e"], [0.4, 0.3, 0.2, 0.1]  # unseen "e"
+            data[f"cat_{i:02d}"] = rng.choice(choices, rows, p=probabilities)
+        return pd.DataFrame(data)
+
+    reference, current = side(False), side(True)
+    reference.to_parquet(folder / "reference.parquet", index=False)
+    current.to_parquet(folder / "current.parquet", index=False)
+    return int(reference.memory_usage(deep=False).sum() + current.memory_usage(deep=False).sum())
+
+
+def run_shipline(folder: Path) -> dict[str, object]:
+    """Time shipline's comparison of the two files' arrays (reading excluded)."""
+    from scipy import spatial, stats  # imported before timing, as Evidently's are
+
+    from shipline.monitoring import compare_columns, read_columns
+
+    del spatial, stats
+    reference, current = (
+        read_columns(folder / "reference.parquet"),
+        read_columns(folder / "current.parquet"),
+    )
+    start = time.perf_counter()
+    report = compare_columns(reference, current)
+    seconds = time.perf_counter() - start
+    decisions = {c.column: bool(c.drifted) for c in report.columns}
+    statistics = {c.column: c.statistic for c in report.columns}
+    return {
+        "seconds": seconds,
+        "decisions": decisions,
+        "statistics": statistics,
+        "peak_mb": _peak_mb(),
+    }
+
+
+def run_evidently(folder: Path) -> dict[str, object]:
+    """Time Evidently 0.7's DataDriftPreset on the same data (reading excluded)."""
+    import pandas as pd
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+
+    reference, current = (
+        pd.read_parquet(folder / "reference.parquet"),
+        pd.read_parquet(folder / "current.parquet"),
+    )
+    start = time.perf_counter()
+    snapshot = Report([DataDriftPreset()]).run(current_data=current, reference_data=reference)
+    seconds = time.perf_counter() - start
+    decisions, statistics = {}, {}
+    for metric in snapshot.dict()["metrics"]:
+        config = metric.get("config", {})
+        if not str(config.get("type", "")).endswith("ValueDrift"):
+            continue
+        column, method, threshold = (
+            config["column"],
+            str(config["method"]),
+            float(config["threshold"]),
+        )
+        value = float(metric["value"])
+        statistics[column] = value
+        # Evidently's operators: KS p <= threshold, other p-values <, distances >=.
+        if "p_value" in method:
+            decisions[column] = (
+                value <= threshold if method.startswith("K-S") else value < threshold
+            )
+        else:
+            decisions[column] = value >= threshold
+    return {
+        "seconds": seconds,
+        "decisions": decisions,
+        "statistics": statistics,
+        "peak_mb": _peak_mb(),
+    }
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    """Generate, run both tools in their own processes, print ratios and agreement."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--tool", choices=["shipline", "evidently"])
+    parser.add_argument("--folder", type=Path)
+    args = parser.parse_args()
+    if args.tool:
+        result = (
+            run_shipline(args.folder) if args.tool == "shipline" else run_evidently(args.folder)
+        )
+        print(json.dumps(result))
+        return
+    if not EVIDENTLY_PYTHON.exists():
+        sys.exit("Evidently's environment is missing: run bench/setup-drift.sh")
+    for rows in args.rows:
+        with tempfile.TemporaryDirectory() as work:
+            folder = Path(work)
+            data_mb = _generate(rows, folder) / 1024**2
+            ours = _run(sys.executable, "shipline", folder)
+            theirs = _run(str(EVIDENTLY_PYTHON), "evidently", folder)
+        same = sum(ours["decisions"][c] == theirs["decisions"].get(c) for c in ours["decisions"])
+        ratio = theirs["seconds"] / ours["seconds"]
+        print(f"{rows:,} rows per side, 25 columns ({data_mb:.0f} MB of data in memory):")
+        print(f"  evidently {theirs['seconds']:8.2f} s  peak {theirs['peak_mb']:7.0f} MB")
+        print(f"  shipline  {ours['seconds']:8.3f} s  peak {ours['peak_mb']:7.0f} MB")
+        print(
+            f"  ratio {ratio:.0f}x (target >= 100x at 1M: {'met' if ratio >= 100 else 'MISSED'});"
+            f" decisions identical on {same}/{len(ours['decisions'])} columns"
+        )
+        differing = [
+            c for c in ours["decisions"] if ours["decisions"][c] != theirs["decisions"].get(c)
+        ]
+        if differing:
+            print(f"  differing: {differing}")
+        worst = max(
+            abs(ours["statistics"][c] - theirs["statistics"][c])
+            / max(abs(theirs["statistics"][c]), 1e-12)
+            for c in ours["statistics"]
+            if c in theirs["statistics"] and ours["statistics"][c] is not None
+        )
+        print(f"  largest relative difference of a statistic: {worst:.2e}")
+
+
+def _run(python: str, tool: str, folder: Path) -> dict[str, object]:
+    out = subprocess.run(
+        [python, __file__, "--tool", tool, "--folder", str(folder)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    main()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["compare_files", "read_columns"]
+__all__ = ["column_array", "compare_files", "drift_rules", "read_columns"]
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,16 +38,22 @@ def read_columns(path: Path) -> dict[str, np.ndarray]:
         raise DataFileError(f"{path}: has columns but no rows")
     columns = {}
     for name in table.column_names:
-        column = table.column(name)
-        if pa.types.is_integer(column.type) and column.null_count == 0:
-            columns[name] = column.to_numpy()
-        elif pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
-            columns[name] = column.to_numpy(zero_copy_only=False).astype(np.float64)
-        elif pa.types.is_boolean(column.type) and column.null_count == 0:
-            columns[name] = column.to_numpy(zero_copy_only=False)
-        else:
-            columns[name] = np.asarray(column.to_pylist(), dtype=object)
+        columns[name] = column_array(table.column(name))
     return columns
+
+
+def column_array(column: Any) -> np.ndarray:
+    """One Arrow column as numpy: integers stay integers unless missing values force floats
+    (NaN), floats are float64, booleans stay booleans, anything else is an object array."""
+    import pyarrow as pa
+
+    if pa.types.is_integer(column.type) and column.null_count == 0:
+        return np.asarray(column.to_numpy())
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+    if pa.types.is_boolean(column.type) and column.null_count == 0:
+        return np.asarray(column.to_numpy(zero_copy_only=False))
+    return np.asarray(column.to_pylist(), dtype=object)
 
 
 def compare_files(reference: Path, current: Path, config: DriftConfig | None = None) -> DriftReport:

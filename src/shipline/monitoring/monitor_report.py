@@ -25,7 +25,7 @@ from shipline.config.schema import DriftConfig, NotificationsConfig, QualityRule
 from shipline.errors import NotFoundError, UsageError
 from shipline.monitoring.alarm import Alarm, update_alarms
 from shipline.monitoring.drift import compare_columns
-from shipline.monitoring.drift_files import read_columns
+from shipline.monitoring.drift_files import column_array, read_columns
 from shipline.monitoring.estimation import estimate_performance
 from shipline.monitoring.notification import notify
 from shipline.monitoring.quality import labelled_quality
@@ -171,7 +171,7 @@ def training_columns(
 def _reference(db: Database, store: ContentStore, version: ModelVersion) -> dict[str, np.ndarray]:
     table = _split(db, store, version, "train")
     names = [c["name"] for c in version.details["signature"]["inputs"]]
-    return {name: _array(table.column(name)) for name in names}
+    return {name: column_array(table.column(name)) for name in names}
 
 
 def _estimated(
@@ -187,7 +187,7 @@ def _estimated(
     if version.details.get("task") != "classification" or len(classes) != 2:
         return None
     test = _split(db, store, version, "test")
-    reference = {name: _array(test.column(name)) for name in model.input_names}
+    reference = {name: column_array(test.column(name)) for name in model.input_names}
     reference_rows, current_rows = test.num_rows, len(next(iter(current.values())))
     reference_proba = model.predict(
         model.frame(reference, reference_rows), probabilities=True
@@ -212,16 +212,6 @@ def _estimated(
         band = result["bands"].get("accuracy")
         result["passed"] = None if band is None else estimated["accuracy"] >= band["lower"]
     return result
-
-
-def _array(column: Any) -> np.ndarray:
-    import pyarrow as pa
-
-    if pa.types.is_integer(column.type) and column.null_count == 0:
-        return np.asarray(column.to_numpy())
-    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
-        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
-    return np.asarray(column.to_pylist(), dtype=object)
 
 
 def _captured(
@@ -265,7 +255,7 @@ def _captured(
             f"{version.ref}: no captured traffic between {low[:19]} and {high[:19]} UTC"
         )
     table = table.take(pa.array(keep))
-    current = {name: _array(table.column(name)) for name in names}
+    current = {name: column_array(table.column(name)) for name in names}
     keys = (table.column("request_id").to_pylist(), table.column("row").to_pylist())
     return current, np.asarray(table.column("prediction").to_pylist()), source, keys
 

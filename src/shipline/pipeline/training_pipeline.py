@@ -212,7 +212,8 @@ def _champions(context: StepContext, inputs: dict[str, str] | None = None) -> di
 def gate(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
     """Apply evaluation.gates: absolute bounds, champion/challenger, bias limits."""
     evaluation = inputs["evaluation"]
-    champions = {alias: (c or {}).get("metrics") for alias, c in _champions(context).items()}
+    holders = _champions(context)  # read once: the verdict and the record use the same versions
+    champions = {alias: (c or {}).get("metrics") for alias, c in holders.items()}
     outcome = apply_gates(
         context.config.evaluation.gates, evaluation["metrics"], champions, evaluation["bias"]
     )
@@ -220,7 +221,7 @@ def gate(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
         "gate": {
             "passed": outcome.passed,
             "rules": list(outcome.rules),
-            "champions": _champions(context),
+            "champions": holders,
         }
     }
 

@@ -161,3 +161,17 @@ def test_bad_overrides_name_the_column() -> None:
             {"x": ref},
             DriftConfig(columns={"nope": DriftOverride(method="psi", threshold=0.1)}),
         )
+
+
+def test_arrow_columns_convert_the_same_way_for_every_caller() -> None:
+    import pyarrow as pa
+
+    from shipline.monitoring.drift_files import column_array
+
+    assert column_array(pa.chunked_array([[1, 2, 3]])).dtype.kind == "i"
+    with_missing = column_array(pa.chunked_array([[1, None, 3]]))
+    assert with_missing.dtype == np.float64 and np.isnan(with_missing[1])
+    flags = column_array(pa.chunked_array([[True, False]]))
+    assert flags.dtype == np.bool_ and column_kind(flags) == "categorical"
+    text = column_array(pa.chunked_array([["a", None]]))
+    assert text.dtype == object and text.tolist() == ["a", None]

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from shipline.config import ModelConfig
     from shipline.data import AddResult
     from shipline.monitoring.monitor_report import MonitorSummary
+    from shipline.monitoring.traffic import TimeWindow
     from shipline.pipeline import RunRecord
     from shipline.pipeline.metric_log import TrackedRun
     from shipline.registry import Approval, ModelVersion, Promotion
@@ -170,38 +171,41 @@ class Project:
         return failure_reasons(self.store(), run)
 
     def monitor(
-        self, ref: str, current_file: Path | None = None, window: str | None = None
+        self,
+        ref: str,
+        current_file: Path | None = None,
+        window: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        histograms: bool = False,
     ) -> tuple[MonitorSummary, dict[str, Any]]:
-        """Drift of served traffic (or a file) against the version's training data; stored."""
-        from shipline.config.schema import DriftConfig, parse_duration
+        """Drift, quality, bias and attribution of served traffic (or a file) against the
+        version's training data; stored, with alarms opened or closed."""
+        from shipline.config.schema import MonitoringConfig
         from shipline.monitoring.monitor_report import monitor_version
 
         version = self.version(ref)
         config = self.config() if self.settings.config_path.exists() else None
-        mine = config is not None and config.name == version.name
-        rules = config.monitoring.drift if mine and config else DriftConfig()
-        span = window or (config.monitoring.window if mine and config else "24h")
-        try:
-            length = parse_duration(span)
-        except ValueError as error:
-            from shipline.errors import UsageError
-
-            raise UsageError(f"--window: {error}") from None
-        quality = config.monitoring.quality if mine and config else None
-        notifications = config.notifications if mine and config else None
-        estimated = config.monitoring.estimated_quality if mine and config else None
+        mine = config if config is not None and config.name == version.name else None
+        monitoring = mine.monitoring if mine else MonitoringConfig()
+        current = current_file or _time_window(window or monitoring.window, since, until)
         return monitor_version(
             self.db(),
             self.store(),
             version,
-            rules,
+            monitoring,
             self.settings.actor,
-            current_file,
-            length,
-            quality=quality,
-            notifications=notifications,
-            estimated_quality=estimated,
+            current,
+            mine.notifications if mine else None,
+            histograms,
         )
+
+    def write_monitor_html(self, report_id: int, path: Path) -> None:
+        """A stored report as a self-contained HTML page, with the model's earlier reports."""
+        from shipline.artifacts.local_file import write_atomically
+        from shipline.monitoring.monitor_report import report_page
+
+        write_atomically(path, report_page(self.db(), self.store(), report_id).encode())
 
     def export_model_monitor_files(
         self, ref: str, folder: Path, report_id: int | None = None
@@ -210,15 +214,16 @@ class Project:
         constraint_violations.json of a report) in SageMaker Model Monitor's shapes."""
         import orjson
 
+        from shipline.artifacts.local_file import write_atomically
         from shipline.monitoring.model_monitor_files import (
             constraint_violations,
             constraints,
             statistics,
         )
-        from shipline.monitoring.monitor_report import training_columns
+        from shipline.monitoring.traffic import split_columns
 
         version = self.version(ref)
-        baseline = statistics(training_columns(self.db(), self.store(), version))
+        baseline = statistics(split_columns(self.db(), self.store(), version))
         implied = constraints(baseline)
         documents = {"statistics.json": baseline, "constraints.json": implied}
         if report_id is not None:
@@ -228,7 +233,7 @@ class Project:
         written = []
         for name, document in documents.items():
             path = folder / name
-            path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+            write_atomically(path, orjson.dumps(document, option=orjson.OPT_INDENT_2))
             written.append(path)
         return written
 
@@ -275,3 +280,29 @@ class Project:
         from shipline.registry import rollback
 
         return rollback(self.db(), name, alias, self.settings.actor, reason)
+
+
+def _time_window(window: str, since: str | None, until: str | None) -> TimeWindow:
+    """``--window`` or ``--since``/``--until`` (ISO 8601, UTC unless an offset is given)."""
+    from datetime import UTC, datetime
+
+    from shipline.config.schema import parse_duration
+    from shipline.errors import UsageError
+    from shipline.monitoring.traffic import TimeWindow
+
+    def instant(option: str, text: str | None) -> datetime | None:
+        if text is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise UsageError(
+                f"{option}: expected an ISO 8601 time like 2026-11-21T08:00, found {text!r}"
+            ) from None
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+    try:
+        length = parse_duration(window)
+    except ValueError as error:
+        raise UsageError(f"--window: {error}") from None
+    return TimeWindow.resolve(length, instant("--since", since), instant("--until", until))

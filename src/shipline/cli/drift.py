@@ -30,12 +30,23 @@ def drift(
         list[str] | None,
         typer.Option("--column", help="Override, e.g. --column age=psi:0.2 (repeatable)."),
     ] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Per-column drift with Evidently's default tests; exit 1 when the dataset drifted."""
     from shipline.monitoring import compare_files, drift_rules
 
-    report = compare_files(reference, current, drift_rules(share, strict, column or []))
+    rules = drift_rules(share, strict, column or [])
+    if html is None:
+        report = compare_files(reference, current, rules)
+    else:
+        from shipline.artifacts.local_file import write_atomically
+        from shipline.monitoring.drift_files import compare_files_page
+
+        report, page = compare_files_page(reference, current, rules)
+        write_atomically(html, page.encode())
     if as_json:
         print_json(report.to_dict())
     else:

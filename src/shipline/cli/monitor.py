@@ -42,17 +42,32 @@ def check(
     window: Annotated[
         str | None, typer.Option("--window", help="Captured traffic of the last 90s/30m/6h/2d/1w.")
     ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Traffic from this time (ISO 8601, UTC).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Traffic up to this time (default: now).")
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Compare features and predictions with the training data; exit 1 on drift."""
+    """Compare traffic with the training data; exit 1 when a monitoring rule breaks."""
     project: Project = ctx.obj
-    summary, report = project.monitor(target, current, window)
+    summary, report = project.monitor(target, current, window, since, until, html is not None)
+    if html is not None:
+        project.write_monitor_html(summary.id, html)
     if as_json:
         print_json({"report": summary.id, **report})
     else:
         _render(summary.id, report)
-    quality_failed = (report.get("quality") or {}).get("passed") is False
-    if summary.dataset_drift or summary.prediction_drift or quality_failed:
+    broken = [
+        kind
+        for kind in ("quality", "estimated_quality", "bias", "attribution")
+        if (report.get(kind) or {}).get("passed") is False
+    ]
+    if summary.dataset_drift or summary.prediction_drift or broken:
         raise typer.Exit(1)
 
 
@@ -86,6 +101,27 @@ def _render(report_id: int, report: dict[str, Any]) -> None:
         typer.echo(
             f"quality on {quality['labelled_rows']} of {quality['captured_rows']} labelled rows: "
             f"{metrics or quality.get('note', '')} ({verdict_text} monitoring.quality)"
+        )
+    bias = report.get("bias")
+    if bias:
+        values = ", ".join(
+            f"{column} {c['current']:.3f} (training {c['training']:.3f})"
+            for column, c in bias["columns"].items()
+        )
+        verdict_text = {True: "ok", False: "ALARM", None: "not judged"}[bias["passed"]]
+        typer.echo(
+            f"bias ({bias['metric']}, max {bias['max']}): "
+            f"{values or '; '.join(bias['notes'])}: {verdict_text}"
+        )
+    attribution = report.get("attribution")
+    if attribution:
+        verdict_text = {True: "ok", False: "ALARM", None: "not judged"}[attribution["passed"]]
+        ndcg = attribution["ndcg"]
+        typer.echo(
+            "attribution: "
+            + (f"nDCG {ndcg:.3f} (min {attribution['min_ndcg']})" if ndcg is not None else "")
+            + (attribution.get("note") or "")
+            + f": {verdict_text}"
         )
 
 
@@ -147,11 +183,16 @@ def list_(
 def show(
     ctx: typer.Context,
     report_id: Annotated[int, typer.Argument(metavar="ID")],
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write it as a self-contained HTML page.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """One stored report in full."""
     project: Project = ctx.obj
     report = project.monitor_report(report_id)
+    if html is not None:
+        project.write_monitor_html(report_id, html)
     if as_json:
         print_json(report)
     else:

@@ -13,15 +13,20 @@ from shipline.config.schema import BiasConfig
 
 
 def bias_report(
-    config: BiasConfig, frame: pd.DataFrame, y: pd.Series, predicted: np.ndarray
+    config: BiasConfig,
+    frame: pd.DataFrame,
+    y: pd.Series,
+    predicted: np.ndarray,
+    positive: Any = None,
 ) -> dict[str, Any]:
     """Per sensitive column: rates per group and the gap between the extreme groups.
 
     Demographic parity difference: the largest gap in the share predicted positive.
     Equal opportunity difference: the largest gap in the true positive rate.
-    The positive class is the last class in sorted order (1 for 0/1 labels).
+    The positive class, unless given, is the last class in sorted order (1 for 0/1 labels).
     """
-    positive = np.sort(pd.unique(np.asarray(y)))[-1]
+    if positive is None:
+        positive = np.sort(pd.unique(np.asarray(y)))[-1]
     hit = np.asarray(predicted) == positive
     actual = np.asarray(y) == positive
     columns: dict[str, Any] = {}

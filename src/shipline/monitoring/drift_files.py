@@ -56,9 +56,17 @@ def column_array(column: Any) -> np.ndarray:
     return np.asarray(column.to_pylist(), dtype=object)
 
 
-def compare_files(reference: Path, current: Path, config: DriftConfig | None = None) -> DriftReport:
-    """Compare the columns the two files share; a column missing from either is an error."""
-    ref, cur = read_columns(reference), read_columns(current)
+def compare_files(
+    reference: Path,
+    current: Path,
+    config: DriftConfig | None = None,
+    columns: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None = None,
+) -> DriftReport:
+    """Compare the columns the two files share; a column missing from either is an error.
+
+    ``columns`` are the files' columns when the caller has read them already.
+    """
+    ref, cur = columns or (read_columns(reference), read_columns(current))
     missing = [name for name in ref if name not in cur]
     if missing:
         raise DataFileError(f"{current}: missing column {missing[0]!r} that {reference} has")
@@ -92,3 +100,25 @@ def drift_rules(share: float, strict: bool, overrides: list[str]) -> DriftConfig
         first = error.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         raise UsageError(f"--column: {where}: {first['msg']}") from None
+
+
+def compare_files_page(
+    reference: Path, current: Path, config: DriftConfig | None = None
+) -> tuple[DriftReport, str]:
+    """``compare_files`` with a self-contained HTML page of the result."""
+    from shipline.monitoring.report_html import column_histograms, render_html
+
+    ref, cur = read_columns(reference), read_columns(current)
+    report = compare_files(reference, current, config, (ref, cur))
+    drifted = [c.column for c in report.columns if c.drifted]
+    page = render_html(
+        f"Drift: {current.name} against {reference.name}",
+        report.to_dict(),
+        column_histograms(ref, cur, drifted),
+        [
+            f"{report.drifted} of {report.compared} columns drifted ({report.share:.0%}; "
+            f"dataset drift at {report.share_threshold:.0%}): "
+            + ("DATASET DRIFT" if report.dataset_drift else "no dataset drift")
+        ],
+    )
+    return report, page

@@ -16,11 +16,17 @@ Steps (binary classifiers):
    is the AUC of p against fractional labels (p as positive weight, 1 - p as negative weight).
 4. Alert band: the same estimate on bootstrap chunks of the reference of the current size; the
    band is the mean ± 3 standard deviations.
+
+Multiclass classifiers: each class's probability is calibrated one-vs-rest and the rows are
+renormalised; the predicted class is the model's (highest probability). Per class, a row
+predicted as it adds p to its true positives and 1 - p to its false positives, any other row p
+to its false negatives. Accuracy is the mean probability of the predicted class; precision,
+recall, F1 and ROC AUC (one-vs-rest, fractional labels) are macro averages over the classes.
 """
 
 from __future__ import annotations
 
-__all__ = ["ASSUMPTION", "estimate_performance"]
+__all__ = ["ASSUMPTION", "estimate_multiclass", "estimate_performance"]
 
 from typing import Any
 
@@ -40,17 +46,66 @@ def estimate_performance(
     positive: Any,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Estimated metrics for the current rows, the reference's realised ones, and alert bands."""
+    """Binary: estimated metrics for the current rows, the reference's realised ones, bands."""
     truth = (np.asarray(reference_truth) == positive).astype(float)
     calibrate, calibrated = _calibration(reference_proba, truth, seed)
     reference_p, current_p = calibrate(reference_proba), calibrate(current_proba)
-    estimate = _expected_metrics(current_p)
     rng = np.random.default_rng(seed)
-    size = len(current_p)
     samples = [
-        _expected_metrics(reference_p[rng.integers(0, len(reference_p), size)])
+        _expected_metrics(reference_p[rng.integers(0, len(reference_p), len(current_p))])
         for _ in range(_BOOTSTRAP)
     ]
+    realised = _realised(reference_proba, truth)
+    return _report(_expected_metrics(current_p), samples, calibrated, len(current_p), realised)
+
+
+def estimate_multiclass(
+    reference_proba: np.ndarray,
+    reference_truth: np.ndarray,
+    current_proba: np.ndarray,
+    classes: list[Any],
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Multiclass: probabilities of shape (rows, classes), columns in ``classes`` order."""
+    names = np.asarray([str(c) for c in classes])
+    truth = (np.asarray([str(t) for t in reference_truth])[:, None] == names[None, :]).astype(float)
+    calibrators = [
+        _calibration(reference_proba[:, k], truth[:, k], seed) for k in range(len(classes))
+    ]
+
+    def calibrate(proba: np.ndarray) -> np.ndarray:
+        stacked = np.column_stack([f(proba[:, k]) for k, (f, _) in enumerate(calibrators)])
+        totals = stacked.sum(axis=1, keepdims=True)
+        normalised: np.ndarray = np.where(
+            totals > 0, stacked / np.where(totals > 0, totals, 1), proba
+        )
+        return normalised
+
+    reference_p, current_p = calibrate(reference_proba), calibrate(current_proba)
+    reference_pick, current_pick = reference_proba.argmax(axis=1), current_proba.argmax(axis=1)
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(_BOOTSTRAP):
+        chosen = rng.integers(0, len(reference_p), len(current_p))
+        samples.append(_expected_multiclass(reference_p[chosen], reference_pick[chosen]))
+    hits = truth[np.arange(len(truth)), reference_pick]
+    realised = {"accuracy": float(hits.mean()) if len(hits) else float("nan")}
+    return _report(
+        _expected_multiclass(current_p, current_pick),
+        samples,
+        any(used for _, used in calibrators),
+        len(current_p),
+        realised,
+    )
+
+
+def _report(
+    estimate: dict[str, float],
+    samples: list[dict[str, float]],
+    calibrated: bool,
+    rows: int,
+    realised: dict[str, float],
+) -> dict[str, Any]:
     bands = {}
     for metric in estimate:
         values = np.array([s[metric] for s in samples if not np.isnan(s[metric])])
@@ -61,13 +116,35 @@ def estimate_performance(
         "method": "CBPE",
         "assumption": ASSUMPTION,
         "calibrated": calibrated,
-        "rows": size,
+        "rows": rows,
         "estimated": estimate,
-        "reference_realised": _realised(reference_proba, truth),
+        "reference_realised": realised,
         "bands": bands,
         "outside_band": sorted(
             m for m, b in bands.items() if not b["lower"] <= estimate[m] <= b["upper"]
         ),
+    }
+
+
+def _expected_multiclass(p: np.ndarray, picked: np.ndarray) -> dict[str, float]:
+    if len(p) == 0:
+        return dict.fromkeys(("accuracy", "precision", "recall", "f1", "roc_auc"), float("nan"))
+    chosen = np.zeros_like(p, dtype=bool)
+    chosen[np.arange(len(p)), picked] = True
+    tp = (p * chosen).sum(axis=0)
+    fp = ((1 - p) * chosen).sum(axis=0)
+    fn = (p * ~chosen).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(tp + fp > 0, tp / (tp + fp), np.nan)
+        recall = np.where(tp + fn > 0, tp / (tp + fn), np.nan)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), np.nan)
+    aucs = [_fractional_auc(p[:, k]) for k in range(p.shape[1])]
+    return {
+        "accuracy": float(p[np.arange(len(p)), picked].mean()),
+        "precision": float(np.nanmean(precision)) if np.isfinite(precision).any() else float("nan"),
+        "recall": float(np.nanmean(recall)) if np.isfinite(recall).any() else float("nan"),
+        "f1": float(np.nanmean(f1)) if np.isfinite(f1).any() else float("nan"),
+        "roc_auc": float(np.nanmean(aucs)) if np.isfinite(aucs).any() else float("nan"),
     }
 
 

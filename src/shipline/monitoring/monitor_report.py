@@ -8,11 +8,9 @@ full report as a JSON blob, a summary row pointing at it) and audited.
 
 from __future__ import annotations
 
-__all__ = ["MonitorSummary", "get_report", "list_reports", "monitor_version", "training_columns"]
+__all__ = ["MonitorSummary", "get_report", "list_reports", "monitor_version", "report_page"]
 
-import io
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +19,29 @@ import orjson
 from sqlalchemy import select
 
 from shipline.artifacts import ContentStore
-from shipline.config.schema import DriftConfig, NotificationsConfig, QualityRule
-from shipline.errors import NotFoundError, UsageError
+from shipline.config.schema import DriftConfig, MonitoringConfig, NotificationsConfig, QualityRule
+from shipline.errors import NotFoundError
 from shipline.monitoring.alarm import Alarm, update_alarms
+from shipline.monitoring.attribution_drift import attribution_drift
+from shipline.monitoring.bias_drift import bias_drift
 from shipline.monitoring.drift import compare_columns
-from shipline.monitoring.drift_files import column_array, read_columns
-from shipline.monitoring.estimation import estimate_performance
+from shipline.monitoring.drift_files import column_array
+from shipline.monitoring.estimation import estimate_multiclass, estimate_performance
 from shipline.monitoring.notification import notify
-from shipline.monitoring.quality import labelled_quality
-from shipline.pipeline.run_record import get_run
+from shipline.monitoring.quality import labelled_quality, labelled_rows
+from shipline.monitoring.report_html import column_histograms, render_html
+from shipline.monitoring.traffic import (
+    TimeWindow,
+    Traffic,
+    captured_traffic,
+    file_traffic,
+    split_columns,
+    split_table,
+)
 from shipline.registry import ModelVersion
 from shipline.scoring import LoadedModel, load_version
 from shipline.store import Database, utc_now
-from shipline.store.tables import captures, monitor_reports
+from shipline.store.tables import monitor_reports
 
 
 @dataclass(frozen=True)
@@ -60,39 +68,33 @@ def monitor_version(
     db: Database,
     store: ContentStore,
     version: ModelVersion,
-    rules: DriftConfig,
+    monitoring: MonitoringConfig,
     actor: str,
-    current_file: Path | None = None,
-    window: timedelta = timedelta(hours=24),
-    now: datetime | None = None,
-    quality: QualityRule | None = None,
+    current: Path | TimeWindow,
     notifications: NotificationsConfig | None = None,
-    estimated_quality: QualityRule | None = None,
+    histograms: bool = False,
 ) -> tuple[MonitorSummary, dict[str, Any]]:
-    """Compare, store (opening or closing alarms) and return the summary and the full report."""
+    """Compare a file or a window of captured traffic with training; store the report, open or
+    close alarms, notify; return the summary and the full report.
+
+    ``histograms`` keeps reference-vs-current shares of the drifted columns for the HTML page.
+    """
     model = load_version(store, version)
-    reference = _reference(db, store, version)
-    if current_file is not None:
-        current, predictions, source = _from_file(model, version, current_file)
-        keys = None
-    else:
-        current, predictions, source, keys = _captured(
-            db, store, version, model.input_names, window, now
-        )
-    report = _compare(model, version, reference, current, predictions, source, rules)
-    estimated = _estimated(db, store, version, model, current, estimated_quality)
+    traffic = (
+        file_traffic(model, version, current)
+        if isinstance(current, Path)
+        else captured_traffic(db, store, version, model.input_names, current)
+    )
+    reference = split_columns(db, store, version)
+    report = _compare(model, version, reference, traffic, monitoring.drift)
+    if histograms:
+        drifted = [c["column"] for c in report["features"]["columns"] if c["drifted"]]
+        report["histograms"] = column_histograms(reference, traffic.columns, drifted)
+    estimated = _estimated(db, store, version, model, traffic.columns, monitoring.estimated_quality)
     if estimated is not None:
         report["estimated_quality"] = estimated
-    if keys is not None:
-        report["quality"] = labelled_quality(
-            db,
-            str(version.details.get("task")),
-            keys[0],
-            keys[1],
-            predictions.tolist(),
-            quality,
-            version.metrics,
-        )
+    if traffic.keys is not None:
+        report |= _labelled_checks(db, model, version, traffic, monitoring)
     summary, opened, closed = _store(db, store, version, actor, report)
     report["alarms"] = {"opened": [a.id for a in opened], "closed": [a.id for a in closed]}
     problems = [
@@ -109,69 +111,60 @@ def monitor_version(
     return summary, report
 
 
-def _from_file(
-    model: LoadedModel, version: ModelVersion, path: Path
-) -> tuple[dict[str, np.ndarray], np.ndarray, str]:
-    columns = read_columns(path)
-    missing = [n for n in model.input_names if n not in columns]
-    if missing:
-        raise UsageError(f"{path}: missing input column {missing[0]!r} of {version.ref}")
-    current = {n: columns[n] for n in model.input_names}
-    rows = len(next(iter(current.values())))
-    return current, np.asarray(model.predict(model.frame(current, rows)).values), f"file {path}"
+def _labelled_checks(
+    db: Database,
+    model: LoadedModel,
+    version: ModelVersion,
+    traffic: Traffic,
+    monitoring: MonitoringConfig,
+) -> dict[str, Any]:
+    """Quality, bias and attribution on the captured rows that have labels by now."""
+    assert traffic.keys is not None
+    labelled = labelled_rows(db, *traffic.keys)
+    task = str(version.details.get("task"))
+    checks: dict[str, Any] = {
+        "quality": labelled_quality(
+            task, labelled, traffic.predictions, monitoring.quality, version.metrics
+        )
+    }
+    columns = {name: values[labelled.positions] for name, values in traffic.columns.items()}
+    predicted = traffic.predictions[labelled.positions].tolist()
+    bias = bias_drift(
+        version.details.get("bias"), columns, labelled.truth, predicted, monitoring.bias
+    )
+    if bias is not None:
+        checks["bias"] = bias
+    attribution = attribution_drift(
+        model, version.details.get("explain"), columns, labelled.truth, task, monitoring.attribution
+    )
+    if attribution is not None:
+        checks["attribution"] = attribution
+    return checks
 
 
 def _compare(
     model: LoadedModel,
     version: ModelVersion,
     reference: dict[str, np.ndarray],
-    current: dict[str, np.ndarray],
-    predictions: np.ndarray,
-    source: str,
+    traffic: Traffic,
     rules: DriftConfig,
 ) -> dict[str, Any]:
     rows = len(next(iter(reference.values())))
     reference_predictions = np.asarray(model.predict(model.frame(reference, rows)).values)
-    features = compare_columns(reference, current, rules)
+    features = compare_columns(reference, traffic.columns, rules)
     drift = compare_columns(
         {"prediction": reference_predictions},
-        {"prediction": predictions},
+        {"prediction": traffic.predictions},
         DriftConfig(strict=rules.strict, min_effect=rules.min_effect),
     )
     return {
         "model": version.name,
         "version": version.version,
-        "source": source,
-        "rows": len(predictions),
+        "source": traffic.source,
+        "rows": len(traffic.predictions),
         "features": features.to_dict(),
         "prediction": drift.to_dict()["columns"][0],
     }
-
-
-def _split(db: Database, store: ContentStore, version: ModelVersion, part: str) -> Any:
-    """The training run's ``train`` or ``test`` split, as an Arrow table."""
-    from pyarrow import parquet
-
-    run = get_run(db, version.run_id)
-    split = next((s for s in run.steps if s.step == "split" and part in s.outputs), None)
-    if split is None:
-        raise NotFoundError(
-            f"{version.ref}: its run {run.id} stored no {part} split to compare with"
-        )
-    return parquet.read_table(io.BytesIO(store.read_bytes(split.outputs[part])))
-
-
-def training_columns(
-    db: Database, store: ContentStore, version: ModelVersion
-) -> dict[str, np.ndarray]:
-    """The version's training split, one array per input column."""
-    return _reference(db, store, version)
-
-
-def _reference(db: Database, store: ContentStore, version: ModelVersion) -> dict[str, np.ndarray]:
-    table = _split(db, store, version, "train")
-    names = [c["name"] for c in version.details["signature"]["inputs"]]
-    return {name: column_array(table.column(name)) for name in names}
 
 
 def _estimated(
@@ -182,11 +175,11 @@ def _estimated(
     current: dict[str, np.ndarray],
     rule: QualityRule | None,
 ) -> dict[str, Any] | None:
-    """CBPE on the current rows against the held-out split; None unless a binary classifier."""
+    """CBPE on the current rows against the held-out split; None unless a classifier."""
     classes = version.details.get("signature", {}).get("output", {}).get("classes") or []
-    if version.details.get("task") != "classification" or len(classes) != 2:
+    if version.details.get("task") != "classification" or len(classes) < 2:
         return None
-    test = _split(db, store, version, "test")
+    test = split_table(db, store, version, "test")
     reference = {name: column_array(test.column(name)) for name in model.input_names}
     reference_rows, current_rows = test.num_rows, len(next(iter(current.values())))
     reference_proba = model.predict(
@@ -198,9 +191,14 @@ def _estimated(
     if reference_proba is None or current_proba is None:
         return None
     truth = np.asarray(test.column(str(version.details.get("target"))).to_pylist())
-    result = estimate_performance(
-        np.asarray(reference_proba)[:, 1], truth, np.asarray(current_proba)[:, 1], classes[1]
-    )
+    if len(classes) == 2:
+        result = estimate_performance(
+            np.asarray(reference_proba)[:, 1], truth, np.asarray(current_proba)[:, 1], classes[1]
+        )
+    else:
+        result = estimate_multiclass(
+            np.asarray(reference_proba), truth, np.asarray(current_proba), classes
+        )
     estimated = result["estimated"]
     if rule is not None and rule.metric in estimated:
         value = estimated[rule.metric]
@@ -212,52 +210,6 @@ def _estimated(
         band = result["bands"].get("accuracy")
         result["passed"] = None if band is None else estimated["accuracy"] >= band["lower"]
     return result
-
-
-def _captured(
-    db: Database,
-    store: ContentStore,
-    version: ModelVersion,
-    names: list[str],
-    window: timedelta,
-    now: datetime | None,
-) -> tuple[dict[str, np.ndarray], np.ndarray, str, tuple[list[str], list[int]]]:
-    import pyarrow as pa
-    from pyarrow import parquet
-
-    until = now or datetime.now(UTC)
-    since = until - window
-    low, high = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), until.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    with db.read() as conn:
-        digests = (
-            conn.execute(
-                select(captures.c.digest).where(
-                    captures.c.model == version.name,
-                    captures.c.version == version.version,
-                    captures.c.last_at >= low,
-                    captures.c.first_at <= high,
-                )
-            )
-            .scalars()
-            .all()
-        )
-    tables = [parquet.read_table(io.BytesIO(store.read_bytes(d))) for d in digests]
-    source = f"captures {low[:19]}..{high[:19]}"
-    if not tables:
-        raise NotFoundError(
-            f"{version.ref}: no captured traffic between {low[:19]} and {high[:19]} UTC"
-        )
-    table = pa.concat_tables(tables, promote_options="permissive")
-    stamps = np.asarray(table.column("captured_at").to_pylist(), dtype=object)
-    keep = np.flatnonzero((stamps >= low) & (stamps <= high))
-    if keep.size == 0:
-        raise NotFoundError(
-            f"{version.ref}: no captured traffic between {low[:19]} and {high[:19]} UTC"
-        )
-    table = table.take(pa.array(keep))
-    current = {name: column_array(table.column(name)) for name in names}
-    keys = (table.column("request_id").to_pylist(), table.column("row").to_pylist())
-    return current, np.asarray(table.column("prediction").to_pylist()), source, keys
 
 
 def _store(
@@ -331,6 +283,12 @@ def _verdicts(
             "assumption": estimated["assumption"],
         }
         verdicts["estimated_quality"] = (None if passed is None else not passed, evidence)
+    for kind in ("bias", "attribution"):
+        check = report.get(kind)
+        if check is not None:
+            passed = check.get("passed")
+            evidence = {"report": report_id, **{k: v for k, v in check.items() if k != "passed"}}
+            verdicts[kind] = (None if passed is None else not passed, evidence)
     return verdicts
 
 
@@ -365,3 +323,63 @@ def list_reports(db: Database, model: str | None = None, limit: int = 50) -> lis
         query = query.where(monitor_reports.c.model == model)
     with db.read() as conn:
         return [_summary(row) for row in conn.execute(query).all()]
+
+
+def report_page(db: Database, store: ContentStore, report_id: int, history: int = 30) -> str:
+    """A stored report as a self-contained HTML page, with the model's earlier reports."""
+    summary = get_report(db, report_id)
+    report = orjson.loads(store.read_bytes(summary.report_digest))
+    with db.read() as conn:
+        earlier = conn.execute(
+            select(monitor_reports)
+            .where(monitor_reports.c.model == summary.model, monitor_reports.c.id <= report_id)
+            .order_by(monitor_reports.c.id.desc())
+            .limit(history)
+        ).all()
+    points = [_history_point(_summary(row), store) for row in reversed(earlier)]
+    drift = dict(report["features"])
+    drift["columns"] = [*drift["columns"], report["prediction"]]
+    return render_html(
+        f"{summary.model}:{summary.version} monitoring report {report_id}",
+        drift,
+        report.get("histograms") or {},
+        _page_lines(report),
+        points if len(points) > 1 else None,
+    )
+
+
+def _history_point(summary: MonitorSummary, store: ContentStore) -> dict[str, Any]:
+    report = orjson.loads(store.read_bytes(summary.report_digest))
+    point: dict[str, Any] = {"at": summary.created_at, "drifted share": summary.drifted_share}
+    for name, value in ((report.get("quality") or {}).get("metrics") or {}).items():
+        if name in ("accuracy", "f1", "r2", "roc_auc"):
+            point[f"quality {name}"] = value
+    estimated = (report.get("estimated_quality") or {}).get("estimated") or {}
+    if "accuracy" in estimated:
+        point["estimated accuracy"] = estimated["accuracy"]
+    return point
+
+
+def _page_lines(report: dict[str, Any]) -> list[str]:
+    features = report["features"]
+    lines = [
+        f"{report['rows']} rows from {report['source']}; {features['drifted']} of "
+        f"{features['compared']} features drifted ({features['share']:.0%}, dataset drift at "
+        f"{features['share_threshold']:.0%}): "
+        + ("DATASET DRIFT" if features["dataset_drift"] else "no dataset drift")
+    ]
+    quality = report.get("quality")
+    if quality and quality.get("metrics"):
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(quality["metrics"].items()))
+        lines.append(f"Quality on {quality['labelled_rows']} labelled rows: {metrics}")
+    estimated = report.get("estimated_quality")
+    if estimated:
+        lines.append(
+            f"Estimated accuracy without labels (CBPE): {estimated['estimated']['accuracy']:.4f}."
+            f" Assumption: {estimated['assumption']}."
+        )
+    for kind in ("bias", "attribution"):
+        check = report.get(kind)
+        if check and check.get("passed") is not None:
+            lines.append(f"{kind.capitalize()} drift: {'ok' if check['passed'] else 'ALARM'}")
+    return lines

@@ -7,9 +7,10 @@ metrics on the matched rows are compared with the training-time metrics and with
 
 from __future__ import annotations
 
-__all__ = ["labelled_quality"]
+__all__ = ["LabelledRows", "labelled_quality", "labelled_rows"]
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,27 +24,40 @@ from shipline.store.tables import labels
 _CHUNK = 500
 
 
+@dataclass(frozen=True)
+class LabelledRows:
+    """The rows of a window that have a label: their positions in the window and true values."""
+
+    positions: np.ndarray
+    truth: list[Any]
+    captured: int
+
+
+def labelled_rows(db: Database, request_ids: list[str], rows: list[int]) -> LabelledRows:
+    """Join a window's captured rows with the labels stored for them."""
+    keys = list(zip(request_ids, rows, strict=True))
+    found = _labels(db, keys)
+    positions = [index for index, key in enumerate(keys) if key in found]
+    return LabelledRows(
+        np.asarray(positions, dtype=np.int64), [found[keys[i]] for i in positions], len(keys)
+    )
+
+
 def labelled_quality(
-    db: Database,
     task: str,
-    request_ids: list[str],
-    rows: list[int],
-    predictions: list[Any],
+    labelled: LabelledRows,
+    predictions: np.ndarray,
     rule: QualityRule | None,
     training: dict[str, float],
 ) -> dict[str, Any]:
     """Metrics on the labelled share of the window, against training and the rule."""
-    truth = _labels(db, list(zip(request_ids, rows, strict=True)))
-    matched = [
-        (truth[key], predicted)
-        for key, predicted in zip(zip(request_ids, rows, strict=True), predictions, strict=True)
-        if key in truth
-    ]
-    result: dict[str, Any] = {"captured_rows": len(predictions), "labelled_rows": len(matched)}
-    if not matched:
+    result: dict[str, Any] = {
+        "captured_rows": labelled.captured,
+        "labelled_rows": len(labelled.truth),
+    }
+    if not labelled.truth:
         return {**result, "metrics": {}, "passed": None, "note": "no labels for these requests yet"}
-    y_true, y_pred = zip(*matched, strict=True)
-    metrics = _metrics(task, list(y_true), list(y_pred))
+    metrics = _metrics(task, labelled.truth, predictions[labelled.positions].tolist())
     result |= {
         "metrics": metrics,
         "training_metrics": {k: training[k] for k in metrics if k in training},

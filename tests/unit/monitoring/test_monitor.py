@@ -16,6 +16,7 @@ import pytest
 from shipline.audit import list_events
 from shipline.errors import NotFoundError, UsageError
 from shipline.monitoring.monitor_report import list_reports, monitor_version
+from shipline.monitoring.traffic import TimeWindow
 from shipline.project import Project
 from shipline.scaffold import create_project
 from shipline.scoring.capture import CaptureBuffer
@@ -89,10 +90,9 @@ def test_captured_traffic_in_the_window(project: Project, trained: Path) -> None
             project.db(),
             project.store(),
             version,
-            project.config().monitoring.drift,
+            project.config().monitoring,
             "x",
-            window=timedelta(hours=1),
-            now=later,
+            TimeWindow(later - timedelta(hours=1), later),
         )
 
 

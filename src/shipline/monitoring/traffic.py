@@ -1,0 +1,161 @@
+"""Where monitored rows come from: captured traffic in a time window, a file, a training split."""
+
+from __future__ import annotations
+
+__all__ = [
+    "TimeWindow",
+    "Traffic",
+    "captured_traffic",
+    "file_traffic",
+    "split_columns",
+    "split_table",
+]
+
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from shipline.artifacts import ContentStore
+from shipline.errors import NotFoundError, UsageError
+from shipline.monitoring.drift_files import column_array, read_columns
+from shipline.pipeline.run_record import get_run
+from shipline.registry import ModelVersion
+from shipline.scoring import LoadedModel
+from shipline.store import Database
+from shipline.store.tables import captures
+
+_STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """A closed span of capture times, in UTC."""
+
+    since: datetime
+    until: datetime
+
+    @classmethod
+    def resolve(
+        cls,
+        length: timedelta,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        now: datetime | None = None,
+    ) -> TimeWindow:
+        """From ``since`` (else ``length`` before the end) to ``until`` (else now)."""
+        end = until or now or datetime.now(UTC)
+        start = since or end - length
+        if start >= end:
+            raise UsageError(
+                f"--since {start:%Y-%m-%dT%H:%M:%S} must be before --until {end:%Y-%m-%dT%H:%M:%S}"
+            )
+        return cls(start, end)
+
+    @property
+    def bounds(self) -> tuple[str, str]:
+        """Both ends as stored timestamps."""
+        return self.since.strftime(_STAMP), self.until.strftime(_STAMP)
+
+    def describe(self) -> str:
+        """The window as people read it."""
+        low, high = self.bounds
+        return f"{low[:19]}..{high[:19]}"
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """The rows to compare: inputs per column, the predictions made for them, their origin.
+
+    ``keys`` (request id, row) are known for captured traffic, which labels join on.
+    """
+
+    columns: dict[str, np.ndarray]
+    predictions: np.ndarray
+    source: str
+    keys: tuple[list[str], list[int]] | None = None
+
+
+def file_traffic(model: LoadedModel, version: ModelVersion, path: Path) -> Traffic:
+    """A CSV/Parquet file's rows and the version's predictions for them."""
+    columns = read_columns(path)
+    missing = [n for n in model.input_names if n not in columns]
+    if missing:
+        raise UsageError(f"{path}: missing input column {missing[0]!r} of {version.ref}")
+    current = {n: columns[n] for n in model.input_names}
+    rows = len(next(iter(current.values())))
+    predictions = np.asarray(model.predict(model.frame(current, rows)).values)
+    return Traffic(current, predictions, f"file {path}")
+
+
+def captured_traffic(
+    db: Database, store: ContentStore, version: ModelVersion, names: list[str], window: TimeWindow
+) -> Traffic:
+    """What the service captured for this version inside the window."""
+    import pyarrow as pa
+    from pyarrow import parquet
+
+    low, high = window.bounds
+    with db.read() as conn:
+        digests = (
+            conn.execute(
+                select(captures.c.digest).where(
+                    captures.c.model == version.name,
+                    captures.c.version == version.version,
+                    captures.c.last_at >= low,
+                    captures.c.first_at <= high,
+                )
+            )
+            .scalars()
+            .all()
+        )
+    empty = NotFoundError(
+        f"{version.ref}: no captured traffic between {low[:19]} and {high[:19]} UTC"
+    )
+    if not digests:
+        raise empty
+    tables = [parquet.read_table(io.BytesIO(store.read_bytes(d))) for d in digests]
+    table = pa.concat_tables(tables, promote_options="permissive")
+    stamps = np.asarray(table.column("captured_at").to_pylist(), dtype=object)
+    keep = np.flatnonzero((stamps >= low) & (stamps <= high))
+    if keep.size == 0:
+        raise empty
+    table = table.take(pa.array(keep))
+    missing = [n for n in names if n not in table.column_names]
+    if missing:
+        raise UsageError(
+            f"{version.ref}: captured traffic has no column {missing[0]!r} "
+            f"(expected the signature's inputs: {', '.join(names)})"
+        )
+    return Traffic(
+        {name: column_array(table.column(name)) for name in names},
+        np.asarray(table.column("prediction").to_pylist()),
+        f"captures {window.describe()}",
+        (table.column("request_id").to_pylist(), table.column("row").to_pylist()),
+    )
+
+
+def split_table(db: Database, store: ContentStore, version: ModelVersion, part: str) -> Any:
+    """The training run's ``train`` or ``test`` split, as an Arrow table."""
+    from pyarrow import parquet
+
+    run = get_run(db, version.run_id)
+    split = next((s for s in run.steps if s.step == "split" and part in s.outputs), None)
+    if split is None:
+        raise NotFoundError(
+            f"{version.ref}: its run {run.id} stored no {part} split to compare with"
+        )
+    return parquet.read_table(io.BytesIO(store.read_bytes(split.outputs[part])))
+
+
+def split_columns(
+    db: Database, store: ContentStore, version: ModelVersion, part: str = "train"
+) -> dict[str, np.ndarray]:
+    """A training split, one array per input column of the version's signature."""
+    table = split_table(db, store, version, part)
+    names = [c["name"] for c in version.details["signature"]["inputs"]]
+    return {name: column_array(table.column(name)) for name in names}

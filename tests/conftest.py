@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
+from typing import Any
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,3 +184,19 @@ def local_cli(project: Path) -> Cli:
     """The CLI in ``project`` on the zero-set-up defaults (SQLite + local files)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPLINE_", "AWS_"))}
     return Cli(project, env)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """A real headless Chromium (the system's), driven by Playwright."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        _unavailable("Chromium", FileNotFoundError("no chromium on PATH"))
+    with sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield launched
+        launched.close()

@@ -416,26 +416,33 @@ def test_capture_sampling_keeps_the_sampled_share(serve, trained: Path) -> None:
 
 
 def test_labels_join_by_request_id(trained: Path) -> None:
-    (trained / "labels.csv").write_text("request_id,label\nreq-1,1\nreq-2,0\n")
-    added = subprocess.run(
-        [sys.executable, "-m", "shipline", "labels", "add", "labels.csv", "--json"],
-        cwd=trained,
-        env=_env(trained),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert json.loads(added.stdout) == {"labels": 2}
+    def labels(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "shipline", "labels", "add", *args],
+            check=False,
+            cwd=trained,
+            env=_env(trained),
+            capture_output=True,
+            text=True,
+        )
+
+    served = sorted(set(_captured(trained)["request_id"]))[:2]
+    assert len(served) == 2
+    (trained / "labels.csv").write_text(f"request_id,label\n{served[0]},1\n{served[1]},0\n")
+    added = labels("labels.csv", "--json")
+    assert added.returncode == 0 and json.loads(added.stdout) == {"labels": 2}
     (trained / "bad.csv").write_text("id,label\n1,2\n")
-    bad = subprocess.run(
-        [sys.executable, "-m", "shipline", "labels", "add", "bad.csv"],
-        check=False,
-        cwd=trained,
-        env=_env(trained),
-        capture_output=True,
-        text=True,
-    )
+    bad = labels("bad.csv")
     assert bad.returncode == 1 and "missing column 'request_id'" in bad.stderr
+    (trained / "unknown.csv").write_text(
+        f"request_id,label\n{served[0]},1\nnever-served,0\nnor-this,1\n"
+    )
+    unknown = labels("unknown.csv")
+    assert unknown.returncode == 1
+    assert "2 of 3 rows name a request id that was never captured" in unknown.stderr
+    assert "3 ('never-served')" in unknown.stderr and "nothing was added" in unknown.stderr
+    kept = labels("unknown.csv", "--allow-unknown", "--json")
+    assert kept.returncode == 0 and json.loads(kept.stdout) == {"labels": 3}
 
 
 def test_serve_refuses_bad_targets(trained: Path) -> None:

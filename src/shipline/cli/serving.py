@@ -90,13 +90,17 @@ def predict(
 def labels_add(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="CSV/Parquet with request_id, label[, row].")],
+    allow_unknown: Annotated[
+        bool,
+        typer.Option("--allow-unknown", help="Keep labels of request ids not captured (yet)."),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Record ground truth for served requests, joined later by request id."""
     from shipline.scoring.labels import add_labels
 
     project: Project = ctx.obj
-    count = add_labels(project.db(), path, project.settings.actor)
+    count = add_labels(project.db(), project.store(), path, project.settings.actor, allow_unknown)
     if as_json:
         print_json({"labels": count})
     else:

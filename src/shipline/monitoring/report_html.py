@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = ["column_histograms", "drift_score", "render_html"]
 
+import math
 from html import escape
 from typing import Any
 
@@ -27,12 +28,18 @@ figure{margin:0}figcaption{font-weight:600}svg text{font-size:11px}
 
 
 def drift_score(column: dict[str, Any]) -> float | None:
-    """A column's statistic against its threshold: above 1 drifted, for every method."""
+    """A column's statistic against its threshold: 1 or more is drift, for every method.
+
+    Distances are divided by their threshold; p-values compare on a log scale (log p over log
+    threshold), so p = 0.05 at a 0.05 threshold is 1 and p = 0.0025 is 2. Capped at 10.
+    """
     statistic, threshold, method = column["statistic"], column["threshold"], column["method"]
     if statistic is None or not threshold:
         return None
     if method in _P_VALUE_METHODS:
-        return float(min(threshold / max(statistic, 1e-12), 10.0))
+        if not 0 < threshold < 1:
+            return None
+        return float(min(math.log(max(statistic, 1e-300)) / math.log(threshold), 10.0))
     return float(min(statistic / threshold, 10.0))
 
 

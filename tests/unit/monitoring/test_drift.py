@@ -175,3 +175,17 @@ def test_arrow_columns_convert_the_same_way_for_every_caller() -> None:
     assert flags.dtype == np.bool_ and column_kind(flags) == "categorical"
     text = column_array(pa.chunked_array([["a", None]]))
     assert text.dtype == object and text.tolist() == ["a", None]
+
+
+def test_drift_scores_put_every_method_on_one_scale() -> None:
+    from shipline.monitoring.report_html import drift_score
+
+    def column(method: str, statistic: float, threshold: float) -> dict[str, object]:
+        return {"method": method, "statistic": statistic, "threshold": threshold}
+
+    assert drift_score(column("wasserstein", 0.05, 0.1)) == pytest.approx(0.5)
+    assert drift_score(column("ks", 0.05, 0.05)) == pytest.approx(1.0)
+    assert drift_score(column("ks", 0.0025, 0.05)) == pytest.approx(2.0)
+    assert drift_score(column("chisquare", 0.5, 0.05)) < 1
+    assert drift_score(column("z", 0.0, 0.05)) == 10.0
+    assert drift_score({"method": None, "statistic": None, "threshold": None}) is None

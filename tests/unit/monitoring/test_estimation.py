@@ -64,3 +64,34 @@ def test_calibration_is_used_only_when_it_helps() -> None:
     assert estimate_performance(squeezed, y, squeezed[:500], 1)["calibrated"] is True
     tiny = estimate_performance(np.array([0.2, 0.8]), np.array([0, 1]), np.array([0.6]), 1)
     assert tiny["calibrated"] is False  # too few reference rows to judge
+
+
+def _draw_three(rng: np.random.Generator, rows: int, shift: float) -> tuple[np.ndarray, np.ndarray]:
+    """Three classes; inputs move with ``shift``, P(class | inputs) stays (no concept drift)."""
+    x = rng.normal(shift, 1, (rows, 2))
+    logits = np.column_stack([1.2 * x[:, 0], -1.2 * x[:, 0] + 0.3, 1.1 * x[:, 1]])
+    chance = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    labels = np.array([rng.choice(3, p=p) for p in chance])
+    return x, labels
+
+
+@pytest.mark.parametrize("shift", [0.0, 1.0])
+def test_multiclass_estimates_track_realised_quality(shift: float) -> None:
+    from sklearn.metrics import f1_score
+
+    from shipline.monitoring.estimation import estimate_multiclass
+
+    rng = np.random.default_rng(21)
+    model = LogisticRegression().fit(*_draw_three(rng, 5000, 0.0))
+    x_ref, y_ref = _draw_three(rng, 3000, 0.0)
+    x_cur, y_cur = _draw_three(rng, 3000, shift)
+    result = estimate_multiclass(
+        model.predict_proba(x_ref), y_ref, model.predict_proba(x_cur), [0, 1, 2]
+    )
+    predicted = model.predict(x_cur)
+    realised = float(np.mean(predicted == y_cur))
+    assert result["estimated"]["accuracy"] == pytest.approx(realised, abs=TOLERANCE)
+    macro_f1 = f1_score(y_cur, predicted, average="macro")
+    assert result["estimated"]["f1"] == pytest.approx(macro_f1, abs=0.05)
+    assert set(result["bands"]) >= {"accuracy", "f1", "roc_auc"}
+    assert result["assumption"] == ASSUMPTION

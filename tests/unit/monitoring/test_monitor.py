@@ -161,7 +161,7 @@ def test_quality_once_labels_arrive(project: Project, trained: Path) -> None:
     pd.DataFrame({"request_id": ids[:80], "label": truth[:80]}).to_csv(
         trained / "labels.csv", index=False
     )
-    assert add_labels(project.db(), trained / "labels.csv", "labeller") == 80
+    assert add_labels(project.db(), project.store(), trained / "labels.csv", "labeller") == 80
     config = trained / "shipline.yaml"
     original = config.read_text()
     try:

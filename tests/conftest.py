@@ -7,10 +7,10 @@ import subprocess
 import sys
 import time
 import uuid
-from typing import Any
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -21,6 +19,7 @@ import pytest
 from shipline.project import Project
 from shipline.scaffold import create_project
 from shipline.scoring.capture import sampled
+from tests.served import Server, shipline_env, start_server
 from tests.services import free_port
 from tests.terminal import run_on_terminal
 
@@ -28,9 +27,7 @@ FEATURES_DROP = ["benign", "sample_id"]
 
 
 def _env(folder: Path, user: str = "alice") -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPLINE_", "AWS_"))}
-    env["SHIPLINE_USER"] = user
-    return env
+    return shipline_env(user)
 
 
 @pytest.fixture(scope="module")
@@ -57,19 +54,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@dataclass
-class Server:
-    """A running `shipline serve` process."""
-
-    process: subprocess.Popen[bytes]
-    url: str
-
-    def stop(self) -> int:
-        """SIGTERM, as an orchestrator would; returns the exit code."""
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=60)
-
-
 @pytest.fixture
 def serve(trained: Path) -> Iterator[object]:
     started: list[Server] = []
@@ -78,38 +62,8 @@ def serve(trained: Path) -> Iterator[object]:
         if extra_config:
             config = trained / "shipline.yaml"
             config.write_text(config.read_text() + extra_config)
-        port = free_port()
-        log = trained / f"serve-{port}.log"
-        with log.open("wb") as sink:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "shipline",
-                    "serve",
-                    *targets,
-                    "--port",
-                    str(port),
-                    "--poll",
-                    "0.2",
-                ],
-                cwd=trained,
-                env=_env(trained),
-                stdout=subprocess.DEVNULL,
-                stderr=sink,
-            )
-        server = Server(process, f"http://127.0.0.1:{port}")
-        started.append(server)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"server exited: {log.read_text()}")
-            try:
-                if httpx.get(f"{server.url}/ping", timeout=1).status_code == 200:
-                    return server
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        pytest.fail("server did not become ready")
+        started.append(start_server(trained, *targets))
+        return started[-1]
 
     yield start
     for server in started:

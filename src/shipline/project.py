@@ -18,14 +18,17 @@ from typing import TYPE_CHECKING, Any
 from shipline.settings import CONFIG_FILENAME, Settings, load_settings
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from shipline.artifacts import ContentStore
     from shipline.config import ModelConfig
+    from shipline.controller.controller_loop import Controller
     from shipline.data import AddResult
     from shipline.monitoring.monitor_report import MonitorSummary
-    from shipline.monitoring.traffic import TimeWindow
     from shipline.pipeline import RunRecord
     from shipline.pipeline.metric_log import TrackedRun
     from shipline.registry import Approval, ModelVersion, Promotion
+    from shipline.registry.applied_config import AppliedConfig, Change
     from shipline.store import Database
     from shipline.training.bundle import ModelBundle
 
@@ -183,12 +186,13 @@ class Project:
         version's training data; stored, with alarms opened or closed."""
         from shipline.config.schema import MonitoringConfig
         from shipline.monitoring.monitor_report import monitor_version
+        from shipline.monitoring.traffic import TimeWindow
 
         version = self.version(ref)
         config = self.config() if self.settings.config_path.exists() else None
         mine = config if config is not None and config.name == version.name else None
         monitoring = mine.monitoring if mine else MonitoringConfig()
-        current = current_file or _time_window(window or monitoring.window, since, until)
+        current = current_file or TimeWindow.from_options(window or monitoring.window, since, until)
         return monitor_version(
             self.db(),
             self.store(),
@@ -281,28 +285,52 @@ class Project:
 
         return rollback(self.db(), name, alias, self.settings.actor, reason)
 
+    def plan(self) -> list[Change]:
+        """What applying shipline.yaml would change against the model's applied config."""
+        from shipline.registry.applied_config import latest_applied, plan_changes
 
-def _time_window(window: str, since: str | None, until: str | None) -> TimeWindow:
-    """``--window`` or ``--since``/``--until`` (ISO 8601, UTC unless an offset is given)."""
-    from datetime import UTC, datetime
+        config = self.config()
+        latest = latest_applied(self.db(), config.name)
+        return plan_changes(
+            None if latest is None else latest.document, config.model_dump(mode="json")
+        )
 
-    from shipline.config.schema import parse_duration
-    from shipline.errors import UsageError
-    from shipline.monitoring.traffic import TimeWindow
+    def apply(self) -> tuple[AppliedConfig, list[Change]]:
+        """Record shipline.yaml as the model's desired state (a new version if it changed)."""
+        from shipline.registry.applied_config import apply_config
 
-    def instant(option: str, text: str | None) -> datetime | None:
-        if text is None:
-            return None
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise UsageError(
-                f"{option}: expected an ISO 8601 time like 2026-11-21T08:00, found {text!r}"
-            ) from None
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        config = self.config()
+        source = self.settings.config_path.read_text(encoding="utf-8")
+        return apply_config(
+            self.db(), config, source, self.settings.project_dir, self.settings.actor
+        )
 
-    try:
-        length = parse_duration(window)
-    except ValueError as error:
-        raise UsageError(f"--window: {error}") from None
-    return TimeWindow.resolve(length, instant("--since", since), instant("--until", until))
+    def controller(
+        self, interval: float = 30.0, lease_ttl: float = 60.0, now: datetime | None = None
+    ) -> Controller:
+        """The reconcile loop over every applied model (``now`` pins its clock, for tests)."""
+        from datetime import timedelta
+
+        from shipline.controller.controller_loop import Controller
+
+        return Controller(
+            self.db(),
+            self.store(),
+            self.settings.actor,
+            timedelta(seconds=interval),
+            timedelta(seconds=lease_ttl),
+            None if now is None else (lambda: now),
+        )
+
+    def status(self, name: str | None = None) -> list[dict[str, Any]]:
+        """One summary per model: the named one, else every applied model and this config's."""
+        from datetime import UTC, datetime
+
+        from shipline.controller.model_status import model_status
+        from shipline.registry.applied_config import list_applied
+
+        names = [name] if name else sorted({a.model for a in list_applied(self.db())})
+        if not name and self.settings.config_path.exists() and self.config().name not in names:
+            names.append(self.config().name)
+        now = datetime.now(UTC)
+        return [model_status(self.db(), model, now) for model in names]

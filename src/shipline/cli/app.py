@@ -11,7 +11,19 @@ from typing import Annotated
 import typer
 
 from shipline import __version__
-from shipline.cli import audit, data, drift, init, models, monitor, run, runs, serving, validate
+from shipline.cli import (
+    audit,
+    data,
+    delivery,
+    drift,
+    init,
+    models,
+    monitor,
+    run,
+    runs,
+    serving,
+    validate,
+)
 from shipline.cli.output import print_error
 from shipline.errors import ShiplineError
 from shipline.project import Project
@@ -42,6 +54,10 @@ app.add_typer(serving.labels_app, name="labels")
 app.command("drift")(drift.drift)
 app.add_typer(monitor.app, name="monitor")
 app.command("alarms")(monitor.alarms)
+app.command("plan")(delivery.plan)
+app.command("apply")(delivery.apply)
+app.command("controller")(delivery.controller)
+app.command("status")(delivery.status)
 app.add_typer(audit.app, name="audit")
 
 

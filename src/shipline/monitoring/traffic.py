@@ -56,6 +56,17 @@ class TimeWindow:
             )
         return cls(start, end)
 
+    @classmethod
+    def from_options(cls, window: str, since: str | None, until: str | None) -> TimeWindow:
+        """``--window`` or ``--since``/``--until`` (ISO 8601, UTC unless an offset is given)."""
+        from shipline.config.schema import parse_duration
+
+        try:
+            length = parse_duration(window)
+        except ValueError as error:
+            raise UsageError(f"--window: {error}") from None
+        return cls.resolve(length, _instant("--since", since), _instant("--until", until))
+
     @property
     def bounds(self) -> tuple[str, str]:
         """Both ends as stored timestamps."""
@@ -65,6 +76,18 @@ class TimeWindow:
         """The window as people read it."""
         low, high = self.bounds
         return f"{low[:19]}..{high[:19]}"
+
+
+def _instant(option: str, text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{option}: expected an ISO 8601 time like 2026-11-21T08:00, found {text!r}"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)

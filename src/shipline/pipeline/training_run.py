@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = ["run_training"]
 
+from collections.abc import Callable
 from pathlib import Path
 
 from shipline.artifacts import ContentStore
@@ -26,11 +27,13 @@ def run_training(
     trigger: str = "manual",
     force: frozenset[str] = frozenset(),
     resume: int | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> RunRecord:
     """Run the pipeline and return the finished run (status succeeded, rejected or failed).
 
     ``resume`` reruns a failed run with the configuration it was started with; the steps that
     succeeded before are reused from the cache, so it continues at the step that failed.
+    ``on_start`` learns the run id as soon as the run is recorded.
     """
     unknown = force - {*step_names(), "*"}
     if unknown:
@@ -64,6 +67,8 @@ def run_training(
         params,
         resume,
     )
+    if on_start is not None:
+        on_start(run_id)
     context = StepContext(config, project_dir, db, store, actor, run_id, lineage)
     outcome = run_steps(context, STEPS, env, force)
     metrics: dict[str, float] = {}

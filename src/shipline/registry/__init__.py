@@ -10,6 +10,7 @@ from shipline.registry.model_version import (
     load_model_version,
     register_version,
     resolve_model_version,
+    versions_of,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "render_card",
     "resolve_model_version",
     "rollback",
+    "versions_of",
 ]

@@ -155,6 +155,13 @@ def list_model_versions(db: Database, name: str | None = None) -> list[ModelVers
         return [_from_row(conn, row) for row in conn.execute(query).all()]
 
 
+def versions_of(db: Database, name: str) -> list[ModelVersion]:
+    """A model's versions, oldest first; none for a model never registered."""
+    query = _query().where(models.c.name == name).order_by(model_versions.c.version)
+    with db.read() as conn:
+        return [_from_row(conn, row) for row in conn.execute(query).all()]
+
+
 def resolve_model_version(conn: Connection, ref: str) -> ModelVersion:
     """Find ``name`` (latest), ``name:N`` or ``name@alias``."""
     match = _REF.fullmatch(ref) if ref and len(ref) <= 200 else None

@@ -10,6 +10,7 @@ __all__ = [
     "alarms",
     "alias_history",
     "aliases",
+    "applied_configs",
     "approvals",
     "audit_events",
     "captures",
@@ -18,6 +19,7 @@ __all__ = [
     "dataset_versions",
     "datasets",
     "labels",
+    "leases",
     "metadata",
     "model_versions",
     "models",
@@ -25,6 +27,8 @@ __all__ = [
     "run_metrics",
     "run_steps",
     "runs",
+    "trigger_events",
+    "watch_state",
 ]
 
 from sqlalchemy import (
@@ -260,4 +264,52 @@ alarms = Table(
     Column("opened_at", String(32), nullable=False),
     Column("closed_at", String(32), nullable=True),
     Column("evidence", Text, nullable=False),
+)
+
+applied_configs = Table(
+    "applied_configs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("project_dir", Text, nullable=False),
+    Column("applied_at", String(32), nullable=False),
+    Column("applied_by", String(100), nullable=False),
+    UniqueConstraint("model", "version", name="uq_applied_configs_model_version"),
+)
+
+trigger_events = Table(
+    "trigger_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("run_id", Integer, nullable=True),
+    Column("detail", Text, nullable=True),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    UniqueConstraint("model", "key", name="uq_trigger_events_model_key"),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    Column("acquired_at", String(32), nullable=False),
+)
+
+watch_state = Table(
+    "watch_state",
+    metadata,
+    Column("model", String(100), primary_key=True),
+    Column("name", String(50), primary_key=True),
+    Column("value", Text, nullable=False),
 )

@@ -1,0 +1,1 @@
+"""The controller: reconciles applied models (triggers, monitoring schedule, guards, runs)."""

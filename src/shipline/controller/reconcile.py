@@ -1,0 +1,327 @@
+"""One controller pass over one applied model: watch, monitor, guard, run, deliver.
+
+Order, per model: fail runs orphaned by a dead controller (once their lease has expired), run
+the scheduled monitoring job (it may open alarms), record the triggers that fired, and, if
+events are pending and the guards allow, take the model's lease and run the pipeline once for
+all of them. The gates decide; a passing version is staged by the pipeline and the controller
+asks for production, which ``deployment.approval`` moves at once or leaves pending for a person.
+Failures are recorded and notified; nothing here stops the pass for other models.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ModelPass", "reconcile_model"]
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from shipline.artifacts import ContentStore
+from shipline.config import ModelConfig
+from shipline.config.schema import parse_duration
+from shipline.controller.lease import HeldLease, acquire
+from shipline.controller.trigger_event import TriggerEvent, pending_events, set_status
+from shipline.controller.trigger_watch import (
+    WatchedFileError,
+    detect_triggers,
+    get_watch,
+    set_watch,
+)
+from shipline.errors import ShiplineError
+from shipline.monitoring.notification import notify
+from shipline.pipeline import RunRecord
+from shipline.pipeline.run_record import finish_run, get_run, list_runs
+from shipline.pipeline.training_run import run_training
+from shipline.registry.applied_config import AppliedConfig
+from shipline.store import Database
+
+
+@dataclass
+class ModelPass:
+    """What one pass did for one model."""
+
+    model: str
+    new_events: list[int] = field(default_factory=list)
+    run: int | None = None
+    run_status: str | None = None
+    monitor_report: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Controls:
+    """Who the controller is and how long its leases last."""
+
+    actor: str
+    holder: str
+    lease_ttl: timedelta
+
+
+def reconcile_model(
+    db: Database, store: ContentStore, applied: AppliedConfig, controls: Controls, now: datetime
+) -> ModelPass:
+    """Reconcile one model at ``now`` (an injected clock for triggers and schedules)."""
+    from pydantic import ValidationError
+
+    result = ModelPass(applied.model)
+    try:
+        config = ModelConfig.model_validate(applied.document)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        _problem(
+            db,
+            applied.model,
+            None,
+            f"applied config version {applied.version} no longer "
+            f"validates: {where}: {first['msg']}; fix shipline.yaml and apply it again",
+        )
+        result.notes.append("applied config does not validate")
+        return result
+    _recover_orphans(db, store, config, applied, controls, result)
+    problems: list[str] = []
+    _scheduled_monitoring(db, store, config, controls, now, result, problems)
+    try:
+        result.new_events = [e.id for e in detect_triggers(db, applied, config, now)]
+    except WatchedFileError as error:
+        problems.append(str(error))
+    _problem(db, config.name, config, "; ".join(problems) or None)
+    pending = pending_events(db, config.name)
+    if pending:
+        _run_if_allowed(db, store, config, applied, controls, now, pending, result)
+    return result
+
+
+def _run_if_allowed(
+    db: Database,
+    store: ContentStore,
+    config: ModelConfig,
+    applied: AppliedConfig,
+    controls: Controls,
+    now: datetime,
+    pending: list[TriggerEvent],
+    result: ModelPass,
+) -> None:
+    """The guards: cooldown since the last controller run, then one run at a time (lease)."""
+    last = _last_controller_run(db, config.name)
+    if config.retraining.cooldown and last is not None:
+        ready = _parse(last.started_at) + parse_duration(config.retraining.cooldown)
+        if now < ready:
+            result.notes.append(
+                f"cooldown until {ready:%Y-%m-%dT%H:%M:%SZ}; {len(pending)} pending"
+            )
+            return
+    name = f"model:{config.name}"
+    holder = acquire(db, name, controls.holder, controls.lease_ttl)
+    if holder is not None:
+        result.notes.append(f"another controller ({holder}) holds {name}")
+        return
+    with HeldLease(db, name, controls.holder, controls.lease_ttl):
+        # Another controller may have served these events between our read and the lease.
+        pending = [e for e in pending_events(db, config.name) if e.id in {p.id for p in pending}]
+        if pending:
+            _run(db, store, config, applied, controls, pending, result)
+
+
+def _run(
+    db: Database,
+    store: ContentStore,
+    config: ModelConfig,
+    applied: AppliedConfig,
+    controls: Controls,
+    events: list[TriggerEvent],
+    result: ModelPass,
+) -> None:
+    ids = [e.id for e in events]
+    trigger = ("controller: " + ", ".join(f"{e.kind}#{e.id}" for e in events))[:100]
+    set_status(db, controls.actor, ids, "started")
+    try:
+        run = run_training(
+            db,
+            store,
+            config,
+            Path(applied.project_dir),
+            controls.actor,
+            trigger,
+            on_start=lambda run_id: set_status(db, controls.actor, ids, "started", run_id),
+        )
+    except ShiplineError as error:
+        set_status(db, controls.actor, ids, "failed", None, str(error))
+        _notify(config, "run.failed", {"model": config.name, "events": ids, "error": str(error)})
+        result.run_status = "failed"
+        result.notes.append(str(error))
+        return
+    result.run, result.run_status = run.id, run.status
+    _deliver(db, config, controls, run, ids, result)
+
+
+def _deliver(
+    db: Database,
+    config: ModelConfig,
+    controls: Controls,
+    run: RunRecord,
+    ids: list[int],
+    result: ModelPass,
+) -> None:
+    """After a run: gates passed → ask for production; rejected or failed → notify."""
+    from shipline.registry import promote
+
+    if run.status == "succeeded" and run.model_version is not None:
+        promotion = promote(
+            db,
+            config.name,
+            run.model_version,
+            "production",
+            controls.actor,
+            config.deployment.approval,
+            f"retrained by the controller (run {run.id}: {run.trigger})",
+        )
+        detail = (
+            "production moved"
+            if promotion.moved
+            else f"approval {promotion.approval.id if promotion.approval else '?'} pending"
+        )
+        set_status(
+            db, controls.actor, ids, "done", run.id, f"version {run.model_version}; {detail}"
+        )
+        result.notes.append(f"{config.name}:{run.model_version} staged; {detail}")
+        return
+    status = "done" if run.status == "rejected" else "failed"
+    reason = run.error or "gates rejected the candidate"
+    problem = _notify(
+        config,
+        f"run.{run.status}",
+        {"model": config.name, "run": run.id, "events": ids, "reason": reason},
+    )
+    set_status(
+        db, controls.actor, ids, status, run.id, reason + (f"; {problem}" if problem else "")
+    )
+
+
+def _recover_orphans(
+    db: Database,
+    store: ContentStore,
+    config: ModelConfig,
+    applied: AppliedConfig,
+    controls: Controls,
+    result: ModelPass,
+) -> None:
+    """Events a dead controller started: fail its unfinished run, or deliver a finished one."""
+    started = pending_events(db, config.name, ("started",))
+    if not started:
+        return
+    name = f"model:{config.name}"
+    if acquire(db, name, controls.holder, controls.lease_ttl) is not None:
+        return  # its controller is alive and still renewing the lease
+    try:
+        by_run: dict[int | None, list[int]] = {}
+        for event in started:
+            by_run.setdefault(event.run_id, []).append(event.id)
+        for run_id, ids in by_run.items():
+            run = None if run_id is None else get_run(db, run_id)
+            if run is not None and run.status != "running":
+                result.notes.append(f"delivered run {run.id} of a controller that stopped")
+                _deliver(db, config, controls, run, ids, result)
+                continue
+            reason = "the controller running it stopped (its lease expired) before it finished"
+            if run is not None:
+                finish_run(db, controls.actor, run.id, "failed", {}, reason, None)
+            set_status(db, controls.actor, ids, "failed", run_id, reason)
+            _notify(config, "run.failed", {"model": config.name, "run": run_id, "reason": reason})
+            result.notes.append(f"failed orphaned run {run_id}")
+    finally:
+        from shipline.controller.lease import release
+
+        release(db, name, controls.holder)
+
+
+def _scheduled_monitoring(
+    db: Database,
+    store: ContentStore,
+    config: ModelConfig,
+    controls: Controls,
+    now: datetime,
+    result: ModelPass,
+    problems: list[str],
+) -> None:
+    """Run ``monitoring.schedule``'s job when a tick has passed since the last one."""
+    from croniter import croniter
+
+    from shipline.errors import NotFoundError
+    from shipline.monitoring.monitor_report import monitor_version
+    from shipline.monitoring.traffic import TimeWindow
+    from shipline.registry import versions_of
+
+    schedule = config.monitoring.schedule
+    if not schedule:
+        return
+    last = get_watch(db, config.name, "monitoring")
+    tick = croniter(schedule, now).get_prev(datetime)
+    if croniter.match(schedule, now):
+        tick = now.replace(second=0, microsecond=0)
+    if last is not None and tick <= _parse(last):
+        return
+    set_watch(db, config.name, "monitoring", _format(now))
+    served = _served_version(versions_of(db, config.name))
+    if served is None:
+        result.notes.append("monitoring: no version holds production or staging yet")
+        return
+    window = TimeWindow.resolve(parse_duration(config.monitoring.window), now=now)
+    try:
+        summary, _ = monitor_version(
+            db, store, served, config.monitoring, controls.actor, window, config.notifications
+        )
+    except NotFoundError as error:
+        result.notes.append(f"monitoring: {error}")
+        return
+    except ShiplineError as error:
+        problems.append(f"monitoring {served.ref}: {error}")
+        return
+    result.monitor_report = summary.id
+
+
+def _served_version(versions: list[Any]) -> Any:
+    for alias in ("production", "staging"):
+        holder = next((v for v in versions if alias in v.aliases), None)
+        if holder is not None:
+            return holder
+    return None
+
+
+def _last_controller_run(db: Database, model: str) -> RunRecord | None:
+    return next((r for r in list_runs(db, model, 200) if r.trigger.startswith("controller")), None)
+
+
+def _problem(db: Database, model: str, config: ModelConfig | None, problem: str | None) -> None:
+    """Record (audited, notified) a problem once while it lasts; clear it when it is gone."""
+    if get_watch(db, model, "problem") == problem:
+        return
+    set_watch(db, model, "problem", problem)
+    if problem is None:
+        return
+    with db.write("controller") as tx:
+        tx.record("controller.problem", f"model:{model}", None, {"problem": problem})
+    payload = {"model": model, "problem": problem}
+    if config is None:
+        from shipline.config.schema import NotificationsConfig
+
+        notify(NotificationsConfig(), "controller.problem", payload)
+    else:
+        _notify(config, "controller.problem", payload)
+
+
+def _notify(config: ModelConfig, event: str, payload: dict[str, Any]) -> str | None:
+    return notify(config.notifications, event, payload)
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _format(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,183 @@
+"""Controllers as processes: two at once, one killed mid-run, SIGTERM, and bad input."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import update
+
+from shipline.audit import list_events, verify_chain
+from shipline.controller.trigger_event import list_events as trigger_events
+from shipline.project import Project
+from shipline.store.tables import applied_configs
+from tests.served import shipline_env
+
+SLOW_TRAIN = """\
+import time
+from pathlib import Path
+from sklearn.linear_model import LogisticRegression
+
+def train(frame, config):
+    Path(__file__).with_name("training-started").write_text("")
+    time.sleep(float(Path(__file__).with_name("delay").read_text()))
+    return LogisticRegression().fit(frame.drop(columns=["churned"]), frame["churned"])
+"""
+
+
+def _controller(folder: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "shipline", "controller", *args],
+        cwd=folder,
+        env=shipline_env("controller-bot"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _slow_project(folder: Path, write_config: Callable[[str], None], delay: float) -> None:
+    (folder / "train.py").write_text(SLOW_TRAIN)
+    (folder / "delay").write_text(str(delay))
+    write_config("retraining:\n  triggers:\n    - new_data: true\n")
+    config = folder / "shipline.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "estimator: sklearn.linear_model.LogisticRegression", "entrypoint: train.py:train"
+        )
+    )
+
+
+def test_two_controllers_at_once_start_the_run_once(
+    project: Project, folder: Path, write_config: Callable[[str], None]
+) -> None:
+    _slow_project(folder, write_config, 2.0)
+    project.apply()
+    first, second = _controller(folder, "--once", "--json"), _controller(folder, "--once", "--json")
+    outputs = [p.communicate(timeout=120) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], outputs
+    runs = project.runs(model="churn")
+    assert len(runs) == 1 and runs[0].status == "succeeded"
+    assert [e.status for e in trigger_events(project.db(), "churn")] == ["done"]
+
+
+def test_a_controller_killed_mid_run_is_replaced_cleanly(
+    project: Project, folder: Path, write_config: Callable[[str], None]
+) -> None:
+    _slow_project(folder, write_config, 60.0)
+    project.apply()
+    doomed = _controller(folder, "--once", "--lease", "2")
+    deadline = time.monotonic() + 60
+    while not (folder / "training-started").exists():
+        assert time.monotonic() < deadline and doomed.poll() is None
+        time.sleep(0.1)
+    doomed.send_signal(signal.SIGKILL)
+    doomed.communicate(timeout=30)
+    orphan = project.runs(model="churn")[0]
+    assert orphan.status == "running"
+    time.sleep(2.5)  # the dead controller's lease expires
+    (folder / "delay").write_text("0")
+    replacement = _controller(folder, "--once", "--json", "--lease", "2")
+    out, err = replacement.communicate(timeout=120)
+    assert replacement.returncode == 0, err
+    failed = project.get_run(orphan.id)
+    assert failed.status == "failed" and "lease expired" in (failed.error or "")
+    event = trigger_events(project.db(), "churn")[0]
+    assert event.status == "failed" and event.run_id == orphan.id
+    assert len(project.runs(model="churn")) == 1  # the trigger is not run twice
+    assert "run.failed" in err
+    assert verify_chain(project.db()).ok
+
+
+def test_sigterm_stops_the_loop_cleanly(
+    project: Project, write_config: Callable[[str], None]
+) -> None:
+    write_config("")
+    project.apply()
+    loop = _controller(project.settings.project_dir, "--interval", "0.2")
+    time.sleep(3)
+    loop.send_signal(signal.SIGTERM)
+    out, err = loop.communicate(timeout=30)
+    assert loop.returncode == 0, err
+    assert "churn:" in out
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []
+    behaviour = "500"
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append(orjson.loads(body))
+        if type(self).behaviour == "slow":
+            time.sleep(3)
+        self.send_response(500)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Hook.received = []
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("behaviour", ["500", "slow"])
+def test_bad_input_is_recorded_and_the_controller_keeps_going(
+    project: Project,
+    folder: Path,
+    write_config: Callable[[str], None],
+    webhook: str,
+    behaviour: str,
+) -> None:
+    _Hook.behaviour = behaviour
+    write_config(
+        "retraining:\n  triggers:\n    - new_data: true\n"
+        f"notifications:\n  webhook: {webhook}\n  timeout: 1s\n"
+    )
+    (folder / "data" / "churn.csv").write_text("usage,price,churned\n1,2,1\n")  # too few rows
+    project.apply()
+    result = project.controller().run_pass()[0]
+    assert result.run_status == "failed"
+    event = trigger_events(project.db(), "churn")[0]
+    expected = "answered 500" if behaviour == "500" else "unreachable"
+    assert event.status == "failed" and expected in (event.detail or "")
+    assert _Hook.received[0]["event"] == "run.failed"
+    # The source disappears: recorded once as a problem, notified, and the pass goes on.
+    (folder / "data" / "churn.csv").unlink()
+    assert project.controller().run_pass()[0].run is None
+    assert project.controller().run_pass()[0].run is None
+    problems = list_events(project.db(), action="controller.problem")
+    assert len(problems) == 1 and "no such file" in json.loads(problems[0].after)["problem"]
+    assert "data/churn.csv" in project.status("churn")[0]["problem"]
+
+
+def test_an_applied_config_that_no_longer_validates(
+    project: Project, write_config: Callable[[str], None]
+) -> None:
+    write_config("")
+    project.apply()
+    with project.db().write("tamper") as tx:  # as if an upgrade tightened the schema
+        document = {"name": "churn", "data": {"source": 3}}
+        tx.conn.execute(update(applied_configs).values(document=orjson.dumps(document).decode()))
+    result = project.controller().run_pass()[0]
+    assert result.notes == ["applied config does not validate"]
+    problem = project.status("churn")[0]["problem"]
+    assert "applied config version 1 no longer validates" in problem and "data" in problem

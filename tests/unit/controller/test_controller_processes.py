@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import pytest
@@ -90,6 +90,7 @@ def test_a_controller_killed_mid_run_is_replaced_cleanly(
     replacement = _controller(folder, "--once", "--json", "--lease", "2")
     out, err = replacement.communicate(timeout=120)
     assert replacement.returncode == 0, err
+    assert f"failed orphaned run {orphan.id}" in out
     failed = project.get_run(orphan.id)
     assert failed.status == "failed" and "lease expired" in (failed.error or "")
     event = trigger_events(project.db(), "churn")[0]
@@ -113,10 +114,10 @@ def test_sigterm_stops_the_loop_cleanly(
 
 
 class _Hook(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
+    received: ClassVar[list[dict[str, Any]]] = []
     behaviour = "500"
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append(orjson.loads(body))
         if type(self).behaviour == "slow":

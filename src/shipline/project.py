@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from shipline.data import AddResult
     from shipline.monitoring.monitor_report import MonitorSummary
     from shipline.pipeline import RunRecord
+    from shipline.pipeline.ci_check import CiResult
     from shipline.pipeline.metric_log import TrackedRun
     from shipline.registry import Approval, ModelVersion, Promotion
     from shipline.registry.applied_config import AppliedConfig, Change
@@ -305,6 +306,12 @@ class Project:
             self.db(), config, source, self.settings.project_dir, self.settings.actor
         )
 
+    def applied_config(self, name: str) -> AppliedConfig | None:
+        """The model's latest applied config, if it was ever applied."""
+        from shipline.registry.applied_config import latest_applied
+
+        return latest_applied(self.db(), name)
+
     def controller(
         self, interval: float = 30.0, lease_ttl: float = 60.0, now: datetime | None = None
     ) -> Controller:
@@ -334,3 +341,10 @@ class Project:
             names.append(self.config().name)
         now = datetime.now(UTC)
         return [model_status(self.db(), model, now) for model in names]
+
+    def ci(self, sample: int | None = None) -> CiResult:
+        """Validate, run the pipeline in a throwaway store, judge gates against production."""
+        from shipline.pipeline.ci_check import ci_check
+
+        config = self.config()
+        return ci_check(self.db(), config, self.settings.project_dir, self.settings.actor, sample)

@@ -76,6 +76,28 @@ SHIPLINE_USER=reviewer shipline approve 1   # someone else approves; the alias m
 """
 
 
+_CI_WORKFLOW = """\
+# Runs on every push: validates shipline.yaml, trains on a sample of the data in a throwaway
+# store, prints the gates and the comparison with production, and fails when a gate fails.
+# Set the SHIPLINE_DB (and SHIPLINE_STORE) secrets to compare with the team's registry.
+name: shipline
+on: [push, pull_request]
+jobs:
+  model:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - run: pip install shipline
+      - run: shipline ci --sample 5000
+        env:
+          SHIPLINE_DB: ${{ secrets.SHIPLINE_DB }}
+          SHIPLINE_STORE: ${{ secrets.SHIPLINE_STORE }}
+"""
+
+
 def create_project(
     folder: Path, task: str = "classification", owner: str = "data-science"
 ) -> list[Path]:
@@ -104,10 +126,13 @@ def create_project(
         folder / "data" / csv,
         folder / "README.md",
         folder / ".gitignore",
+        folder / ".github" / "workflows" / "shipline.yml",
     ]
     frame.to_csv(written[1], index=False)
     written[0].write_text(config.format(owner=owner))
     if not written[2].exists():
         written[2].write_text(_README.format(name=name, dataset=dataset))
     written[3].write_text(".shipline/\n")
+    written[4].parent.mkdir(parents=True, exist_ok=True)
+    written[4].write_text(_CI_WORKFLOW)
     return written

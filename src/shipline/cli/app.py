@@ -39,6 +39,7 @@ app = typer.Typer(
 app.command("init")(init.init)
 app.command("validate")(validate.validate)
 app.command("run")(run.run)
+app.command("ci")(run.ci)
 app.add_typer(runs.app, name="runs")
 app.add_typer(run.app, name="cache")
 app.add_typer(data.app, name="data")

@@ -52,8 +52,14 @@ def show(
     """One version: signature, metrics, gates, lineage."""
     project: Project = ctx.obj
     version = project.version(ref)
+    applied = project.applied_config(version.name)
+    applied_view = (
+        None
+        if applied is None
+        else {"version": applied.version, "digest": applied.digest, "at": applied.applied_at}
+    )
     if as_json:
-        print_json(version.to_dict())
+        print_json({**version.to_dict(), "applied_config": applied_view})
         return
     lineage = version.details.get("lineage", {})
     typer.echo(
@@ -71,6 +77,11 @@ def show(
     inputs = version.details.get("signature", {}).get("inputs", [])
     typer.echo(
         f"  signature: {len(inputs)} inputs -> {version.details.get('signature', {}).get('output')}"
+    )
+    typer.echo(
+        f"  applied config: {applied.version} ({when(applied.applied_at)} by {applied.applied_by})"
+        if applied
+        else "  applied config: none (shipline apply records one)"
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["app", "run"]
+__all__ = ["app", "ci", "run"]
 
 from typing import Annotated
 
@@ -78,3 +78,52 @@ def explain(
     typer.echo(f"run {answer['run']} step {answer['step']}: {answer['status']}, {answer['reason']}")
     for change in answer["changed"]:
         typer.echo(f"  changed: {change['part']}" + (f" {change['key']}" if change["key"] else ""))
+
+
+def ci(
+    ctx: typer.Context,
+    sample: Annotated[
+        int | None, typer.Option("--sample", min=10, help="Train on this many random rows.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """For CI on every push: validate, run in a throwaway store, gates vs production; exit 1
+    when a gate fails."""
+    project: Project = ctx.obj
+    result = project.ci(sample)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        print_table(
+            f"Gates ({result.status})",
+            ("metric", "value", "rule", "verdict"),
+            [
+                (
+                    g["metric"],
+                    "-" if g["value"] is None else f"{g['value']:.4f}",
+                    g["rule"],
+                    "pass" if g["passed"] else "FAIL",
+                )
+                for g in result.gates
+            ],
+        )
+        production = (
+            f"production (version {result.production})" if result.production else "production"
+        )
+        print_table(
+            f"Candidate vs {production}",
+            ("metric", "candidate", "production"),
+            [
+                (
+                    c["metric"],
+                    f"{c['candidate']:.4f}",
+                    "-" if c["production"] is None else f"{c['production']:.4f}",
+                )
+                for c in result.comparison
+            ],
+        )
+        if result.error:
+            typer.echo(f"error: {result.error.splitlines()[-1]}", err=True)
+        typer.echo("ci: " + ("passed" if result.passed else "FAILED"))
+    if not result.passed:
+        raise typer.Exit(1)

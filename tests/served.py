@@ -70,3 +70,10 @@ def start_server(folder: Path, *targets: str, poll: float = 0.2) -> Server:
             time.sleep(0.2)
     server.stop()
     pytest.fail("server did not become ready")
+
+
+def captured_rows(server: Server) -> float:
+    """The server's count of captured rows written to the store (from its Prometheus text)."""
+    text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    line = next(x for x in text.splitlines() if x.startswith("shipline_captured_rows_total"))
+    return float(line.split()[-1])

@@ -19,7 +19,7 @@ import httpx
 import pandas as pd
 
 from shipline.scaffold import create_project
-from tests.served import Server, shipline_env, start_server
+from tests.served import Server, captured_rows, shipline_env, start_server
 
 LOOP_CONFIG = """\
 monitoring:
@@ -45,12 +45,6 @@ def _shipline(folder: Path, user: str, *args: str) -> subprocess.CompletedProces
 def _ok(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
-
-
-def _captured_rows(server: Server) -> float:
-    text = httpx.get(f"{server.url}/metrics", timeout=10).text
-    line = next(x for x in text.splitlines() if x.startswith("shipline_captured_rows_total"))
-    return float(line.split()[-1])
 
 
 class _Traffic:
@@ -113,9 +107,9 @@ def test_drift_to_retrained_production_without_a_failed_request(tmp_path: Path) 
         drifted[numeric] = drifted[numeric] * 1.6
         features = drifted.drop(columns=["benign", "sample_id"])
         with _Traffic(server, features) as traffic:
-            before = _captured_rows(server)
+            before = captured_rows(server)
             deadline = time.monotonic() + 60
-            while _captured_rows(server) < before + 300:
+            while captured_rows(server) < before + 300:
                 assert time.monotonic() < deadline, "captures were not written"
                 time.sleep(0.3)
             # The new data version: the drifted population, labelled, joins the source.

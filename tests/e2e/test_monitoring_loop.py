@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from shipline.scaffold import create_project
-from tests.served import Server, shipline_env, start_server
+from tests.served import Server, captured_rows, shipline_env, start_server
 
 MONITORING = """\
 monitoring:
@@ -68,19 +68,12 @@ def _send(server: Server, frame: pd.DataFrame) -> list[tuple[str, int, Any]]:
     return served
 
 
-def _captured_rows(server: Server) -> float:
-    """The server's count of captured rows written to the store (Prometheus text)."""
-    text = httpx.get(f"{server.url}/metrics", timeout=10).text
-    line = next(x for x in text.splitlines() if x.startswith("shipline_captured_rows_total"))
-    return float(line.split()[-1])
-
-
 def _send_and_wait(server: Server, frame: pd.DataFrame) -> list[tuple[str, int, Any]]:
     """Send, then wait for the rows to be written (captures are flushed every 2 s)."""
-    before = _captured_rows(server)
+    before = captured_rows(server)
     sent = _send(server, frame)
     deadline = time.monotonic() + 30
-    while _captured_rows(server) < before + len(frame):
+    while captured_rows(server) < before + len(frame):
         if time.monotonic() > deadline:
             pytest.fail("captured rows were not written within 30 s")
         time.sleep(0.3)

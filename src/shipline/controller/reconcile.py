@@ -22,12 +22,7 @@ from shipline.config import ModelConfig
 from shipline.config.schema import parse_duration
 from shipline.controller.lease import HeldLease, acquire
 from shipline.controller.trigger_event import TriggerEvent, pending_events, set_status
-from shipline.controller.trigger_watch import (
-    WatchedFileError,
-    detect_triggers,
-    get_watch,
-    set_watch,
-)
+from shipline.controller.trigger_watch import detect_triggers, get_watch, set_watch
 from shipline.errors import ShiplineError
 from shipline.monitoring.notification import notify
 from shipline.pipeline import RunRecord
@@ -86,10 +81,9 @@ def reconcile_model(
     _recover_orphans(db, store, config, applied, controls, result)
     problems: list[str] = []
     _scheduled_monitoring(db, store, config, controls, now, result, problems)
-    try:
-        result.new_events = [e.id for e in detect_triggers(db, applied, config, now)]
-    except WatchedFileError as error:
-        problems.append(str(error))
+    events, broken = detect_triggers(db, applied, config, now)
+    result.new_events = [e.id for e in events]
+    problems += broken
     _problem(db, config.name, config, "; ".join(problems) or None)
     pending = pending_events(db, config.name)
     if pending:

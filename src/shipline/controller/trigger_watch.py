@@ -72,20 +72,28 @@ def set_watch(db: Database, model: str, name: str, value: Any) -> None:
 
 def detect_triggers(
     db: Database, applied: AppliedConfig, config: ModelConfig, now: datetime
-) -> list[TriggerEvent]:
-    """Record an event for every trigger that fired since the last look; the new events."""
+) -> tuple[list[TriggerEvent], list[str]]:
+    """Record an event for every trigger that fired since the last look.
+
+    Returns the new events and the problems of triggers that could not be checked (a missing
+    file); one broken trigger does not keep the others from being checked.
+    """
     fired: list[TriggerEvent | None] = []
+    problems: list[str] = []
     project = Path(applied.project_dir)
     for trigger in config.retraining.triggers:
-        if trigger.cron:
-            fired.append(_cron(db, config.name, trigger.cron, applied.applied_at, now))
-        elif trigger.new_data:
-            fired.append(_new_data(db, config, project / config.data.source))
-        elif trigger.environment:
-            fired.append(_environment(db, config.name, project / trigger.environment))
-        elif trigger.alarm:
-            fired += _alarms(db, config.name, trigger)
-    return [event for event in fired if event is not None]
+        try:
+            if trigger.cron:
+                fired.append(_cron(db, config.name, trigger.cron, applied.applied_at, now))
+            elif trigger.new_data:
+                fired.append(_new_data(db, config, project / config.data.source))
+            elif trigger.environment:
+                fired.append(_environment(db, config.name, project / trigger.environment))
+            elif trigger.alarm:
+                fired += _alarms(db, config.name, trigger)
+        except WatchedFileError as error:
+            problems.append(str(error))
+    return [event for event in fired if event is not None], problems
 
 
 def _cron(

@@ -18,7 +18,7 @@ from shipline.monitoring.drift import DriftReport, compare_columns
 def read_columns(path: Path) -> dict[str, np.ndarray]:
     """Every column as a numpy array (numbers as floats with NaN for missing; text as objects)."""
     import pyarrow as pa
-    from pyarrow import csv, parquet
+    from pyarrow import csv
 
     fmt = data_format(path)
     if fmt is None or not path.is_file():
@@ -26,20 +26,28 @@ def read_columns(path: Path) -> dict[str, np.ndarray]:
     if path.stat().st_size == 0:
         raise DataFileError(f"{path}: file is empty")
     try:
-        table = parquet.read_table(path) if fmt == "parquet" else csv.read_csv(path)
+        if fmt == "parquet":
+            return _parquet_columns(path)
+        table = csv.read_csv(path)
     except pa.ArrowInvalid as error:
         raise DataFileError(f"{path}: cannot be read: {str(error).splitlines()[0]}") from None
-    index_columns = (table.schema.pandas_metadata or {}).get("index_columns", [])
-    # A DataFrame's index saved by pandas is bookkeeping, not data.
-    table = table.drop_columns(
-        [c for c in index_columns if isinstance(c, str) and c in table.column_names]
-    )
     if table.num_rows == 0:
         raise DataFileError(f"{path}: has columns but no rows")
-    columns = {}
-    for name in table.column_names:
-        columns[name] = column_array(table.column(name))
-    return columns
+    return {name: column_array(table.column(name)) for name in table.column_names}
+
+
+def _parquet_columns(path: Path) -> dict[str, np.ndarray]:
+    """One column at a time, so Arrow holds a single column beside the arrays made so far."""
+    from pyarrow import parquet
+
+    with parquet.ParquetFile(path) as file:
+        schema = file.schema_arrow
+        index_columns = (schema.pandas_metadata or {}).get("index_columns", [])
+        # A DataFrame's index saved by pandas is bookkeeping, not data.
+        names = [n for n in schema.names if n not in index_columns]
+        if file.metadata.num_rows == 0:
+            raise DataFileError(f"{path}: has columns but no rows")
+        return {name: column_array(file.read(columns=[name]).column(0)) for name in names}
 
 
 def column_array(column: Any) -> np.ndarray:

@@ -10,7 +10,7 @@ Failures are recorded and notified; nothing here stops the pass for other models
 
 from __future__ import annotations
 
-__all__ = ["ModelPass", "reconcile_model"]
+__all__ = ["Controls", "ModelPass", "reconcile_model"]
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta

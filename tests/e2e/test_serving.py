@@ -304,6 +304,7 @@ def test_hot_swap_under_load_fails_no_request(serve, trained: Path) -> None:  # 
     stop.set()
     for thread in threads:
         thread.join(timeout=30)
+    metrics = httpx.get(f"{server.url}/metrics").text  # before the alias is put back below
     with Project.open(trained) as project:
         project.promote("cancer", 1, "live")
     assert failures == []
@@ -311,9 +312,7 @@ def test_hot_swap_under_load_fails_no_request(serve, trained: Path) -> None:  # 
         switches = [b for a, b in itertools.pairwise(versions) if a != b]
         assert versions[0] == "cancer:1" and versions[-1] == "cancer:3", versions[:3]
         assert switches == ["cancer:2", "cancer:3"], switches  # each switch seen exactly once
-    assert (
-        'shipline_model_swaps_total{model="cancer"} 2.0' in httpx.get(f"{server.url}/metrics").text
-    )
+    assert 'shipline_model_swaps_total{model="cancer"} 2.0' in metrics
 
 
 def _captured(trained: Path) -> pd.DataFrame:

@@ -88,11 +88,16 @@ def _root(
 
 def main() -> None:
     """Run the CLI: exit 0 on success, 1 when an operation failed, 2 on usage or config errors."""
+    code = 0
     try:
         app(prog_name="shipline")
     except ShiplineError as error:
         print_error(str(error))
-        sys.exit(error.exit_code)
+        code = error.exit_code
     except KeyboardInterrupt:
         print_error("interrupted")
-        sys.exit(130)
+        code = 130
+    # Exiting outside the handler lets the traceback's frames (and the Arrow objects they hold)
+    # go while Arrow is still alive: pyarrow can abort if they are torn down at interpreter exit.
+    if code:
+        sys.exit(code)

@@ -38,10 +38,12 @@ def add_labels(
         raise DataFileError(f"{path}: expected an existing .csv or .parquet file")
     try:
         table = (
-            parquet.read_table(path)
+            parquet.read_table(path, use_threads=False)
             if fmt == "parquet"
             else csv.read_csv(
-                path, convert_options=csv.ConvertOptions(column_types={"request_id": pa.string()})
+                path,
+                read_options=csv.ReadOptions(use_threads=False),
+                convert_options=csv.ConvertOptions(column_types={"request_id": pa.string()}),
             )
         )
     except pa.ArrowInvalid as error:
@@ -86,7 +88,9 @@ def captured_request_ids(db: Database, store: ContentStore) -> set[str]:
         digests = conn.execute(select(captures.c.digest)).scalars().all()
     found: set[str] = set()
     for digest in digests:
-        table = parquet.read_table(io.BytesIO(store.read_bytes(digest)), columns=["request_id"])
+        table = parquet.read_table(
+            io.BytesIO(store.read_bytes(digest)), columns=["request_id"], use_threads=False
+        )
         found.update(table.column(0).to_pylist())
     return found
 

@@ -29,11 +29,10 @@ def test_concurrent_data_add(cli: Cli, project: Path, backend: Backend, tmp_path
         )
         for name in files
     ]
-    outputs = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
+    finished = [proc.communicate(timeout=120) for proc in procs]  # every pipe drained first
+    for proc, (_, err) in zip(procs, finished, strict=True):
         assert proc.returncode == 0, err
-        outputs.append(json.loads(out))
+    outputs = [json.loads(out) for out, _ in finished]
     refs = {o["ref"] for o in outputs}
     assert refs == {"shared@v1", "shared@v2", "shared@v3", "shared@v4"}
     same_bytes = {

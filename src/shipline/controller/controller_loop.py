@@ -21,7 +21,7 @@ from shipline.controller.lease import holder_id
 from shipline.controller.reconcile import Controls, ModelPass, reconcile_model
 from shipline.controller.trigger_watch import get_watch, set_watch
 from shipline.registry.applied_config import list_applied
-from shipline.store import Database
+from shipline.store import Database, parse_stamp, stamp
 
 log = logging.getLogger("shipline.controller")
 _MAX_BACKOFF = timedelta(hours=1)
@@ -52,7 +52,7 @@ class Controller:
                 break
             now = self.clock()
             backoff = get_watch(self.db, applied.model, "backoff") or {}
-            if backoff and now < datetime.fromisoformat(backoff["until"]):
+            if backoff and now < parse_stamp(backoff["until"]):
                 passes.append(
                     ModelPass(applied.model, notes=[f"backing off until {backoff['until']}"])
                 )
@@ -65,7 +65,7 @@ class Controller:
                 log.exception("controller pass for %s failed", applied.model)
                 failures = int(backoff.get("failures", 0)) + 1
                 wait = min(self.interval * 2**failures, _MAX_BACKOFF)
-                until = (now + wait).isoformat()
+                until = stamp(now + wait)
                 set_watch(self.db, applied.model, "backoff", {"failures": failures, "until": until})
                 passes.append(
                     ModelPass(applied.model, notes=[f"error: {error}; retry after {until}"])

@@ -19,10 +19,8 @@ from types import TracebackType
 
 from sqlalchemy import delete, select, update
 
-from shipline.store import Database
+from shipline.store import Database, stamp
 from shipline.store.tables import leases
-
-_STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def holder_id() -> str:
@@ -30,22 +28,18 @@ def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(_STAMP)
-
-
 def acquire(db: Database, name: str, holder: str, ttl: timedelta) -> str | None:
     """Take (an expired one too) or renew the lease: None if taken, else its live holder."""
     now = datetime.now(UTC)
     with db.write("controller") as tx:
         row = tx.conn.execute(select(leases).where(leases.c.name == name)).first()
-        if row is not None and row.holder != holder and row.expires_at > _stamp(now):
+        if row is not None and row.holder != holder and row.expires_at > stamp(now):
             return str(row.holder)
-        values = {"holder": holder, "expires_at": _stamp(now + ttl)}
+        values = {"holder": holder, "expires_at": stamp(now + ttl)}
         if row is None:
-            tx.conn.execute(leases.insert().values(name=name, acquired_at=_stamp(now), **values))
+            tx.conn.execute(leases.insert().values(name=name, acquired_at=stamp(now), **values))
         else:
-            acquired = row.acquired_at if row.holder == holder else _stamp(now)
+            acquired = row.acquired_at if row.holder == holder else stamp(now)
             tx.conn.execute(
                 update(leases).where(leases.c.name == name).values(acquired_at=acquired, **values)
             )

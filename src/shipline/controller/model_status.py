@@ -9,13 +9,14 @@ from typing import Any
 
 from shipline.config import ModelConfig
 from shipline.config.schema import parse_duration
+from shipline.controller.reconcile import last_controller_run
 from shipline.controller.trigger_event import list_events, pending_events
 from shipline.controller.trigger_watch import get_watch
 from shipline.monitoring.alarm import list_alarms
 from shipline.pipeline.run_record import list_runs
 from shipline.registry import list_approvals, versions_of
 from shipline.registry.applied_config import latest_applied
-from shipline.store import Database
+from shipline.store import Database, parse_stamp
 
 
 def model_status(db: Database, model: str, now: datetime) -> dict[str, Any]:
@@ -72,14 +73,9 @@ def _next_events(db: Database, document: dict[str, Any], now: datetime) -> list[
         at = croniter(config.monitoring.schedule, now).get_next(datetime)
         upcoming.append({"event": "monitoring", "at": at.isoformat()})
     if config.retraining.cooldown:
-        last = next(
-            (r for r in list_runs(db, config.name, 200) if r.trigger.startswith("controller")),
-            None,
-        )
+        last = last_controller_run(db, config.name)
         if last is not None:
-            ends = datetime.fromisoformat(last.started_at.replace("Z", "+00:00")) + parse_duration(
-                config.retraining.cooldown
-            )
+            ends = parse_stamp(last.started_at) + parse_duration(config.retraining.cooldown)
             if ends > now:
                 upcoming.append({"event": "cooldown ends", "at": ends.isoformat()})
     return sorted(upcoming, key=lambda e: e["at"])

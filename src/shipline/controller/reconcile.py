@@ -10,10 +10,10 @@ Failures are recorded and notified; nothing here stops the pass for other models
 
 from __future__ import annotations
 
-__all__ = ["Controls", "ModelPass", "reconcile_model"]
+__all__ = ["Controls", "ModelPass", "last_controller_run", "reconcile_model"]
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +22,19 @@ from shipline.config import ModelConfig
 from shipline.config.schema import parse_duration
 from shipline.controller.lease import HeldLease, acquire
 from shipline.controller.trigger_event import TriggerEvent, pending_events, set_status
-from shipline.controller.trigger_watch import detect_triggers, get_watch, set_watch
+from shipline.controller.trigger_watch import (
+    detect_triggers,
+    get_watch,
+    latest_tick,
+    set_watch,
+)
 from shipline.errors import ShiplineError
 from shipline.monitoring.notification import notify
 from shipline.pipeline import RunRecord
 from shipline.pipeline.run_record import finish_run, get_run, list_runs
 from shipline.pipeline.training_run import run_training
 from shipline.registry.applied_config import AppliedConfig
-from shipline.store import Database
+from shipline.store import Database, parse_stamp, stamp
 
 
 @dataclass
@@ -102,9 +107,9 @@ def _run_if_allowed(
     result: ModelPass,
 ) -> None:
     """The guards: cooldown since the last controller run, then one run at a time (lease)."""
-    last = _last_controller_run(db, config.name)
+    last = last_controller_run(db, config.name)
     if config.retraining.cooldown and last is not None:
-        ready = _parse(last.started_at) + parse_duration(config.retraining.cooldown)
+        ready = parse_stamp(last.started_at) + parse_duration(config.retraining.cooldown)
         if now < ready:
             result.notes.append(
                 f"cooldown until {ready:%Y-%m-%dT%H:%M:%SZ}; {len(pending)} pending"
@@ -244,8 +249,6 @@ def _scheduled_monitoring(
     problems: list[str],
 ) -> None:
     """Run ``monitoring.schedule``'s job when a tick has passed since the last one."""
-    from croniter import croniter
-
     from shipline.errors import NotFoundError
     from shipline.monitoring.monitor_report import monitor_version
     from shipline.monitoring.traffic import TimeWindow
@@ -255,12 +258,9 @@ def _scheduled_monitoring(
     if not schedule:
         return
     last = get_watch(db, config.name, "monitoring")
-    tick = croniter(schedule, now).get_prev(datetime)
-    if croniter.match(schedule, now):
-        tick = now.replace(second=0, microsecond=0)
-    if last is not None and tick <= _parse(last):
+    if last is not None and latest_tick(schedule, now) <= parse_stamp(last):
         return
-    set_watch(db, config.name, "monitoring", _format(now))
+    set_watch(db, config.name, "monitoring", stamp(now))
     served = _served_version(versions_of(db, config.name))
     if served is None:
         result.notes.append("monitoring: no version holds production or staging yet")
@@ -287,7 +287,8 @@ def _served_version(versions: list[Any]) -> Any:
     return None
 
 
-def _last_controller_run(db: Database, model: str) -> RunRecord | None:
+def last_controller_run(db: Database, model: str) -> RunRecord | None:
+    """The model's newest run started by a controller (what cooldown counts from)."""
     return next((r for r in list_runs(db, model, 200) if r.trigger.startswith("controller")), None)
 
 
@@ -311,11 +312,3 @@ def _problem(db: Database, model: str, config: ModelConfig | None, problem: str 
 
 def _notify(config: ModelConfig, event: str, payload: dict[str, Any]) -> str | None:
     return notify(config.notifications, event, payload)
-
-
-def _parse(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def _format(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -17,7 +17,7 @@ an alarm id); recording is idempotent, so a change seen twice fires once.
 
 from __future__ import annotations
 
-__all__ = ["WatchedFileError", "detect_triggers", "get_watch", "set_watch"]
+__all__ = ["WatchedFileError", "detect_triggers", "get_watch", "latest_tick", "set_watch"]
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,7 +34,7 @@ from shipline.errors import ShiplineError
 from shipline.monitoring.alarm import list_alarms
 from shipline.registry import versions_of
 from shipline.registry.applied_config import AppliedConfig
-from shipline.store import Database, upsert
+from shipline.store import Database, parse_stamp, stamp, upsert
 from shipline.store.tables import watch_state
 
 _ACTOR = "controller"
@@ -96,17 +96,22 @@ def detect_triggers(
     return [event for event in fired if event is not None], problems
 
 
+def latest_tick(expression: str, now: datetime) -> datetime:
+    """The schedule's latest tick at or before ``now``."""
+    from croniter import croniter
+
+    if croniter.match(expression, now):
+        return now.replace(second=0, microsecond=0)
+    tick: datetime = croniter(expression, now).get_prev(datetime)
+    return tick
+
+
 def _cron(
     db: Database, model: str, expression: str, applied_at: str, now: datetime
 ) -> TriggerEvent | None:
-    from croniter import croniter
-
     state = f"cron:{expression}"
-    last = get_watch(db, model, state) or applied_at
-    since = datetime.fromisoformat(last.replace("Z", "+00:00"))
-    tick = croniter(expression, now).get_prev(datetime)
-    if croniter.match(expression, now):
-        tick = now.replace(second=0, microsecond=0)
+    since = parse_stamp(get_watch(db, model, state) or applied_at)
+    tick = latest_tick(expression, now)
     event = None
     if tick > since:
         moment = tick.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
@@ -118,7 +123,7 @@ def _cron(
             f"cron:{expression}@{moment}",
             {"cron": expression, "tick": moment},
         )
-    set_watch(db, model, state, now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    set_watch(db, model, state, stamp(now))
     return event
 
 

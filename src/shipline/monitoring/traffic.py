@@ -26,10 +26,8 @@ from shipline.monitoring.drift_files import column_array, read_columns
 from shipline.pipeline.run_record import get_run
 from shipline.registry import ModelVersion
 from shipline.scoring import LoadedModel
-from shipline.store import Database
+from shipline.store import Database, stamp
 from shipline.store.tables import captures
-
-_STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,7 @@ class TimeWindow:
     @property
     def bounds(self) -> tuple[str, str]:
         """Both ends as stored timestamps."""
-        return self.since.strftime(_STAMP), self.until.strftime(_STAMP)
+        return stamp(self.since), stamp(self.until)
 
     def describe(self) -> str:
         """The window as people read it."""

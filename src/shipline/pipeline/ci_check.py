@@ -65,7 +65,7 @@ def ci_check(
             )
         finally:
             db.close()
-    production = _production(team_db, config.name)
+    production = _holder(team_db, config.name, "production")
     if evaluation is None:
         return CiResult(run.status, False, run.error, None, [], [], production and production[0])
     champions = {"production": None if production is None else production[1]}
@@ -89,10 +89,6 @@ def ci_check(
         comparison,
         None if production is None else production[0],
     )
-
-
-def _production(db: Database, name: str) -> tuple[int, dict[str, float]] | None:
-    return _holder(db, name, "production")
 
 
 def _holder(db: Database, name: str, alias: str) -> tuple[int, dict[str, float]] | None:

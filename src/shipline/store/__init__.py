@@ -1,6 +1,13 @@
 """The metadata store: tables, migrations, serialized writes, counters, the audit chain."""
 
-from shipline.store.audit_log import AuditEvent, canonical_json, event_hash, utc_now
+from shipline.store.audit_log import (
+    AuditEvent,
+    canonical_json,
+    event_hash,
+    parse_stamp,
+    stamp,
+    utc_now,
+)
 from shipline.store.counters import next_value
 from shipline.store.database import Database, Transaction, open_database
 from shipline.store.upsert import upsert
@@ -13,6 +20,8 @@ __all__ = [
     "event_hash",
     "next_value",
     "open_database",
+    "parse_stamp",
+    "stamp",
     "upsert",
     "utc_now",
 ]

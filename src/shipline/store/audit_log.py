@@ -66,9 +66,19 @@ def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical_json(fields)).encode()).hexdigest()
 
 
+def stamp(moment: datetime) -> str:
+    """A moment as the ISO-8601 UTC text every table stores (it sorts as time does)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_stamp(text: str) -> datetime:
+    """Stored ISO-8601 text back to an aware UTC moment."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
 def utc_now() -> str:
     """Now, as the ISO-8601 UTC text every table stores."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stamp(datetime.now(UTC))
 
 
 def append_event(

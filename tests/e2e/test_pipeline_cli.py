@@ -65,6 +65,10 @@ def test_rejected_and_failed_runs_exit_1_with_the_reason(local_cli: Cli, project
     rejected = local_cli("run")
     assert rejected.code == 1
     assert "rejected" in rejected.err and "failed gate: roc_auc >= 0.9999" in rejected.err
+    shown_rejected = local_cli("runs", "show", "1", check=True).out
+    assert "failed gate: roc_auc >= 0.9999" in shown_rejected
+    steps = json.loads(local_cli("runs", "show", "1", "--json", check=True).out)["steps"]
+    assert {s["step"]: s["status"] for s in steps}["gate"] == "rejected"
     assert json.loads(local_cli("models", "list", "--json").out) == []
     config.write_text(
         config.read_text().replace("HistGradientBoostingClassifier", "HistGradientBoosting")

@@ -94,7 +94,11 @@ def show(
         typer.echo(f"  registered {run.model}:{run.model_version}")
     if run.error:
         failed = next((s for s in run.steps if s.error), None)
-        typer.echo(f"  error: {run.error.splitlines()[0]}")
+        # The same reasons `shipline run` prints: the error, then each broken rule.
+        first, *rules = project.failure_reasons(run)
+        typer.echo(f"  error: {first}")
+        for rule in rules:
+            typer.echo(f"  {rule}")
         if failed and failed.error:
             typer.echo(failed.error)
 

@@ -88,8 +88,8 @@ class _Runner:
         if hit is not None:
             origin, outputs = hit
             self.digests.update(outputs)
-            record("cached", outputs, origin, None)
             verdict = step.verdict(StepInputs(context.store, self.kinds, outputs, {}))
+            record(verdict or "cached", outputs, origin, None)
         else:
             try:
                 produced = step.run(
@@ -107,8 +107,9 @@ class _Runner:
                 )
             self.digests.update(outputs)
             self.live.update({name: produced[name] for name in step.outputs})
-            record("succeeded", outputs, None, None)
             verdict = step.verdict(produced)
+            # A step whose verdict ends the run is shown as what it decided, never "succeeded".
+            record(verdict or "succeeded", outputs, None, None)
         if verdict is not None:
             return RunOutcome(verdict, self.digests, f"{step.name}: {verdict}", step.name)
         return None

@@ -236,6 +236,8 @@ def register(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
         "target": config.data.target,
         "description": config.description,
         "estimator": config.training.entrypoint or config.training.estimator or "default",
+        # The seed of the split, of any unset estimator random_state and of the explanations.
+        "seed": config.data.split.seed,
         "format": FORMAT,
         "signature": inputs["signature"],
         "metrics": evaluation["metrics"],

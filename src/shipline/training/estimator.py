@@ -41,10 +41,13 @@ def train_model(config: ModelConfig, train: pd.DataFrame, project_dir: Path) -> 
     """Fit and return the model on the training frame."""
     features = feature_columns(config, list(train.columns))
     x, y = train[features], train[config.data.target]
+    seed = config.data.split.seed
     if config.training.entrypoint:
+        _seed_global_generators(seed)
         return _train_entrypoint(config, train, project_dir)
     path = config.training.estimator or _DEFAULTS[config.training.task]
     estimator = _build_estimator(path, config.training.params)
+    _seed_estimator(estimator, seed)
     model = _with_preprocessing(estimator, x, scale=not path.startswith(_SCALE_FREE))
     try:
         model.fit(x, y)
@@ -67,6 +70,7 @@ def _build_estimator(path: str, params: dict[str, Any]) -> Any:
         close = difflib.get_close_matches(attribute, known, n=1)
         hint = f"; did you mean {module_name}.{close[0]}?" if close else ""
         raise TrainingError(f"training.estimator: {module_name} has no {attribute!r}{hint}")
+    _require_estimator_class(path, factory)
     accepted = _parameters(factory)
     for name in params:
         if accepted is not None and name not in accepted:
@@ -79,9 +83,48 @@ def _build_estimator(path: str, params: dict[str, Any]) -> Any:
         estimator = factory(**params)
     except (TypeError, ValueError) as error:
         raise TrainingError(f"training.params: {attribute}({params}) failed: {error}") from None
-    if not hasattr(estimator, "fit") or not hasattr(estimator, "predict"):
-        raise TrainingError(f"training.estimator: {path} is not an estimator (no fit/predict)")
     return estimator
+
+
+def _seed_estimator(estimator: Any, seed: int) -> None:
+    """Give ``random_state`` the project seed where the user set none: same inputs, same model."""
+    params = estimator.get_params(deep=True)
+    unseeded = {
+        name: seed % 2**32
+        for name, value in params.items()
+        if (name == "random_state" or name.endswith("__random_state")) and value is None
+    }
+    if unseeded:
+        estimator.set_params(**unseeded)
+
+
+def _seed_global_generators(seed: int) -> None:
+    """Seed Python's and numpy's global generators before bring-your-own training code."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def _require_estimator_class(path: str, factory: Any) -> None:
+    """Refuse anything but a scikit-learn-compatible estimator class, before it is called.
+
+    The config names code to run: a function such as ``os.system`` must never be called with
+    the config's params, so the check looks at the class itself, not at what calling it gives.
+    """
+    is_estimator = (
+        inspect.isclass(factory)
+        and all(callable(getattr(factory, m, None)) for m in ("fit", "predict", "get_params"))
+    )
+    if not is_estimator:
+        kind = "a class" if inspect.isclass(factory) else type(factory).__name__
+        raise TrainingError(
+            f"training.estimator: {path} is {kind}, not a scikit-learn-compatible estimator "
+            "class (expected a class with fit, predict and get_params, such as "
+            "sklearn.ensemble.RandomForestClassifier)"
+        )
 
 
 def _parameters(factory: Any) -> set[str] | None:

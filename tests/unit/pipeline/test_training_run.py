@@ -59,6 +59,18 @@ def test_an_unchanged_rerun_does_not_move_aliases_back(project: Project) -> None
     assert project.version("cancer@staging").version == 1
 
 
+def test_forced_retraining_on_the_same_inputs_gives_the_same_version(project: Project) -> None:
+    first = project.run()
+    again = project.run(force=frozenset({"train"}))
+    assert _statuses(again)["train"] == "succeeded"
+    train_outputs = [
+        next(s for s in r.steps if s.step == "train").outputs["model"] for r in (first, again)
+    ]
+    assert train_outputs[0] == train_outputs[1], "same data and config, different bundle bytes"
+    assert again.model_version == first.model_version == 1
+    assert project.version("cancer:1").details["seed"] == 42
+
+
 def test_editing_the_data_reruns_ingest_and_same_bytes_keep_the_version(project: Project) -> None:
     first = project.run()
     source = project.settings.project_dir / "data" / "breast_cancer.csv"
@@ -99,7 +111,7 @@ def test_a_failed_gate_rejects_and_registers_nothing(project: Project) -> None:
     edit_config(project, "{metric: roc_auc, min: 0.90}", "{metric: roc_auc, min: 0.9999}")
     run = project.run()
     assert run.status == "rejected"
-    assert _statuses(run)["gate"] == "succeeded" and "register" not in _statuses(run)
+    assert _statuses(run)["gate"] == "rejected" and "register" not in _statuses(run)
     assert project.versions() == []
     gate = next(s for s in run.steps if s.step == "gate")
     assert project.store().exists(gate.outputs["gate"])  # the verdict stays inspectable
@@ -146,6 +158,26 @@ def test_bad_estimator_and_params_fail_the_run_naming_them(project: Project) -> 
     run = project.run()
     assert run.status == "failed" and "training.params.max_iterations" in (run.error or "")
     assert "did you mean 'max_iter'" in (run.error or "")
+
+
+@pytest.mark.parametrize(
+    "estimator", ["os.system", "subprocess.Popen", "builtins.eval", "sklearn.pipeline.make_pipeline"]
+)
+def test_estimator_must_be_an_estimator_class_and_is_never_called_otherwise(
+    project: Project, estimator: str
+) -> None:
+    marker = project.settings.project_dir / "pwned"
+    edit_config(
+        project,
+        "  estimator: sklearn.ensemble.HistGradientBoostingClassifier\n"
+        "  params: {max_iter: 200, learning_rate: 0.1}\n",
+        f"  estimator: {estimator}\n  params: {{command: 'touch {marker}', args: 'x'}}\n",
+    )
+    run = project.run()
+    assert run.status == "failed"
+    assert f"training.estimator: {estimator} is" in (run.error or "")
+    assert "not a scikit-learn-compatible estimator class" in (run.error or "")
+    assert not marker.exists(), "the configured callable was called"
 
 
 def test_an_entrypoint_that_raises_stores_its_traceback_and_resume_continues(
@@ -200,7 +232,7 @@ def test_bad_data_fails_validation_naming_column_and_rule(
     path = project.settings.project_dir / "data" / "breast_cancer.csv"
     change(pd.read_csv(path)).to_csv(path, index=False)
     run = project.run()
-    assert run.status == "failed" and _statuses(run)["validate"] == "succeeded"
+    assert run.status == "failed" and _statuses(run)["validate"] == "failed"
     assert "split" not in _statuses(run)
     from shipline.pipeline.step import decode
 

@@ -97,6 +97,14 @@ def _check_entrypoint(text: str) -> str:
     return text
 
 
+def _check_relative_pattern(text: str) -> str:
+    if text.startswith(("/", "~")) or "\\" in text or ".." in text.split("/"):
+        raise ValueError(
+            f"expected a file or glob relative to the project folder (no '..'), got {text!r}"
+        )
+    return text
+
+
 def _check_url(text: str) -> str:
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
         raise ValueError(f"expected an http:// or https:// URL, got {text!r}")
@@ -155,6 +163,10 @@ class TrainingConfig(_Section):
     estimator: Annotated[str, AfterValidator(_check_dotted_path)] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     entrypoint: Annotated[str, AfterValidator(_check_entrypoint)] | None = None
+    # Files the training code reads besides the data (globs): their bytes enter the cache key.
+    deps: list[Annotated[str, Field(min_length=1), AfterValidator(_check_relative_pattern)]] = (
+        Field(default_factory=list)
+    )
 
     @model_validator(mode="after")
     def _one_way_to_train(self) -> TrainingConfig:

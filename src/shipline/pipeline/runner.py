@@ -9,6 +9,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
+from shipline.pipeline.code_fingerprint import package_digest
 from shipline.pipeline.run_record import StepRecord, find_cached, record_step
 from shipline.pipeline.step import (
     Step,
@@ -64,7 +65,7 @@ class _Runner:
         inputs = {name: self.digests[name] for name in step.inputs}
         parts = {
             "step": step.name,
-            "code": code_digest(step),
+            "code": {"step": code_digest(step), "shipline": package_digest()},
             "config": step.reads(context.config),
             "inputs": inputs,
             "environment": self.environment,

@@ -22,6 +22,7 @@ from shipline.evaluation import (
     permutation_report,
     profile_frame,
 )
+from shipline.pipeline.code_fingerprint import deps_digests, entrypoint_files, file_digests
 from shipline.pipeline.step import Step, StepContext, StepInputs
 from shipline.registry import (
     find_by_bundle,
@@ -282,12 +283,27 @@ def register(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
     return {"registration": {"version": version.version, "created": created, "card": card_digest}}
 
 
-def _entrypoint_digest(context: StepContext, inputs: dict[str, str]) -> dict[str, Any]:
-    entrypoint = context.config.training.entrypoint
-    if not entrypoint:
-        return {}
-    path = context.project_dir / entrypoint.partition(":")[0]
-    return {"entrypoint": blake3.blake3(path.read_bytes()).hexdigest() if path.is_file() else None}
+def _training_code(context: StepContext, inputs: dict[str, str]) -> dict[str, Any]:
+    """The bytes training depends on beyond its config and data: the entrypoint and the
+    project modules it imports, the ``training.deps`` files, the watched environment files."""
+    project, training = context.project_dir, context.config.training
+    facts: dict[str, Any] = {}
+    if training.entrypoint:
+        entry = project / training.entrypoint.partition(":")[0]
+        facts["entrypoint"] = file_digests(project.resolve(), entrypoint_files(project, entry))
+    if training.deps:
+        facts["deps"] = deps_digests(project, training.deps)
+    watched = [t.environment for t in context.config.retraining.triggers if t.environment]
+    if watched:
+        # A changed lock file fires the environment trigger; the model must then retrain.
+        facts["environment_files"] = {
+            name: _file_digest(project / name) for name in sorted(set(watched))
+        }
+    return facts
+
+
+def _file_digest(path: Path) -> str | None:
+    return blake3.blake3(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def _dump(config: ModelConfig, *sections: str) -> dict[str, Any]:
@@ -339,7 +355,7 @@ STEPS: list[Step] = [
             "id": c.data.id_column,
             "exclude": c.data.exclude,
         },
-        facts=_entrypoint_digest,
+        facts=_training_code,
     ),
     Step(
         "evaluate",

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 __all__ = ["TrainingError", "feature_columns", "train_model"]
 
+import contextlib
 import difflib
 import importlib
 import importlib.util
 import inspect
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -173,19 +176,38 @@ def _train_entrypoint(config: ModelConfig, train: pd.DataFrame, project_dir: Pat
     path = (project_dir / file_name).resolve()
     if not path.is_relative_to(project_dir.resolve()) or not path.is_file():
         raise TrainingError(f"training.entrypoint: {file_name} not found in {project_dir}")
-    spec = importlib.util.spec_from_file_location(f"shipline_entrypoint_{path.stem}", path)
-    if spec is None or spec.loader is None:
-        raise TrainingError(f"training.entrypoint: cannot load {file_name}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    function = getattr(module, function_name, None)
-    if not callable(function):
-        raise TrainingError(f"training.entrypoint: {file_name} has no function {function_name!r}")
-    takes_config = len(inspect.signature(function).parameters) >= 2
-    model = function(train.copy(), config) if takes_config else function(train.copy())
+    with _project_importable(project_dir.resolve()):
+        spec = importlib.util.spec_from_file_location(f"shipline_entrypoint_{path.stem}", path)
+        if spec is None or spec.loader is None:
+            raise TrainingError(f"training.entrypoint: cannot load {file_name}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        function = getattr(module, function_name, None)
+        if not callable(function):
+            raise TrainingError(
+                f"training.entrypoint: {file_name} has no function {function_name!r}"
+            )
+        takes_config = len(inspect.signature(function).parameters) >= 2
+        model = function(train.copy(), config) if takes_config else function(train.copy())
     if not hasattr(model, "predict"):
         raise TrainingError(
             f"training.entrypoint: {entrypoint} returned {type(model).__name__}, "
             "expected a fitted estimator with predict()"
         )
     return model
+
+
+@contextlib.contextmanager
+def _project_importable(project_dir: Path) -> Iterator[None]:
+    """Let the entrypoint import the project's own modules, and forget them afterwards, so a
+    long-lived process (the controller) trains with the code as it is on disk next time."""
+    before = set(sys.modules)
+    sys.path.insert(0, str(project_dir))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(project_dir))
+        for name in set(sys.modules) - before:
+            origin = getattr(sys.modules[name], "__file__", None) or ""
+            if Path(origin).resolve().is_relative_to(project_dir):
+                del sys.modules[name]

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from shipline.config import ModelConfig
     from shipline.controller.controller_loop import Controller
     from shipline.data import AddResult
+    from shipline.data.schema_acceptance import SchemaAcceptance
     from shipline.monitoring.monitor_report import MonitorSummary
     from shipline.pipeline import RunRecord
     from shipline.pipeline.ci_check import CiResult
@@ -96,6 +97,12 @@ class Project:
         from shipline.data import add_version
 
         return add_version(self.db(), self.store(), Path(path), self.settings.actor, name, progress)
+
+    def accept_schema(self, ref: str, reason: str) -> SchemaAcceptance:
+        """Accept the changed schema of dataset version ``ref`` (recorded and audited)."""
+        from shipline.data.schema_acceptance import accept_schema
+
+        return accept_schema(self.db(), ref, self.settings.actor, reason)
 
     def run(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +97,49 @@ def test_runs_compare_and_cache_explain(local_cli: Cli, project: Path) -> None:
     assert card.startswith("# Model card: cancer") and "roc_auc" in card
     assert local_cli("cache", "explain", "2", "nosuchstep").code == 1
     assert local_cli("run", "train").code == 2  # a step name without --force
+
+
+def test_the_churn_example_retrains_on_its_update_once_the_schema_change_is_accepted(
+    local_cli: Cli, project: Path
+) -> None:
+    shutil.copytree(ROOT / "examples" / "churn", project, dirs_exist_ok=True)
+    first = local_cli("run")
+    assert first.code == 0, first.err
+    shutil.copy(project / "updates" / "churn.csv", project / "data" / "churn.csv")
+    refused = local_cli("run")
+    assert refused.code == 1
+    assert "contract: schema: new column since the last accepted version" in refused.err
+    assert "shipline data accept" in refused.err
+    shown = local_cli("runs", "show", "2", check=True).out
+    assert "contract: schema: new column" in shown
+
+    missing_reason = local_cli("data", "accept", "churn@v2", "--reason", " ")
+    assert missing_reason.code == 2 and "--reason" in missing_reason.err
+    accepted = local_cli("data", "accept", "churn@v2", "--reason", "contract type now collected")
+    assert accepted.code == 0 and "accepted the schema of churn@v2" in accepted.out
+    retrained = local_cli("run", "--json")
+    assert json.loads(retrained.out)["status"] == "succeeded", retrained.err
+    assert "contract" in {
+        c["name"]
+        for c in json.loads(local_cli("models", "show", "churn:2", "--json", check=True).out)[
+            "signature"
+        ]["inputs"]
+    }
+    events = json.loads(
+        local_cli("audit", "log", "--action", "dataset.schema.accept", "--json", check=True).out
+    )
+    assert [(e["actor"], e["after"]["reason"]) for e in events] == [
+        ("alice", "contract type now collected")
+    ]
+
+
+def test_excluded_columns_are_not_schema_changes(local_cli: Cli, project: Path) -> None:
+    shutil.copytree(ROOT / "examples" / "churn", project, dirs_exist_ok=True)
+    assert local_cli("run").code == 0
+    shutil.copy(project / "updates" / "churn.csv", project / "data" / "churn.csv")
+    config = project / "shipline.yaml"
+    config.write_text(
+        config.read_text().replace("  id_column:", "  exclude: [contract]\n  id_column:")
+    )
+    again = local_cli("run")
+    assert again.code == 0, again.err

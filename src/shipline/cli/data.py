@@ -53,6 +53,25 @@ def add(
     )
 
 
+@app.command("accept")
+def accept(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The dataset version, e.g. churn@v2.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the schema change is fine.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Accept REF's changed schema (new, dropped or retyped columns); audited."""
+    project: Project = ctx.obj
+    acceptance = project.accept_schema(ref, reason)
+    if as_json:
+        print_json(acceptance.to_dict())
+        return
+    typer.echo(
+        f"accepted the schema of {acceptance.dataset}@v{acceptance.version} "
+        f"({len(acceptance.columns)} columns) by {acceptance.accepted_by}: {acceptance.reason}"
+    )
+
+
 @app.command("list")
 def list_(
     ctx: typer.Context,

@@ -36,8 +36,13 @@ def validate_data(
     frame: pd.DataFrame,
     columns: tuple[Column, ...],
     previous: tuple[Column, ...] | None,
+    schema_accepted: bool = False,
 ) -> ValidationReport:
-    """Check the frame; ``previous`` is the schema of the last version a run accepted."""
+    """Check the frame; ``previous`` is the schema of the last version a run accepted.
+
+    Excluded columns never count as schema changes; ``schema_accepted`` (someone ran
+    ``shipline data accept`` on this version) skips the schema comparison altogether.
+    """
     problems: list[dict[str, Any]] = []
 
     def add(column: str | None, rule: str, message: str) -> None:
@@ -66,8 +71,13 @@ def validate_data(
                 "max_missing",
                 f"{missing:.1%} missing, allowed {data.checks.max_missing:.1%}",
             )
-    if previous is not None:
-        _check_schema(columns, previous, add)
+    if previous is not None and not schema_accepted:
+        ignored = set(data.exclude)
+        _check_schema(
+            tuple(c for c in columns if c.name not in ignored),
+            tuple(c for c in previous if c.name not in ignored),
+            add,
+        )
     return ValidationReport(problems)
 
 
@@ -91,14 +101,17 @@ def _check_target(config: ModelConfig, target: pd.Series, add: Any) -> None:
         )
 
 
+_ACCEPT = " (exclude it in data.exclude, or accept the change: shipline data accept DATASET@vN)"
+
+
 def _check_schema(columns: tuple[Column, ...], previous: tuple[Column, ...], add: Any) -> None:
     now = {c.name: c.dtype for c in columns}
     before = {c.name: c.dtype for c in previous}
     for name in before:
         if name not in now:
-            add(name, "schema", "column disappeared since the last accepted version")
+            add(name, "schema", f"column disappeared since the last accepted version{_ACCEPT}")
     for name, dtype in now.items():
         if name not in before:
-            add(name, "schema", "new column since the last accepted version")
+            add(name, "schema", f"new column since the last accepted version{_ACCEPT}")
         elif dtype != before[name] and {dtype, before[name]} != {"int64", "double"}:
-            add(name, "schema", f"type changed from {before[name]} to {dtype}")
+            add(name, "schema", f"type changed from {before[name]} to {dtype}{_ACCEPT}")

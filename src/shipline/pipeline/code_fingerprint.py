@@ -9,7 +9,7 @@ folder, and each file matched by ``deps``.
 
 from __future__ import annotations
 
-__all__ = ["entrypoint_files", "file_digests", "package_digest", "deps_digests"]
+__all__ = ["deps_digests", "entrypoint_files", "file_digests", "package_digest"]
 
 import ast
 import functools

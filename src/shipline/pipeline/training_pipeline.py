@@ -14,6 +14,7 @@ from shipline.artifacts import ManifestEntry, store_manifest
 from shipline.config.schema import ModelConfig
 from shipline.data import add_version, get_version, read_frame, split_frame, validate_data
 from shipline.data.data_file import Column
+from shipline.data.schema_acceptance import find_acceptance
 from shipline.errors import DataFileError
 from shipline.evaluation import (
     apply_gates,
@@ -93,6 +94,7 @@ def _previous_schema(context: StepContext, inputs: dict[str, str]) -> dict[str, 
     from shipline.pipeline.run_record import list_runs
 
     this_data = canonical_json({"dataset": inputs.get("dataset")})
+    accepted_here = _schema_acceptance(context, inputs.get("dataset"))
     for run in list_runs(context.db, context.config.name, limit=100):
         steps = {step.step: step for step in run.steps}
         validated = steps.get("validate")
@@ -102,19 +104,32 @@ def _previous_schema(context: StepContext, inputs: dict[str, str]) -> dict[str, 
             or validated.key_parts.get("inputs") == this_data
         ):
             continue
-        return {"accepted": validated.outputs["validation"]}
-    return {"accepted": None}
+        return {"accepted": validated.outputs["validation"], "schema_accepted": accepted_here}
+    return {"accepted": None, "schema_accepted": accepted_here}
+
+
+def _schema_acceptance(context: StepContext, dataset_digest: str | None) -> int | None:
+    """The id of the `shipline data accept` given to this data version, if any."""
+    if dataset_digest is None:
+        return None
+    dataset = orjson.loads(context.store.read_bytes(dataset_digest))
+    with context.db.read() as conn:
+        acceptance = find_acceptance(conn, context.config.name, dataset["digest"])
+    return None if acceptance is None else acceptance.id
 
 
 def validate(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
     """Check the data against data.checks and the last accepted schema."""
     version, frame = _frame(context, inputs["dataset"])
-    accepted = _previous_schema(context, {"dataset": inputs.digest("dataset")})["accepted"]
+    facts = _previous_schema(context, {"dataset": inputs.digest("dataset")})
+    accepted = facts["accepted"]
     previous = None
     if accepted is not None:
         report = context.store.read_bytes(accepted)
         previous = tuple(Column(c["name"], c["dtype"]) for c in orjson.loads(report)["columns"])
-    result = validate_data(context.config, frame, version.columns, previous)
+    result = validate_data(
+        context.config, frame, version.columns, previous, facts["schema_accepted"] is not None
+    )
     return {
         "validation": {
             "passed": result.passed,

@@ -13,6 +13,7 @@ __all__ = [
     "applied_configs",
     "approvals",
     "audit_events",
+    "blob_kinds",
     "captures",
     "counters",
     "dataset_files",
@@ -27,6 +28,7 @@ __all__ = [
     "run_metrics",
     "run_steps",
     "runs",
+    "schema_acceptances",
     "trigger_events",
     "watch_state",
 ]
@@ -123,6 +125,8 @@ runs = Table(
     Column("error", Text, nullable=True),
     Column("resumed_from", Integer, nullable=True),
     Column("model_version", Integer, nullable=True),
+    Column("pid", Integer, nullable=True),
+    Column("host", String(255), nullable=True),
 )
 
 run_steps = Table(
@@ -312,4 +316,25 @@ watch_state = Table(
     Column("model", String(100), primary_key=True),
     Column("name", String(50), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+schema_acceptances = Table(
+    "schema_acceptances",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dataset", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("columns", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("accepted_at", String(32), nullable=False),
+    Column("accepted_by", String(100), nullable=False),
+    UniqueConstraint("dataset", "digest", name="uq_schema_acceptances_digest"),
+)
+
+blob_kinds = Table(
+    "blob_kinds",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("kind", String(20), primary_key=True),
 )

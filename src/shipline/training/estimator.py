@@ -117,9 +117,8 @@ def _require_estimator_class(path: str, factory: Any) -> None:
     The config names code to run: a function such as ``os.system`` must never be called with
     the config's params, so the check looks at the class itself, not at what calling it gives.
     """
-    is_estimator = (
-        inspect.isclass(factory)
-        and all(callable(getattr(factory, m, None)) for m in ("fit", "predict", "get_params"))
+    is_estimator = inspect.isclass(factory) and all(
+        callable(getattr(factory, m, None)) for m in ("fit", "predict", "get_params")
     )
     if not is_estimator:
         kind = "a class" if inspect.isclass(factory) else type(factory).__name__

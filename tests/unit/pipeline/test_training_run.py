@@ -161,7 +161,8 @@ def test_bad_estimator_and_params_fail_the_run_naming_them(project: Project) -> 
 
 
 @pytest.mark.parametrize(
-    "estimator", ["os.system", "subprocess.Popen", "builtins.eval", "sklearn.pipeline.make_pipeline"]
+    "estimator",
+    ["os.system", "subprocess.Popen", "builtins.eval", "sklearn.pipeline.make_pipeline"],
 )
 def test_estimator_must_be_an_estimator_class_and_is_never_called_otherwise(
     project: Project, estimator: str

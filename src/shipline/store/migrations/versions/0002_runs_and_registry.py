@@ -6,6 +6,7 @@ Revises: 0001
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 from shipline.store.tables import (
@@ -24,7 +25,31 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-_TABLES = (runs, run_steps, run_metrics, models, model_versions, aliases, alias_history, approvals)
+# Columns later revisions add: this revision creates the tables as they were at 0002.
+_ADDED_LATER = {"runs": {"pid", "host"}}
+
+
+def _as_of_0002(table: sa.Table) -> sa.Table:
+    later = _ADDED_LATER.get(table.name)
+    if not later:
+        return table
+    kept = [c._copy() for c in table.columns if c.name not in later]
+    return sa.Table(table.name, sa.MetaData(), *kept)
+
+
+_TABLES = tuple(
+    _as_of_0002(t)
+    for t in (
+        runs,
+        run_steps,
+        run_metrics,
+        models,
+        model_versions,
+        aliases,
+        alias_history,
+        approvals,
+    )
+)
 
 
 def upgrade() -> None:

@@ -257,7 +257,8 @@ def test_schema_change_against_the_last_accepted_version(project: Project) -> No
     assert {
         "column": "worst area",
         "rule": "schema",
-        "message": "column disappeared since the last accepted version",
+        "message": "column disappeared since the last accepted version (exclude it in "
+        "data.exclude, or accept the change: shipline data accept DATASET@vN)",
     } in problems
 
 

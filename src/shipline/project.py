@@ -143,13 +143,17 @@ class Project:
     def runs(self, limit: int = 50, model: str | None = None) -> list[RunRecord]:
         """The newest runs."""
         from shipline.pipeline import list_runs
+        from shipline.pipeline.run_process import close_orphaned_runs
 
+        close_orphaned_runs(self.db(), self.settings.actor)
         return list_runs(self.db(), model, limit)
 
     def get_run(self, run_id: int | str) -> RunRecord:
         """One run with its steps."""
         from shipline.pipeline import get_run
+        from shipline.pipeline.run_process import close_orphaned_runs
 
+        close_orphaned_runs(self.db(), self.settings.actor)
         return get_run(self.db(), run_id)
 
     def versions(self, name: str | None = None) -> list[ModelVersion]:

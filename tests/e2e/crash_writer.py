@@ -25,6 +25,8 @@ def main(db_url: str, store_url: str, workdir: str, start: int) -> None:
             )
         add_version(db, store, folder, "writer", name=f"ds{index % 3}")
         index += 1
+        # The test kills this process after a number of commits it picks, not after a delay.
+        print(f"committed {index - start}", flush=True)
 
 
 if __name__ == "__main__":

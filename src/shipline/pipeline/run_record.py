@@ -14,6 +14,7 @@ __all__ = [
     "start_run",
 ]
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ import orjson
 from sqlalchemy import Connection, Row, select
 
 from shipline.errors import NotFoundError, UsageError
+from shipline.pipeline.run_process import this_host
 from shipline.store import Database, utc_now
 from shipline.store.tables import run_steps, runs
 
@@ -103,6 +105,8 @@ def start_run(
                     params=_json(params),
                     metrics="{}",
                     resumed_from=resumed_from,
+                    pid=os.getpid(),
+                    host=this_host(),
                 )
                 .returning(runs.c.id)
             ).scalar_one()

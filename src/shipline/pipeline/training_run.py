@@ -11,6 +11,7 @@ from shipline.artifacts import ContentStore
 from shipline.config import ModelConfig, config_digest
 from shipline.errors import ConflictError, UsageError
 from shipline.pipeline.lineage import environment, git_state
+from shipline.pipeline.run_process import close_orphaned_runs
 from shipline.pipeline.run_record import RunRecord, finish_run, get_run, start_run
 from shipline.pipeline.runner import run_steps
 from shipline.pipeline.step import StepContext, decode
@@ -48,6 +49,7 @@ def run_training(
         trigger = f"resume of run {resume}"
     if config is None:
         raise UsageError("run_training needs a configuration unless it resumes a run")
+    close_orphaned_runs(db, actor)
     env = environment()
     lineage = {**git_state(project_dir), "config_digest": config_digest(config), "environment": env}
     params = {

@@ -57,6 +57,22 @@ def test_version_and_usage_errors(local_cli: Cli) -> None:
     assert local_cli("audit", "log", "--limit", "-5").code == 2
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("runs", "show", "99999999999999999999999"),
+        ("runs", "compare", "1", str(2**64)),
+        ("approve", str(2**63)),
+        ("run", "--resume", "1" + "0" * 30),
+        ("monitor", "show", "0"),
+    ],
+)
+def test_numbers_beyond_64_bits_are_usage_errors(local_cli: Cli, args: tuple[str, ...]) -> None:
+    result = local_cli(*args)
+    assert result.code == 2, result.err
+    assert "Traceback" not in result.err and "Invalid value" in result.err
+
+
 def test_data_flow_on_each_backend(cli: Cli, project: Path) -> None:
     data = project / "data"
     data.mkdir()

@@ -67,10 +67,13 @@ def controller(
         bool, typer.Option("--once", help="One pass, then exit (for cron, tests).")
     ] = False,
     interval: Annotated[
-        float, typer.Option("--interval", min=0.1, help="Seconds between passes.")
+        float, typer.Option("--interval", min=0.1, max=86400, help="Seconds between passes.")
     ] = 30.0,
     lease: Annotated[
-        float, typer.Option("--lease", min=1.0, help="Seconds a dead controller's lease lasts.")
+        float,
+        typer.Option(
+            "--lease", min=1.0, max=86400, help="Seconds a dead controller's lease lasts."
+        ),
     ] = 60.0,
     now: Annotated[
         datetime | None,

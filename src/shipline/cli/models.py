@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from shipline.cli.output import print_json, print_table, when
+from shipline.cli.output import MAX_ID, print_json, print_table, when
 from shipline.project import Project
 
 app = typer.Typer(
@@ -125,7 +125,7 @@ def history(
 def promote(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Model name.")],
-    version: Annotated[int, typer.Argument(help="Version number.")],
+    version: Annotated[int, typer.Argument(help="Version number.", min=1, max=MAX_ID)],
     to: Annotated[str, typer.Option("--to", help="Alias to move, e.g. production.")],
     reason: Annotated[str | None, typer.Option("--reason")] = None,
 ) -> None:
@@ -156,7 +156,7 @@ def rollback(
 
 def approve(
     ctx: typer.Context,
-    approval_id: Annotated[int, typer.Argument(metavar="ID")],
+    approval_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=MAX_ID)],
     reason: Annotated[str | None, typer.Option("--reason")] = None,
 ) -> None:
     """Approve a pending promotion (the version's authors cannot)."""
@@ -175,7 +175,7 @@ def approve(
 
 def reject(
     ctx: typer.Context,
-    approval_id: Annotated[int, typer.Argument(metavar="ID")],
+    approval_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=MAX_ID)],
     reason: Annotated[str, typer.Option("--reason", help="Why (required).")],
 ) -> None:
     """Reject a pending promotion for good."""

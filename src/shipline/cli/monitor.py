@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from shipline.cli.output import print_json, print_table, when
+from shipline.cli.output import MAX_ID, print_json, print_table, when
 from shipline.project import Project
 
 
@@ -136,7 +136,8 @@ def export(
     ],
     to: Annotated[Path, typer.Option("--to", help="Folder to write the files into.")],
     report: Annotated[
-        int | None, typer.Option("--report", help="Also write this report's violations.")
+        int | None,
+        typer.Option("--report", min=1, max=MAX_ID, help="Also write this report's violations."),
     ] = None,
 ) -> None:
     """Write SageMaker Model Monitor files: statistics.json, constraints.json (and violations)."""
@@ -182,7 +183,7 @@ def list_(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    report_id: Annotated[int, typer.Argument(metavar="ID")],
+    report_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=MAX_ID)],
     html: Annotated[
         Path | None, typer.Option("--html", help="Also write it as a self-contained HTML page.")
     ] = None,

@@ -50,6 +50,10 @@ def when(stamp: str) -> str:
     return stamp[:19].replace("T", " ")
 
 
+# Ids and counts live in 64-bit columns: a larger number is a usage error, not a traceback.
+MAX_ID = 2**63 - 1
+
+
 def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Render rows as a rich table on stdout."""
     from rich.table import Table

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from shipline.cli.output import print_json, print_table
+from shipline.cli.output import MAX_ID, print_json, print_table
 from shipline.project import Project
 
 app = typer.Typer(help="The step cache: why steps ran or were reused.", no_args_is_help=True)
@@ -23,7 +23,10 @@ def run(
         bool, typer.Option("--force", help="Rerun steps even when cached (all, or STEPS).")
     ] = False,
     resume: Annotated[
-        int | None, typer.Option("--resume", help="Continue failed run RUN from its failed step.")
+        int | None,
+        typer.Option(
+            "--resume", min=1, max=MAX_ID, help="Continue failed run RUN from its failed step."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
 ) -> None:
@@ -63,7 +66,7 @@ def run(
 @app.command("explain")
 def explain(
     ctx: typer.Context,
-    run_id: Annotated[int, typer.Argument(metavar="RUN", help="Run id.")],
+    run_id: Annotated[int, typer.Argument(metavar="RUN", help="Run id.", min=1, max=MAX_ID)],
     step: Annotated[str, typer.Argument(help="Step name.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
@@ -83,7 +86,8 @@ def explain(
 def ci(
     ctx: typer.Context,
     sample: Annotated[
-        int | None, typer.Option("--sample", min=10, help="Train on this many random rows.")
+        int | None,
+        typer.Option("--sample", min=10, max=MAX_ID, help="Train on this many random rows."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:

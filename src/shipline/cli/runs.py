@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from shipline.cli.output import print_json, print_table, when
+from shipline.cli.output import MAX_ID, print_json, print_table, when
 from shipline.project import Project
 
 app = typer.Typer(help="Pipeline runs: parameters, metrics, steps, errors.", no_args_is_help=True)
@@ -63,7 +63,7 @@ def list_(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    run_id: Annotated[int, typer.Argument(metavar="RUN")],
+    run_id: Annotated[int, typer.Argument(metavar="RUN", min=1, max=MAX_ID)],
     as_json: JsonOption = False,
 ) -> None:
     """One run: parameters, metrics, step timings and cache hits, trigger, user, error."""
@@ -106,8 +106,8 @@ def show(
 @app.command("compare")
 def compare(
     ctx: typer.Context,
-    a: Annotated[int, typer.Argument(metavar="A")],
-    b: Annotated[int, typer.Argument(metavar="B")],
+    a: Annotated[int, typer.Argument(metavar="A", min=1, max=MAX_ID)],
+    b: Annotated[int, typer.Argument(metavar="B", min=1, max=MAX_ID)],
     as_json: JsonOption = False,
 ) -> None:
     """Parameters and metrics of two runs side by side."""

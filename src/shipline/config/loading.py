@@ -13,6 +13,7 @@ __all__ = ["MAX_CONFIG_BYTES", "config_digest", "load_config", "parse_config"]
 import difflib
 import os
 import re
+import stat
 import types
 import typing
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ from shipline.settings import shown_path
 
 MAX_CONFIG_BYTES = 256 * 1024
 MAX_EXPANDED_NODES = 20_000
+MAX_NESTING = 50
 _VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 Loc = tuple[str | int, ...]
@@ -37,7 +39,18 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> ModelCo
     """Load and validate a shipline.yaml file, or raise ConfigError listing every problem."""
     shown = shown_path(path)
     try:
-        raw = path.read_bytes() if path.stat().st_size <= MAX_CONFIG_BYTES else None
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(mode):
+            # Reading a FIFO blocks forever and /dev/zero never ends: refuse before opening.
+            raise ConfigError(
+                shown, [Problem("", "is not a regular file (a FIFO, device or socket)")]
+            )
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raw = None
     except FileNotFoundError:
         raise ConfigError(
             shown, [Problem("", "file not found (run 'shipline init' to create one)")]
@@ -67,6 +80,9 @@ def parse_config(
     env = os.environ if environ is None else environ
     text = _decode(raw, file)
     node = _compose(text, file)
+    duplicates = _duplicate_keys(node)
+    if duplicates:
+        raise ConfigError(file, duplicates)
     lines: dict[Loc, int] = {}
     if not _index_lines(node, (), lines, [0]):
         raise ConfigError(
@@ -122,6 +138,7 @@ def _decode(raw: bytes, file: str) -> str:
 
 
 def _compose(text: str, file: str) -> yaml.Node:
+    _check_nesting(text, file)
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -151,6 +168,69 @@ def _compose(text: str, file: str) -> yaml.Node:
             ],
         )
     return node
+
+
+_OPENING = (
+    yaml.BlockMappingStartToken,
+    yaml.BlockSequenceStartToken,
+    yaml.FlowMappingStartToken,
+    yaml.FlowSequenceStartToken,
+)
+_CLOSING = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+
+
+def _check_nesting(text: str, file: str) -> None:
+    """Refuse nesting deeper than MAX_NESTING before the (recursive) composer sees it.
+
+    The scanner is iterative, so counting its tokens cannot exhaust the stack the way
+    composing ``[[[[…]]]]`` does.
+    """
+    depth = 0
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, _OPENING):
+                depth += 1
+                if depth > MAX_NESTING:
+                    line = token.start_mark.line + 1
+                    raise ConfigError(
+                        file,
+                        [Problem("", f"nested deeper than {MAX_NESTING} levels", line)],
+                    )
+            elif isinstance(token, _CLOSING):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # the composer reports the syntax error with its line
+
+
+def _duplicate_keys(node: yaml.Node) -> list[Problem]:
+    """Every key given twice in one mapping, with both lines: YAML would keep the last."""
+    problems: list[Problem] = []
+    stack, seen = [(node, "")], set()
+    while stack:
+        current, path = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key_node, value_node in current.value:
+                key = str(key_node.value)
+                line = key_node.start_mark.line + 1
+                where = f"{path}.{key}" if path else key
+                if key in first and key != "<<":
+                    problems.append(
+                        Problem(
+                            where,
+                            f"key given twice (lines {first[key]} and {line}); "
+                            "YAML would silently keep the last one: remove one",
+                            line,
+                        )
+                    )
+                first.setdefault(key, line)
+                stack.append((value_node, where))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(current.value))
+    return sorted(problems, key=lambda p: p.line or 0)
 
 
 _PLAIN_TAGS = {

@@ -201,3 +201,44 @@ def test_wrong_types_name_the_expected_and_found_value() -> None:
         "data.exclude: expected a valid list, found 'signup_date' (str)" in p for p in problems
     )
     assert any("data.split.test_size: expected less than 1" in p for p in problems)
+
+
+def test_a_key_given_twice_is_refused_with_both_lines() -> None:
+    text = VALID.replace(
+        "  approval: {production: manual, staging: auto}\n",
+        "  approval:\n    production: manual\n    staging: auto\n    production: auto\n",
+    )
+    problems = _problems(text)
+    assert len(problems) == 1
+    line = text.splitlines().index("    production: auto") + 1
+    assert problems[0] == (
+        f"shipline.yaml:{line}: deployment.approval.production: key given twice (lines "
+        f"{line - 2} and {line}); YAML would silently keep the last one: remove one"
+    )
+    last = len(VALID.splitlines()) + 1
+    assert _problems(VALID + "name: other\n") == [
+        f"shipline.yaml:{last}: name: key given twice (lines 1 and {last}); YAML would silently "
+        "keep the last one: remove one"
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x: " + "[" * 5000 + "]" * 5000, "a:\n" + "".join(" " * i + "- \n" for i in range(1, 300))],
+    ids=["flow", "block"],
+)
+def test_deep_nesting_is_a_config_error_with_a_line(text: str) -> None:
+    problems = _problems(text)
+    assert len(problems) == 1 and "nested deeper than 50 levels" in problems[0]
+    assert problems[0].startswith("shipline.yaml:")
+
+
+def test_fifo_and_devices_are_refused_at_once(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "shipline.yaml"
+    os.mkfifo(fifo)  # nobody writes to it: reading would block forever
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        load_config(fifo)
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        load_config(Path("/dev/zero"))

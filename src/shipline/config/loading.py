@@ -48,8 +48,8 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> ModelCo
                 shown, [Problem("", "is not a regular file (a FIFO, device or socket)")]
             )
         with path.open("rb") as handle:
-            raw = handle.read(MAX_CONFIG_BYTES + 1)
-        if len(raw) > MAX_CONFIG_BYTES:
+            raw: bytes | None = handle.read(MAX_CONFIG_BYTES + 1)
+        if raw is not None and len(raw) > MAX_CONFIG_BYTES:
             raw = None
     except FileNotFoundError:
         raise ConfigError(

@@ -36,7 +36,9 @@ class Server:
         return self.process.wait(timeout=60)
 
 
-def start_server(folder: Path, *targets: str, poll: float = 0.2) -> Server:
+def start_server(
+    folder: Path, *targets: str, poll: float = 0.2, extra: tuple[str, ...] = ()
+) -> Server:
     """Start `shipline serve TARGETS` in ``folder`` and wait until it answers /ping."""
     port = free_port()
     log = folder / f"serve-{port}.log"
@@ -52,6 +54,7 @@ def start_server(folder: Path, *targets: str, poll: float = 0.2) -> Server:
                 str(port),
                 "--poll",
                 str(poll),
+                *extra,
             ],
             cwd=folder,
             env=shipline_env(),

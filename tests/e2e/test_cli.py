@@ -269,6 +269,16 @@ def test_drift_between_two_files(local_cli: Cli, project: Path) -> None:
     assert report["columns"][1]["unseen"] == ["z"]
     same = local_cli("drift", "ref.csv", "same.parquet")
     assert same.code == 0 and "0 of 2 columns drifted" in same.out
+    reference.head(1).assign(a=9.0).to_csv(project / "one.csv", index=False)
+    one = local_cli("drift", "ref.csv", "one.csv", "--json")
+    assert one.code == 0, "one row gave a verdict"
+    single = json.loads(one.out)
+    assert single["dataset_drift"] is False and single["compared"] == 0
+    assert single["not_enough_data"] == 2 and single["min_rows"] == 30
+    assert single["columns"][0]["note"].startswith("not enough data: 1 current values")
+    shown = local_cli("drift", "ref.csv", "one.csv")
+    assert "not enough data (each column needs 30 values)" in shown.out
+    assert local_cli("drift", "ref.csv", "one.csv", "--min-rows", "1").code == 1
     (project / "empty.csv").write_text("")
     pd.DataFrame({"a": [1.0]}).to_csv(project / "narrow.csv", index=False)
     for args, message in (

@@ -260,10 +260,132 @@ def test_bad_requests_get_clear_4xx_and_the_server_keeps_serving(serve, trained:
     assert httpx.post(f"{server.url}/invocations", json=good, timeout=30).status_code == 200
     metrics = httpx.get(f"{server.url}/metrics").text
     assert (
-        'shipline_request_errors_total{model="-",protocol="invocations",reason="BAD_REQUEST"}'
+        'shipline_request_errors_total{model="cancer",protocol="invocations",reason="BAD_REQUEST"}'
         in metrics
     )
     assert 'reason="SCHEMA_ENFORCEMENT_FAILED"' in metrics
+
+
+def test_hostile_bodies_ids_and_names_get_json_4xx_and_bounded_metrics(
+    serve, trained: Path
+) -> None:  # type: ignore[no-untyped-def]
+    server = serve("cancer@live")
+    shapes = [
+        ("/invocations", {"instances": 5}),
+        ("/invocations", {"inputs": {"a": 1}}),
+        ("/invocations", {"inputs": 5}),
+        ("/invocations", {"dataframe_split": {"columns": ["a"], "data": [1]}}),
+        ("/invocations", {"dataframe_split": {"columns": [{"x": 1}], "data": [[1]]}}),
+        ("/invocations", {"dataframe_records": [1, 2]}),
+        ("/invocations", {"dataframe_records": [{"mean radius": {"nested": 1}}]}),
+        ("/invocations", {"instances": [[1.0] * 30], "params": [1]}),
+        ("/v2/models/cancer/infer", {"inputs": 5}),
+        (
+            "/v2/models/cancer/infer",
+            {"inputs": [{"name": 1, "shape": [1], "datatype": "FP64", "data": {"a": 1}}]},
+        ),
+        (
+            "/v2/models/cancer/infer",
+            {
+                "inputs": [{"name": "x", "shape": [1, 30], "datatype": "FP64", "data": [1.0] * 30}],
+                "outputs": 3,
+            },
+        ),
+    ]
+    for path, body in shapes:
+        answer = httpx.post(f"{server.url}{path}", json=body, timeout=30)
+        assert 400 <= answer.status_code < 500, (body, answer.status_code, answer.text[:300])
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.json()["request_id"] == answer.headers["x-request-id"]
+
+    x = _sample(trained, 1).drop(columns=FEATURES_DROP)
+    tensor = {"name": "x", "shape": [1, 30], "datatype": "FP64", "data": x.values[0].tolist()}
+    for bad_id in ("a\r\nSet-Cookie: x=1", "caf\u00e9-\u65e5\u672c", "i" * 100_000):
+        answer = httpx.post(
+            f"{server.url}/v2/models/cancer/infer",
+            json={"id": bad_id, "inputs": [tensor]},
+            timeout=30,
+        )
+        assert answer.status_code == 400 and "id: expected" in answer.json()["error"]
+        assert "set-cookie" not in answer.headers and len(answer.headers["x-request-id"]) <= 100
+    good = httpx.post(
+        f"{server.url}/v2/models/cancer/infer", json={"id": "ok-1", "inputs": [tensor]}, timeout=30
+    )
+    assert good.status_code == 200 and good.headers["x-request-id"] == "ok-1"
+
+    before = len(httpx.get(f"{server.url}/metrics", timeout=10).text)
+    for index in range(300):
+        name = f"nosuchmodel{index}"
+        assert (
+            httpx.post(f"{server.url}/v2/models/{name}/infer", json={}, timeout=10).status_code
+            == 404
+        )
+        assert (
+            httpx.post(f"{server.url}/invocations?model={name}", json={}, timeout=10).status_code
+            == 404
+        )
+    metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
+    assert "nosuchmodel" not in metrics and len(metrics) < before + 2000
+    assert 'model="unknown",protocol="v2",status="404"' in metrics
+
+    missing = httpx.get(f"{server.url}/no/such/route", headers={"X-Request-Id": "r-9"})
+    assert missing.status_code == 404 and missing.json()["request_id"] == "r-9"
+    wrong_method = httpx.get(f"{server.url}/invocations")
+    assert wrong_method.status_code == 405 and "request_id" in wrong_method.json()
+
+    metadata = httpx.get(f"{server.url}/v2/models/cancer", timeout=10).json()
+    answered = good.json()["outputs"][0]["datatype"]
+    assert {o["name"]: o["datatype"] for o in metadata["outputs"]}["predictions"] == answered
+    assert answered == "INT64"
+
+
+def test_one_request_that_breaks_the_model_fails_alone(tmp_path: Path) -> None:
+    folder = tmp_path / "linear"
+    create_project(folder, "classification")
+    config = folder / "shipline.yaml"
+    config.write_text(
+        config.read_text()
+        .replace(
+            "sklearn.ensemble.HistGradientBoostingClassifier",
+            "sklearn.linear_model.LogisticRegression",
+        )
+        .replace("params: {max_iter: 200, learning_rate: 0.1}", "params: {max_iter: 5000}")
+        + "serving:\n  batching: {max_wait_ms: 200, max_batch_size: 512}\n"
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        for key in [k for k in os.environ if k.startswith("SHIPLINE_")]:
+            patch.delenv(key)
+        patch.setenv("SHIPLINE_USER", "alice")
+        with Project.open(folder) as project:
+            assert project.run().status == "succeeded"
+    server = start_server(folder, "cancer@staging", extra=("--native",))
+    try:
+        x = pd.read_csv(folder / "data" / "breast_cancer.csv").drop(columns=FEATURES_DROP)
+        rows = x.head(40).values.tolist()
+        extreme = [1e308] * 30  # finite, so it passes validation; the scaler overflows on it
+        outcomes: dict[int, httpx.Response] = {}
+
+        def send(index: int, row: list[float]) -> None:
+            outcomes[index] = httpx.post(
+                f"{server.url}/invocations", json={"instances": [row]}, timeout=60
+            )
+
+        threads = [threading.Thread(target=send, args=(i, r)) for i, r in enumerate(rows)]
+        threads.insert(20, threading.Thread(target=send, args=(-1, extreme)))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        bad = outcomes.pop(-1)
+        assert bad.status_code == 500 and bad.headers["content-type"] == "application/json"
+        assert bad.json()["error_code"] == "INTERNAL_ERROR"
+        assert bad.json()["request_id"] == bad.headers["x-request-id"]
+        assert "infinity" in bad.json()["message"].lower()
+        assert sorted(r.status_code for r in outcomes.values()) == [200] * 40
+        metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
+        assert 'status="500"' in metrics and 'reason="INTERNAL_ERROR"' in metrics
+    finally:
+        server.stop()
 
 
 def test_hot_swap_under_load_fails_no_request(serve, trained: Path) -> None:  # type: ignore[no-untyped-def]

@@ -18,6 +18,9 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise UsageError(f"{path}: folder {folder} does not exist")
     handle, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".partial")
     try:
+        # mkstemp makes the file 0600; a report is for people, so give it the mode any new
+        # file gets under the user's umask, as open() would.
+        os.fchmod(handle, 0o666 & ~_umask())
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
@@ -26,3 +29,17 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process umask: from /proc where it is shown (no change to process state), else by
+    setting it and putting it back at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current

@@ -33,12 +33,16 @@ def drift(
     html: Annotated[
         Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
     ] = None,
+    min_rows: Annotated[
+        int,
+        typer.Option("--min-rows", min=1, max=10**9, help="Fewer values: no verdict on a column."),
+    ] = 30,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Per-column drift with Evidently's default tests; exit 1 when the dataset drifted."""
     from shipline.monitoring import compare_files, drift_rules
 
-    rules = drift_rules(share, strict, column or [])
+    rules = drift_rules(share, strict, column or [], min_rows)
     if html is None:
         report = compare_files(reference, current, rules)
     else:
@@ -57,7 +61,7 @@ def drift(
                 c.method or "-",
                 "-" if c.statistic is None else f"{c.statistic:.4g}",
                 "-" if c.threshold is None else c.threshold,
-                {True: "DRIFT", False: "ok", None: "skipped"}[c.drifted],
+                {True: "DRIFT", False: "ok", None: "no verdict"}[c.drifted],
                 ", ".join(c.unseen) or c.note or "",
             )
             for c in report.columns
@@ -68,6 +72,8 @@ def drift(
             rows,
         )
         verdict = "DRIFTED" if report.dataset_drift else "no dataset drift"
+        if report.compared == 0 and report.short_of_data:
+            verdict = f"not enough data (each column needs {report.min_rows} values)"
         typer.echo(
             f"{report.drifted} of {report.compared} columns drifted ({report.share:.0%}; "
             f"threshold {report.share_threshold:.0%}): {verdict}"

@@ -46,6 +46,13 @@ def serve(
 
     project: Project = ctx.obj
     chosen = parse_targets(targets)
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        typer.echo(
+            f"warning: listening on {host}: the prediction server has no authentication; "
+            "anyone who can reach this address can score and read model metadata. Put it "
+            "behind a proxy or network policy that admits only your clients.",
+            err=True,
+        )
     typer.echo(
         f"serving {', '.join(f'{n}@{a}' for n, a in chosen)} on http://{host}:{port}", err=True
     )

@@ -258,6 +258,8 @@ class ServingLimits(_Section):
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, le=1024**3)
     max_rows: int = Field(10_000, ge=1, le=10_000_000)
     max_json_depth: int = Field(32, ge=2, le=1000)
+    # A client that sends headers and then stalls may hold a body read this long, no longer.
+    body_timeout_s: float = Field(10.0, gt=0.0, le=600.0)
 
 
 class ServingConfig(_Section):
@@ -282,6 +284,8 @@ class DriftConfig(_Section):
     share: Share = 0.5
     strict: bool = False
     min_effect: Share = 0.1
+    # Fewer current (or reference) values than this in a column: "not enough data", no verdict.
+    min_rows: int = Field(30, ge=1)
     columns: dict[ColumnName, DriftOverride] = Field(default_factory=dict)
 
 
@@ -355,6 +359,9 @@ class NotificationsConfig(_Section):
 
     webhook: Annotated[str, AfterValidator(_check_url)] | None = None
     timeout: Duration = "5s"
+    # Loopback, private, link-local and other non-public addresses are refused unless allowed:
+    # a webhook must not become a way to reach internal services (SSRF).
+    allow_private: bool = False
 
 
 class ModelConfig(_Section):

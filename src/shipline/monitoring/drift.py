@@ -44,6 +44,7 @@ _DISTANCES = frozenset({"wasserstein", "jensenshannon", "psi", "hellinger"})
 _NEEDS_NUMBERS = frozenset({"wasserstein", "ks"})
 _SMALL_REFERENCE = 1000
 _UNSEEN_SHOWN = 20
+_NOT_ENOUGH = "not enough data"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class DriftReport:
 
     columns: tuple[ColumnDrift, ...]
     share_threshold: float
+    min_rows: int = 1
 
     @property
     def compared(self) -> int:
@@ -88,6 +90,11 @@ class DriftReport:
         return self.drifted / self.compared if self.compared else 0.0
 
     @property
+    def short_of_data(self) -> int:
+        """Columns left without a verdict because they hold fewer than ``min_rows`` values."""
+        return sum(c.note is not None and c.note.startswith(_NOT_ENOUGH) for c in self.columns)
+
+    @property
     def dataset_drift(self) -> bool:
         """True when the drifted share reaches the threshold."""
         return self.compared > 0 and self.share >= self.share_threshold
@@ -100,6 +107,8 @@ class DriftReport:
             "share_threshold": self.share_threshold,
             "compared": self.compared,
             "drifted": self.drifted,
+            "min_rows": self.min_rows,
+            "not_enough_data": self.short_of_data,
             "columns": [{**asdict(c), "unseen": list(c.unseen)} for c in self.columns],
         }
 
@@ -134,7 +143,7 @@ def compare_columns(
         verdicts = list(
             pool.map(lambda name: _column(name, reference[name], current[name], rules), names)
         )
-    return DriftReport(tuple(verdicts), rules.share)
+    return DriftReport(tuple(verdicts), rules.share, rules.min_rows)
 
 
 def _clean(values: np.ndarray, kind: str) -> np.ndarray:
@@ -153,6 +162,12 @@ def _column(
     name: str, reference: np.ndarray, current: np.ndarray, rules: DriftConfig
 ) -> ColumnDrift:
     kind = column_kind(reference)
+    forced = rules.columns.get(name)
+    if forced is not None and forced.method in _NEEDS_NUMBERS and kind != "numerical":
+        raise UsageError(
+            f"monitoring.drift.columns.{name}: method {forced.method!r} needs a numerical "
+            f"column, {name!r} is {kind}"
+        )
     ref, cur = _clean(reference, kind), _clean(current, kind)
     base: dict[str, Any] = {
         "column": name,
@@ -183,6 +198,18 @@ def _column(
             unique=0,
             note=f"no values in the {side} data after dropping missing ones; skipped",
         )
+    if min(ref.size, cur.size) < rules.min_rows:
+        side = "current" if cur.size < rules.min_rows else "reference"
+        return ColumnDrift(
+            **base,
+            method=None,
+            statistic=None,
+            threshold=None,
+            drifted=None,
+            unique=0,
+            note=f"{_NOT_ENOUGH}: {min(ref.size, cur.size)} {side} values, at least "
+            f"{rules.min_rows} needed (monitoring.drift.min_rows)",
+        )
     if ref.dtype.kind in "fiu" and cur.dtype.kind in "fiu":
         # Sorted once here; the statistics reuse the sorted arrays (sorting dominates the cost).
         ref, cur = _sorted(ref, reference), _sorted(cur, current)
@@ -198,11 +225,6 @@ def _column(
         unseen = tuple(str(v) for v in new[:_UNSEEN_SHOWN])
     override = rules.columns.get(name)
     method = override.method if override else _method(kind, ref.size, unique)
-    if method in _NEEDS_NUMBERS and kind != "numerical":
-        raise UsageError(
-            f"monitoring.drift.columns.{name}: method {method!r} needs a numerical column, "
-            f"{name!r} is {kind}"
-        )
     statistic = _statistic(method, ref, cur, kind, rules)
     threshold = override.threshold if override else _THRESHOLDS[method]
     drifted = _decide(method, statistic, threshold)

@@ -84,7 +84,9 @@ def compare_files(
     return compare_columns(ref, cur, config)
 
 
-def drift_rules(share: float, strict: bool, overrides: list[str]) -> DriftConfig:
+def drift_rules(
+    share: float, strict: bool, overrides: list[str], min_rows: int = 30
+) -> DriftConfig:
     """Drift rules from command-line values; ``overrides`` are ``COLUMN=METHOD:THRESHOLD``."""
     from pydantic import ValidationError
 
@@ -103,7 +105,9 @@ def drift_rules(share: float, strict: bool, overrides: list[str]) -> DriftConfig
         except ValueError:
             raise UsageError(f"--column {text!r}: threshold must be a number") from None
     try:
-        return DriftConfig.model_validate({"share": share, "strict": strict, "columns": columns})
+        return DriftConfig.model_validate(
+            {"share": share, "strict": strict, "columns": columns, "min_rows": min_rows}
+        )
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])

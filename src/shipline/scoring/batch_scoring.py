@@ -32,6 +32,11 @@ def score_file(
         raise UsageError(f"--output {target}: expected a .csv or .parquet file name")
     if target.resolve() == source.resolve():
         raise UsageError("--output must not be the input file")
+    if probabilities and model.bundle.task != "classification":
+        raise UsageError(
+            f"--probabilities: {model.name}:{model.version} is a {model.bundle.task} model; "
+            "only classifiers give class probabilities"
+        )
     partial = target.with_name(f".{target.name}.partial")
     writer: Any = None
     total = 0

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 __all__ = ["build_app"]
 
+import asyncio
 import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -23,9 +25,11 @@ from starlette.routing import Route
 from shipline import __version__
 from shipline.errors import NotFoundError
 from shipline.scoring import PayloadError, SchemaError, parse_invocations, parse_v2
+from shipline.scoring.payload import Batch
 from shipline.server.service import PredictionService, Slot
 
 log = logging.getLogger("shipline.server")
+_UNKNOWN = "unknown"
 _V2_TYPES = {
     "int64": "INT64",
     "int32": "INT32",
@@ -40,23 +44,46 @@ def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) 
     return Response(body, status, headers, media_type="application/json")
 
 
+def _valid_request_id(text: str) -> bool:
+    """What may be echoed in the X-Request-Id header: 1-100 printable ASCII characters."""
+    return 0 < len(text) <= 100 and text.isascii() and text.isprintable()
+
+
 def _request_id(request: Request) -> str:
     given = request.headers.get("x-request-id", "")
-    if 0 < len(given) <= 100 and given.isprintable():
-        return given
-    return uuid.uuid4().hex
+    return given if _valid_request_id(given) else uuid.uuid4().hex
 
 
-async def _body(request: Request, limit: int) -> bytes:
+def _parsed(parse: Callable[[], Batch]) -> Batch:
+    """Run a body parser; a body of a shape it did not foresee is the client's error (400)."""
+    try:
+        return parse()
+    except (PayloadError, SchemaError):
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as error:
+        raise PayloadError(f"unexpected body shape: {type(error).__name__}: {error}") from None
+
+
+async def _body(request: Request, limit: int, timeout: float) -> bytes:
+    """The whole body, refused before reading when declared too large, and cut off when it
+    grows too large or does not arrive within ``timeout`` seconds (a stalled client)."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise PayloadError(f"body larger than {limit} bytes", 413)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadError(f"body larger than {limit} bytes", 413)
-        chunks.append(chunk)
+    chunks: list[bytes] = []
+
+    async def read() -> None:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadError(f"body larger than {limit} bytes", 413)
+            chunks.append(chunk)
+
+    try:
+        await asyncio.wait_for(read(), timeout)
+    except TimeoutError:
+        raise PayloadError(f"body not received within {timeout:g} s", 408) from None
     return b"".join(chunks)
 
 
@@ -75,15 +102,19 @@ class _Routes:
         request_id = _request_id(request)
         started = time.perf_counter()
         name = request.query_params.get("model") or request.headers.get("x-shipline-model")
+        label = _UNKNOWN  # client-chosen names never become metric labels
         try:
             slot = self.service.slot(name)
-            body = await _body(request, self.limits.max_body_bytes)
-            batch = parse_invocations(
-                body,
-                request.headers.get("content-type", ""),
-                slot.model.input_names,
-                self.limits.max_json_depth,
-                self.limits.max_rows,
+            label = slot.name
+            body = await _body(request, self.limits.max_body_bytes, self.limits.body_timeout_s)
+            batch = _parsed(
+                lambda: parse_invocations(
+                    body,
+                    request.headers.get("content-type", ""),
+                    slot.model.input_names,
+                    self.limits.max_json_depth,
+                    self.limits.max_rows,
+                )
             )
             wants = _truthy(request.query_params.get("probabilities")) or bool(
                 batch.params.get("probabilities")
@@ -92,7 +123,9 @@ class _Routes:
                 self.service, slot, batch.columns, batch.rows, wants, request_id
             )
         except (PayloadError, SchemaError, NotFoundError) as error:
-            return _refuse(self.metrics, name or "-", "invocations", error, request_id, v2=False)
+            return _refuse(self.metrics, label, "invocations", error, request_id, v2=False)
+        except Exception as error:
+            return _failed(self.metrics, label, "invocations", error, request_id, v2=False)
         answer: dict[str, Any] = {"predictions": result.values}
         if result.probabilities is not None:
             answer["probabilities"] = result.probabilities
@@ -130,25 +163,33 @@ class _Routes:
 
     async def v2_infer(self, request: Request) -> Response:
         started = time.perf_counter()
-        name = request.path_params["name"]
         request_id = _request_id(request)
+        label = _UNKNOWN
         try:
             slot = _v2_slot(self.service, request)
-            body = await _body(request, self.limits.max_body_bytes)
+            label = slot.name
+            body = await _body(request, self.limits.max_body_bytes, self.limits.body_timeout_s)
             if not request.headers.get("content-type", "application/json").startswith(
                 "application/json"
             ):
                 raise PayloadError("the V2 REST protocol takes application/json", 415)
-            batch = parse_v2(
-                body, slot.model.input_names, self.limits.max_json_depth, self.limits.max_rows
+            batch = _parsed(
+                lambda: parse_v2(
+                    body, slot.model.input_names, self.limits.max_json_depth, self.limits.max_rows
+                )
             )
-            request_id = batch.request_id or request_id
+            if batch.request_id is not None:
+                if not _valid_request_id(batch.request_id):
+                    raise PayloadError("id: expected 1-100 printable ASCII characters")
+                request_id = batch.request_id
             wants = "probabilities" in batch.outputs
             result, rows = await _predict(
                 self.service, slot, batch.columns, batch.rows, wants, request_id
             )
         except (PayloadError, SchemaError, NotFoundError) as error:
-            return _refuse(self.metrics, name, "v2", error, request_id, v2=True)
+            return _refuse(self.metrics, label, "v2", error, request_id, v2=True)
+        except Exception as error:
+            return _failed(self.metrics, label, "v2", error, request_id, v2=True)
         outputs = [_tensor("predictions", result.values, slot)]
         if result.probabilities is not None:
             flat = [p for row in result.probabilities for p in row]
@@ -169,6 +210,23 @@ class _Routes:
         return _json(
             answer, headers=_headers(request_id, result.model.name, result.model.version, rows)
         )
+
+    async def http_error(self, request: Request, error: Exception) -> Response:
+        """Unknown routes and methods: JSON with the request id, counted, like every error."""
+        assert isinstance(error, HTTPException)
+        headers = dict(error.headers or {})
+        response = _error(
+            self.metrics,
+            _UNKNOWN,
+            "other",
+            error.status_code,
+            "NOT_FOUND" if error.status_code == 404 else "BAD_REQUEST",
+            str(error.detail),
+            _request_id(request),
+            v2=request.url.path.startswith("/v2"),
+        )
+        response.headers.update(headers)
+        return response
 
     async def prometheus(self, request: Request) -> Response:
         self.metrics.capture_backlog.set(self.service.capture.backlog)
@@ -203,7 +261,11 @@ def build_app(service: PredictionService) -> Starlette:
         Route("/v2/models/{name}/versions/{version}/infer", handlers.v2_infer, methods=["POST"]),
         Route("/metrics", handlers.prometheus, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: handlers.http_error},
+    )
 
 
 async def _predict(
@@ -244,21 +306,31 @@ def _metadata(slot: Slot) -> dict[str, Any]:
         "platform": f"shipline-{slot.model.form}",
         "inputs": inputs,
         "outputs": [
-            {"name": "predictions", "datatype": "BYTES", "shape": [-1]},
+            {"name": "predictions", "datatype": _prediction_type(signature), "shape": [-1]},
             {"name": "probabilities", "datatype": "FP64", "shape": [-1, -1]},
         ],
     }
 
 
+def _prediction_type(signature: dict[str, Any]) -> str:
+    """The V2 datatype of the predictions, as the infer response will carry them."""
+    output = signature.get("output", {})
+    if output.get("task") == "regression":
+        return "FP64"
+    classes = output.get("classes") or []
+    return _value_type(classes[0]) if classes else "BYTES"
+
+
+def _value_type(sample: Any) -> str:
+    if isinstance(sample, bool):
+        return "BOOL"
+    if isinstance(sample, int):
+        return "INT64"
+    return "FP64" if isinstance(sample, float) else "BYTES"
+
+
 def _tensor(name: str, values: list[Any], slot: Slot) -> dict[str, Any]:
-    sample = values[0] if values else 0.0
-    datatype = (
-        "BOOL"
-        if isinstance(sample, bool)
-        else "INT64"
-        if isinstance(sample, int)
-        else ("FP64" if isinstance(sample, float) else "BYTES")
-    )
+    datatype = _value_type(values[0]) if values else _prediction_type(slot.model.bundle.signature)
     return {"name": name, "shape": [len(values)], "datatype": datatype, "data": values}
 
 
@@ -275,9 +347,33 @@ def _refuse(
         status, code = 422, "SCHEMA_ENFORCEMENT_FAILED"
     else:
         status, code = 404, "RESOURCE_DOES_NOT_EXIST"
+    return _error(metrics, model, protocol, status, code, str(error), request_id, v2)
+
+
+def _failed(
+    metrics: Any, model: str, protocol: str, error: Exception, request_id: str, v2: bool
+) -> Response:
+    """A failure inside the model or the server: logged with its traceback, answered as JSON."""
+    log.error("request %s failed", request_id, exc_info=error)
+    message = f"the model failed to predict: {type(error).__name__}: {error}"[:500]
+    return _error(metrics, model, protocol, 500, "INTERNAL_ERROR", message, request_id, v2)
+
+
+def _error(
+    metrics: Any,
+    model: str,
+    protocol: str,
+    status: int,
+    code: str,
+    message: str,
+    request_id: str,
+    v2: bool,
+) -> Response:
+    """Every error: JSON with the request id, counted under its real status."""
     metrics.requests.labels(model, protocol, str(status)).inc()
     metrics.errors.labels(model, protocol, code).inc()
-    body = {"error": str(error)} if v2 else {"error_code": code, "message": str(error)}
+    body: dict[str, Any] = {"error": message} if v2 else {"error_code": code, "message": message}
+    body["request_id"] = request_id
     return _json(body, status, {"x-request-id": request_id})
 
 

@@ -116,16 +116,21 @@ class MicroBatcher:
         model, rows = jobs[0].model, sum(j.rows for j in jobs)
         started = time.perf_counter()
         try:
-            if model.form == "onnx" and rows <= INLINE_ROWS:
-                results = _predict(model, jobs)
-            else:
-                results = await asyncio.get_running_loop().run_in_executor(
-                    None, _predict, model, jobs
-                )
+            results = await self._run_predict(model, jobs, rows)
         except Exception as error:
+            if len(jobs) == 1:
+                _fail(jobs[0], error)
+                return
+            # One request's rows broke the batch (an extreme value, say): predict each request
+            # alone, so only the request that carries them fails.
             for job in jobs:
-                if not job.future.done():
-                    job.future.set_exception(error)
+                try:
+                    (result,) = await self._run_predict(model, [job], job.rows)
+                except Exception as alone:
+                    _fail(job, alone)
+                else:
+                    if not job.future.done():
+                        job.future.set_result(result)
             return
         finally:
             if self.on_batch is not None:
@@ -133,6 +138,18 @@ class MicroBatcher:
         for job, result in zip(jobs, results, strict=True):
             if not job.future.done():
                 job.future.set_result(result)
+
+    async def _run_predict(
+        self, model: LoadedModel, jobs: list[_Job], rows: int
+    ) -> list[BatchResult]:
+        if model.form == "onnx" and rows <= INLINE_ROWS:
+            return _predict(model, jobs)
+        return await asyncio.get_running_loop().run_in_executor(None, _predict, model, jobs)
+
+
+def _fail(job: _Job, error: Exception) -> None:
+    if not job.future.done():
+        job.future.set_exception(error)
 
 
 def _predict(model: LoadedModel, jobs: list[_Job]) -> list[BatchResult]:

@@ -151,7 +151,7 @@ def test_bad_input_is_recorded_and_the_controller_keeps_going(
     _Hook.behaviour = behaviour
     write_config(
         "retraining:\n  triggers:\n    - new_data: true\n"
-        f"notifications:\n  webhook: {webhook}\n  timeout: 1s\n"
+        f"notifications:\n  webhook: {webhook}\n  timeout: 1s\n  allow_private: true\n"
     )
     (folder / "data" / "churn.csv").write_text("usage,price,churned\n1,2,1\n")  # too few rows
     project.apply()

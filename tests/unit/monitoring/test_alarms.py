@@ -17,6 +17,7 @@ import pytest
 
 from shipline.audit import list_events
 from shipline.monitoring.alarm import list_alarms
+from shipline.monitoring.notification import WebhookRefusedError, webhook_address
 from shipline.project import Project
 from shipline.scaffold import create_project
 from tests.services import free_port
@@ -70,7 +71,7 @@ def _configure(project: Project, extra: str) -> None:
 
 
 def test_drift_opens_one_alarm_and_clean_traffic_closes_it(project: Project, hook: str) -> None:
-    _configure(project, f"notifications: {{webhook: '{hook}'}}\n")
+    _configure(project, f"notifications: {{webhook: '{hook}', allow_private: true}}\n")
     folder = project.settings.project_dir
     _, first = project.monitor("cancer@staging", folder / "shifted.csv")
     latest, second = project.monitor("cancer@staging", folder / "shifted.csv")
@@ -93,16 +94,36 @@ def test_drift_opens_one_alarm_and_clean_traffic_closes_it(project: Project, hoo
 
 def test_a_failing_webhook_is_recorded_and_monitoring_goes_on(project: Project, hook: str) -> None:
     _Hook.status = 500
-    _configure(project, f"notifications: {{webhook: '{hook}'}}\n")
+    _configure(project, f"notifications: {{webhook: '{hook}', allow_private: true}}\n")
     _, report = project.monitor("cancer@staging", project.settings.project_dir / "shifted.csv")
     assert report["notification_problems"] == ["webhook answered 500"]
     assert [a.kind for a in list_alarms(project.db())] == ["drift"]
     _configure(
-        project, f"notifications: {{webhook: 'http://127.0.0.1:{free_port()}/down', timeout: 2s}}\n"
+        project,
+        f"notifications: {{webhook: 'http://127.0.0.1:{free_port()}/down', timeout: 2s, "
+        "allow_private: true}\n",
     )
     _, clean = project.monitor("cancer@staging", project.settings.project_dir / "same.csv")
     assert clean["notification_problems"][0].startswith("webhook unreachable")
     assert list_alarms(project.db()) == []
+
+
+def test_webhooks_to_non_public_addresses_are_refused_unless_allowed(
+    project: Project, hook: str
+) -> None:
+    _Hook.received.clear()
+    _configure(project, f"notifications: {{webhook: '{hook}'}}\n")
+    _, report = project.monitor("cancer@staging", project.settings.project_dir / "shifted.csv")
+    assert report["notification_problems"] == [
+        "webhook host '127.0.0.1' resolves to 127.0.0.1, not a public address; "
+        "set notifications.allow_private: true to allow it"
+    ]
+    assert _Hook.received == [], "a refused webhook was called anyway"
+    for url in ("http://10.0.0.1/h", "http://169.254.169.254/latest", "http://[::1]:9/x"):
+        with pytest.raises(WebhookRefusedError, match="not a public address"):
+            webhook_address(url, allow_private=False)
+    assert webhook_address("http://127.0.0.1:9/x", allow_private=True) == "127.0.0.1"
+    assert webhook_address("http://8.8.8.8/x", allow_private=False) == "8.8.8.8"
 
 
 def test_alarms_cli(project: Project) -> None:

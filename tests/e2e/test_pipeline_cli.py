@@ -143,3 +143,35 @@ def test_excluded_columns_are_not_schema_changes(local_cli: Cli, project: Path) 
     )
     again = local_cli("run")
     assert again.code == 0, again.err
+
+
+def test_probabilities_of_a_regression_model_are_refused(local_cli: Cli, project: Path) -> None:
+    local_cli("init", ".", "--task", "regression", check=True)
+    local_cli("run", check=True)
+    result = local_cli(
+        "predict",
+        "diabetes@staging",
+        "--input",
+        "data/diabetes.csv",
+        "--output",
+        "out.csv",
+        "--probabilities",
+    )
+    assert result.code == 2 and "is a regression model" in result.err
+    assert not (project / "out.csv").exists()
+
+
+def test_reports_are_written_with_the_umask_mode(local_cli: Cli, project: Path) -> None:
+    import pandas as pd
+
+    pd.DataFrame({"a": [float(i) for i in range(100)]}).to_csv(project / "a.csv", index=False)
+    result = subprocess.run(
+        ["sh", "-c", f"umask 022 && {sys.executable} -m shipline drift a.csv a.csv --html r.html"],
+        cwd=project,
+        env=local_cli.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (project / "r.html").stat().st_mode & 0o777 == 0o644

@@ -388,6 +388,16 @@ def test_one_request_that_breaks_the_model_fails_alone(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_listening_beyond_loopback_warns_that_there_is_no_authentication(trained: Path) -> None:
+    server = start_server(trained, "cancer@live", extra=("--host", "0.0.0.0"))
+    try:
+        assert httpx.get(f"{server.url}/ping", timeout=10).status_code == 200
+    finally:
+        server.stop()
+    log = sorted(trained.glob("serve-*.log"), key=lambda p: p.stat().st_mtime)[-1].read_text()
+    assert "warning: listening on 0.0.0.0: the prediction server has no authentication" in log
+
+
 def test_hot_swap_under_load_fails_no_request(serve, trained: Path) -> None:  # type: ignore[no-untyped-def]
     server = serve("cancer@live")
     body = {"instances": _sample(trained, 1).drop(columns=FEATURES_DROP).values.tolist()}

@@ -13,6 +13,7 @@ __all__ = [
     "CsvScan",
     "FileSchema",
     "count_csv_rows",
+    "csv_head_schema",
     "data_format",
     "find_data_files",
     "read_csv_head",
@@ -102,11 +103,16 @@ def _columns(schema: Any, path: Path) -> tuple[Column, ...]:
 
 def read_csv_head(path: Path) -> FileSchema:
     """Schema from the first MiB of a CSV file; rows too when the file fits in that MiB."""
+    with path.open("rb") as handle:
+        head = handle.read(CSV_HEAD_BYTES + 1)
+    return csv_head_schema(head, path)
+
+
+def csv_head_schema(head: bytes, path: Path) -> FileSchema:
+    """Schema from the first ``CSV_HEAD_BYTES + 1`` bytes of a CSV file (all of a smaller one)."""
     import pyarrow as pa
     from pyarrow import csv
 
-    with path.open("rb") as handle:
-        head = handle.read(CSV_HEAD_BYTES + 1)
     if not head.strip():
         raise DataFileError(f"{path}: file is empty; expected a header row and data rows")
     whole = len(head) <= CSV_HEAD_BYTES
@@ -184,10 +190,16 @@ class CsvScan:
         self._blank = False
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._pending = False
+        self.head = bytearray()  # the first bytes as they were stored: the schema comes from them
+        self._fields_expected: int | None = None  # commas on the header line
+        self._commas_open = 0  # commas since the last newline
+        self._misfit: tuple[int, int] | None = None  # first (line, commas) that does not fit
 
     def update(self, chunk: memoryview) -> None:
         """Count and check one chunk."""
         raw = _buffer(chunk)
+        if len(self.head) <= CSV_HEAD_BYTES:
+            self.head += raw[: CSV_HEAD_BYTES + 1 - len(self.head)]
         if self._pending or not raw.isascii():
             self._decode(bytes(raw))
         self._quoted = self._quoted or b'"' in raw
@@ -195,6 +207,7 @@ class CsvScan:
         newlines = np.flatnonzero(octets == 10)
         if newlines.size and not self._blank:
             self._blank = self._has_blank_line(octets, newlines)
+        self._check_fields(octets, newlines)
         self._newlines += int(newlines.size)
         if newlines.size:
             self._last_newline = self._size + int(newlines[-1])
@@ -214,9 +227,38 @@ class CsvScan:
         inside = before[before >= 0]
         return bool(inside.size and (octets[inside] == 13).any())
 
+    def _check_fields(self, octets: Any, newlines: Any) -> None:
+        """Count commas per line; remember the first line whose count differs from the
+        header's. Only decisive for files without quotes or blank lines (see ``finish``)."""
+        commas = np.flatnonzero(octets == 44)
+        if not newlines.size:
+            self._commas_open += int(commas.size)
+            return
+        before = np.searchsorted(commas, newlines)
+        per_line = np.diff(before, prepend=0)
+        per_line[0] += self._commas_open
+        self._commas_open = int(commas.size - before[-1])
+        if self._fields_expected is None:
+            self._fields_expected = int(per_line[0])
+        if self._misfit is None:
+            wrong = np.flatnonzero(per_line != self._fields_expected)
+            if wrong.size:
+                self._misfit = (self._newlines + int(wrong[0]) + 1, int(per_line[wrong[0]]))
+
     def finish(self) -> None:
-        """Reject a stream that ends inside a UTF-8 sequence."""
+        """Reject a stream that ends inside a UTF-8 sequence, or a row with the wrong number
+        of fields anywhere in the file (not just in the first MiB the schema comes from)."""
         self._decode(b"", final=True)
+        if self._last not in (b"\n", b"") and self._misfit is None:
+            expected = self._fields_expected
+            if expected is not None and self._commas_open != expected:
+                self._misfit = (self._newlines + 1, self._commas_open)
+        if self._misfit is not None and not (self._quoted or self._blank):
+            line, commas = self._misfit
+            raise DataFileError(
+                f"{self.path}: line {line} has {commas + 1} fields, expected "
+                f"{(self._fields_expected or 0) + 1} (as in the header); the file is malformed"
+            )
 
     @property
     def rows(self) -> int | None:
@@ -247,8 +289,9 @@ def _buffer(chunk: memoryview) -> bytes | bytearray:
     return chunk.tobytes()
 
 
-def count_csv_rows(path: Path) -> int:
-    """Exact data rows of a CSV file with a real parser (quoted newlines, blank lines)."""
+def count_csv_rows(path: Path, shown: Path | None = None) -> int:
+    """Exact data rows of a CSV file with a real parser (quoted newlines, blank lines);
+    errors name ``shown`` (the user's file) when ``path`` is a stored copy of it."""
     import pyarrow as pa
     from pyarrow import csv
 
@@ -260,4 +303,6 @@ def count_csv_rows(path: Path) -> int:
         )
         return sum(batch.num_rows for batch in reader)
     except pa.ArrowInvalid as error:
-        raise DataFileError(f"{path}: cannot be read as CSV: {_first_line(error)}") from None
+        raise DataFileError(
+            f"{shown or path}: cannot be read as CSV: {_first_line(error)}"
+        ) from None

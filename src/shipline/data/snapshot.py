@@ -24,6 +24,7 @@ from shipline.data.data_file import (
     CsvScan,
     FileSchema,
     count_csv_rows,
+    csv_head_schema,
     data_format,
     find_data_files,
     read_csv_head,
@@ -96,18 +97,23 @@ def _default_name(path: Path) -> str:
 def _store_file(
     store: ContentStore, file: Path, relative: str, advance: Callable[[int], None] | None
 ) -> tuple[DataFile, tuple[Column, ...], str]:
+    """Check, hash and store one file. What is recorded (columns, rows) is computed from the
+    bytes that were hashed and stored, never from a second read of the source, so a file
+    that changes meanwhile cannot pair one version's facts with another's bytes."""
     fmt = data_format(file)
     schema: FileSchema
     if fmt == "parquet":
-        schema = read_parquet_footer(file)
+        read_parquet_footer(file)  # refuse a bad file before anything is stored
         stored = store.put_file(file, _Progress(advance))
+        schema = read_parquet_footer(store.fetch(stored.digest))
         rows = schema.rows or 0
     else:
-        schema = read_csv_head(file)
+        read_csv_head(file)  # refuse a bad file before anything is stored
         scan = CsvScan(file, advance)
         stored = store.put_file(file, scan)
+        schema = csv_head_schema(bytes(scan.head), file)
         counted = schema.rows if schema.rows is not None else scan.rows
-        rows = counted if counted is not None else count_csv_rows(file)
+        rows = counted if counted is not None else count_csv_rows(store.fetch(stored.digest), file)
     return DataFile(relative, stored.digest, stored.size, rows), schema.columns, fmt or "csv"
 
 

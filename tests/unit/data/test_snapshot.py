@@ -172,8 +172,21 @@ def test_bad_names_are_refused_before_anything_is_written(env, tmp_path: Path, n
         (b"a,b\n" + b"1,2\n" * 100 + b"3,\xff\n", "line 102 .* not valid UTF-8"),
         # Past the first MiB: found by the streaming pass, which aborts the write.
         (b"a,b\n" + b"1,2\n" * 400_000 + b"3,\xff\n", "line 400002 .* not valid UTF-8"),
+        # A row with too many fields past the first MiB (the schema's sample).
+        (
+            b"a,b,c\n" + b"1,2,3\n" * 250_000 + b"4,5,6,7\n" + b"1,2,3\n" * 10,
+            "line 250002 has 4 fields, expected 3",
+        ),
+        (b"a,b,c\n" + b"1,2,3\n" * 250_000 + b"4,5", "line 250002 has 2 fields, expected 3"),
     ],
-    ids=["empty", "header-only", "latin1-in-head", "latin1-in-stream"],
+    ids=[
+        "empty",
+        "header-only",
+        "latin1-in-head",
+        "latin1-in-stream",
+        "extra-field-past-head",
+        "short-last-line",
+    ],
 )
 def test_bad_files_write_nothing(env, tmp_path: Path, content: bytes, message: str) -> None:  # type: ignore[no-untyped-def]
     db, store = env
@@ -189,3 +202,40 @@ def _assert_nothing_recorded(db) -> None:  # type: ignore[no-untyped-def]
     with db.read() as conn:
         assert conn.execute(select(func.count()).select_from(dataset_versions)).scalar() == 0
     assert list_events(db) == []
+
+
+def test_malformed_quoted_csv_past_the_head_is_refused(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db, store = env
+    path = tmp_path / "quoted.csv"
+    path.write_bytes(b"a,b\n" + b'"x, y",2\n' * 200_000 + b'"z",3,4\n')
+    with pytest.raises(DataFileError, match=r"quoted.csv: cannot be read as CSV: .*Expected 2"):
+        add_version(db, store, path, "alice")
+    _assert_nothing_recorded(db)
+
+
+def test_recorded_facts_come_from_the_stored_bytes_when_the_file_changes(
+    env,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    import pandas as pd
+
+    db, store = env
+    path = tmp_path / "moving.csv"
+    path.write_bytes(b"a,b\n" + b"1,2\n" * 1_000_000)  # several chunks
+
+    def rewrite_once(total: int):  # type: ignore[no-untyped-def]
+        state = {"done": False}
+
+        def advance(count: int) -> None:
+            if not state["done"]:  # mid-read, the file is rewritten in place
+                state["done"] = True
+                with path.open("r+b") as handle:
+                    handle.write(b"x,y,z\n" + b"7,8,9\n" * 10)
+                    handle.truncate()
+
+        return advance
+
+    version = add_version(db, store, path, "alice", progress=rewrite_once).version
+    stored = pd.read_csv(store.fetch(version.digest))
+    assert version.rows == len(stored)
+    assert [c.name for c in version.columns] == list(stored.columns)

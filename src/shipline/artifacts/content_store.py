@@ -14,6 +14,7 @@ __all__ = [
     "StoredObject",
     "StreamCheck",
     "open_content_store",
+    "remote_options",
 ]
 
 import contextlib
@@ -278,7 +279,7 @@ def open_content_store(url: str, cache_dir: Path) -> ContentStore:
             [Problem("", f"expected {protocol}://bucket/prefix, found {url!r}")],
         )
     try:
-        fs = fsspec.filesystem(protocol, **_remote_options(protocol))
+        fs = fsspec.filesystem(protocol, **remote_options(protocol))
     except ImportError:
         raise ConfigError(
             "SHIPLINE_STORE",
@@ -287,7 +288,8 @@ def open_content_store(url: str, cache_dir: Path) -> ContentStore:
     return ContentStore(url, fs, rest.rstrip("/"), cache_dir)
 
 
-def _remote_options(protocol: str) -> dict[str, Any]:
+def remote_options(protocol: str) -> dict[str, Any]:
+    """fsspec options for a remote filesystem: no stale listings, the S3 endpoint if set."""
     # Listings caches and shared instances would let exists() answer from a stale listing:
     # a present object reported missing, or a missing one reported present.
     base: dict[str, Any] = {"skip_instance_cache": True, "use_listings_cache": False}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 __all__ = ["WatchedFileError", "detect_triggers", "get_watch", "latest_tick", "set_watch"]
 
-from dataclasses import dataclass
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,12 +42,6 @@ _ACTOR = "controller"
 
 class WatchedFileError(ShiplineError):
     """A watched file is missing or unreadable."""
-
-
-@dataclass(frozen=True)
-class _Fingerprint:
-    cheap: str
-    paths: tuple[Path, ...]
 
 
 def get_watch(db: Database, model: str, name: str) -> Any:
@@ -86,7 +80,7 @@ def detect_triggers(
             if trigger.cron:
                 fired.append(_cron(db, config.name, trigger.cron, applied.applied_at, now))
             elif trigger.new_data:
-                fired.append(_new_data(db, config, project / config.data.source))
+                fired.append(_new_data(db, config, project))
             elif trigger.environment:
                 fired.append(_environment(db, config.name, project / trigger.environment))
             elif trigger.alarm:
@@ -127,18 +121,6 @@ def _cron(
     return event
 
 
-def _fingerprint(source: Path) -> _Fingerprint:
-    from shipline.data.data_file import find_data_files
-    from shipline.errors import DataFileError
-
-    try:
-        paths = tuple(find_data_files(source))
-        stats = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths]
-    except (DataFileError, OSError) as error:
-        raise WatchedFileError(f"data.source {source}: {error}") from None
-    return _Fingerprint(orjson.dumps(stats).decode(), paths)
-
-
 def _digest(paths: tuple[Path, ...]) -> str:
     import blake3
 
@@ -164,24 +146,38 @@ def _rows(paths: tuple[Path, ...]) -> int:
     )
 
 
-def _new_data(db: Database, config: ModelConfig, source: Path) -> TriggerEvent | None:
+def _new_data(db: Database, config: ModelConfig, project: Path) -> TriggerEvent | None:
+    from shipline.data.data_file import find_data_files
+    from shipline.data.data_source import resolve_source
+    from shipline.errors import DataFileError
+
     model = config.name
     seen = get_watch(db, model, "source") or {}
-    fingerprint = _fingerprint(source)
-    if seen.get("fingerprint") == fingerprint.cheap:
+    try:
+        source = resolve_source(project, config.data.source)
+        if not source.is_remote:
+            find_data_files(source.path)  # a vanished or emptied source is a problem
+        cheap = orjson.dumps(source.fingerprint()).decode()
+    except (DataFileError, OSError) as error:
+        text = str(error)
+        prefix = "" if text.startswith("data.source") else f"data.source {config.data.source}: "
+        raise WatchedFileError(prefix + text) from None
+    if seen.get("fingerprint") == cheap:
         return None
-    digest = _digest(fingerprint.paths)
-    if seen.get("digest") == digest:  # touched, not changed
-        set_watch(db, model, "source", {**seen, "fingerprint": fingerprint.cheap})
-        return None
-    rows = _rows(fingerprint.paths)
+    with tempfile.TemporaryDirectory(prefix="shipline-watch-") as scratch:
+        paths = tuple(find_data_files(source.local_copy(Path(scratch))))
+        digest = _digest(paths)
+        if seen.get("digest") == digest:  # touched, not changed
+            set_watch(db, model, "source", {**seen, "fingerprint": cheap})
+            return None
+        rows = _rows(paths)
     baseline_rows = seen.get("rows")
     if not seen and versions_of(db, model):
-        baseline = {"fingerprint": fingerprint.cheap, "digest": digest, "rows": rows}
+        baseline = {"fingerprint": cheap, "digest": digest, "rows": rows}
         set_watch(db, model, "source", baseline)
         return None
     evidence = {
-        "source": str(source),
+        "source": source.location,
         "digest": digest,
         "rows": rows,
         "previous_rows": baseline_rows,
@@ -199,12 +195,10 @@ def _new_data(db: Database, config: ModelConfig, source: Path) -> TriggerEvent |
             "skipped",
             f"{new_rows} new rows, fewer than retraining.min_new_rows {minimum}",
         )
-        set_watch(db, model, "source", {**seen, "fingerprint": fingerprint.cheap, "digest": digest})
+        set_watch(db, model, "source", {**seen, "fingerprint": cheap, "digest": digest})
         return None
     event = record_event(db, _ACTOR, model, "new_data", f"new_data:{digest}", evidence)
-    set_watch(
-        db, model, "source", {"fingerprint": fingerprint.cheap, "digest": digest, "rows": rows}
-    )
+    set_watch(db, model, "source", {"fingerprint": cheap, "digest": digest, "rows": rows})
     return event
 
 

@@ -55,8 +55,10 @@ def add_version(
     actor: str,
     name: str | None = None,
     progress: ProgressStart | None = None,
+    source: str | None = None,
 ) -> AddResult:
-    """Snapshot ``path`` as a version of dataset ``name`` (default: the file or folder name)."""
+    """Snapshot ``path`` as a version of dataset ``name`` (default: the file or folder name);
+    ``source`` is recorded as where the data came from when ``path`` is a local copy."""
     name = check_name(name if name is not None else _default_name(path), "dataset name")
     files = find_data_files(path)
     total = sum(f.stat().st_size for f in files)
@@ -82,7 +84,7 @@ def add_version(
         rows=sum(f.rows for f, _, _ in stored),
         columns=columns,
         files=tuple(f for f, _, _ in stored),
-        source=str(path.resolve()),
+        source=source or str(path.resolve()),
         created_at=utc_now(),
         created_by=actor,
     )

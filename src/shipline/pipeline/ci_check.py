@@ -17,6 +17,7 @@ from typing import Any
 
 from shipline.artifacts import open_content_store
 from shipline.config import ModelConfig
+from shipline.data.data_source import resolve_source
 from shipline.errors import DataFileError, NotFoundError
 from shipline.evaluation.gates import apply_gates
 from shipline.pipeline.step import decode
@@ -49,9 +50,8 @@ def ci_check(
     with tempfile.TemporaryDirectory(prefix="shipline-ci-") as scratch:
         folder = Path(scratch)
         if sample is not None:
-            source = _sample(
-                project_dir / config.data.source, sample, config.data.split.seed, folder
-            )
+            data = resolve_source(project_dir, config.data.source).local_copy(folder / "data")
+            source = _sample(data, sample, config.data.split.seed, folder)
             config = config.model_copy(
                 update={"data": config.data.model_copy(update={"source": str(source)})}
             )

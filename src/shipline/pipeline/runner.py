@@ -63,13 +63,17 @@ class _Runner:
         context = self.context
         started, clock = utc_now(), time.perf_counter()
         inputs = {name: self.digests[name] for name in step.inputs}
+        try:
+            facts = step.facts(context, inputs)
+        except Exception as error:  # an outside fact cannot be read: the step fails, recorded
+            return self._unkeyable(step, position, started, error)
         parts = {
             "step": step.name,
             "code": {"step": code_digest(step), "shipline": package_digest()},
             "config": step.reads(context.config),
             "inputs": inputs,
             "environment": self.environment,
-            "facts": step.facts(context, inputs),
+            "facts": facts,
         }
         key = cache_key(parts)
         stored = {k: canonical_json(v) for k, v in parts.items()} | {
@@ -114,6 +118,13 @@ class _Runner:
         if verdict is not None:
             return RunOutcome(verdict, self.digests, f"{step.name}: {verdict}", step.name)
         return None
+
+    def _unkeyable(self, step: Step, position: int, started: str, error: Exception) -> RunOutcome:
+        """A step whose cache key cannot be computed (its data source is unreadable, say)."""
+        detail = "".join(traceback.format_exception(error))
+        entry = StepRecord(step.name, position, "failed", "", {}, {}, None, started, 0.0, detail)
+        record_step(self.context.db, self.context.actor, self.context.run_id, entry)
+        return RunOutcome("failed", self.digests, f"{step.name}: {error}\n{detail}", step.name)
 
     def _cached(self, step: Step, key: str) -> tuple[int, dict[str, str]] | None:
         """The outputs of an earlier identical step, if they are all still in the store."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = ["STEPS", "step_names"]
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,8 @@ from shipline.artifacts import ManifestEntry, store_manifest
 from shipline.config.schema import ModelConfig
 from shipline.data import add_version, get_version, read_frame, split_frame, validate_data
 from shipline.data.data_file import Column
+from shipline.data.data_source import DataSource, resolve_source
 from shipline.data.schema_acceptance import find_acceptance
-from shipline.errors import DataFileError
 from shipline.evaluation import (
     apply_gates,
     bias_report,
@@ -39,42 +40,32 @@ from shipline.training.bundle import FORMAT, ModelBundle
 from shipline.training.onnx_form import convert_to_onnx
 
 
-def _source(context: StepContext) -> Path:
-    source = context.config.data.source
-    if "://" in source:
-        raise DataFileError(f"data.source: {source!r}: only local paths are supported for now")
-    path = Path(source)
-    return path if path.is_absolute() else context.project_dir / path
+def _source(context: StepContext) -> DataSource:
+    return resolve_source(context.project_dir, context.config.data.source)
 
 
 def _source_fingerprint(context: StepContext, inputs: dict[str, str]) -> dict[str, Any]:
-    """Path, size and modification time of every source file: cheap, and any edit changes it.
+    """Name, size and modification time of every source file (ETag for objects): cheap, and
+    any edit changes it.
 
     A changed fingerprint makes ingest run and hash the data; the same bytes then give the
     same dataset version, so an edit that restores the content changes nothing downstream.
     """
-    source = _source(context)
-    if not source.exists():
-        return {"missing": str(source)}
-    files = sorted(source.rglob("*")) if source.is_dir() else [source]
-    return {
-        "files": [
-            [
-                str(f.relative_to(source) if source.is_dir() else f.name),
-                f.stat().st_size,
-                f.stat().st_mtime_ns,
-            ]
-            for f in files
-            if f.is_file()
-        ]
-    }
+    return {"files": _source(context).fingerprint()}
 
 
 def ingest(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
     """Snapshot data.source as a dataset version (same bytes, same version)."""
-    result = add_version(
-        context.db, context.store, _source(context), context.actor, name=context.config.name
-    )
+    source = _source(context)
+    with tempfile.TemporaryDirectory(prefix="shipline-source-") as scratch:
+        result = add_version(
+            context.db,
+            context.store,
+            source.local_copy(Path(scratch)),
+            context.actor,
+            name=context.config.name,
+            source=source.location,
+        )
     version = result.version
     return {"dataset": {"ref": version.ref, "digest": version.digest, "rows": version.rows}}
 

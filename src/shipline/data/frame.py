@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["read_frame"]
+__all__ = ["DATE_FORMATS", "date_format_of", "parse_date_strings", "read_frame"]
+
+import re
 
 import pandas as pd
 
@@ -25,4 +27,61 @@ def read_frame(store: ContentStore, version: DatasetVersion) -> pd.DataFrame:
     table = (
         tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
     )
-    return table.to_pandas()
+    return parse_date_strings(table.to_pandas(date_as_object=False))
+
+
+# Dates written in a CSV file that Arrow did not type (Arrow takes ISO 8601 only). The first
+# format that reads every value of a column wins; day-first comes before month-first, so an
+# ambiguous column (every day <= 12) is read day-first. The format chosen is kept with the
+# frame (``attrs["date_formats"]``) so the model's signature reads requests the same way.
+_DATE_PARTS = (
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+)
+_TIME_PARTS = ("", " %H:%M", " %H:%M:%S", "T%H:%M", "T%H:%M:%S")
+DATE_FORMATS = tuple(d + t for d in _DATE_PARTS for t in _TIME_PARTS)
+_DATE_TEXT = r"\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2})?)?\s*"
+_DATE = re.compile(_DATE_TEXT)
+
+
+def parse_date_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns whose every value is a date in one format become datetime columns; the
+    rest is kept as it is (a column is never half converted)."""
+    formats: dict[str, str] = dict(frame.attrs.get("date_formats", {}))
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object and not pd.api.types.is_string_dtype(column.dtype):
+            continue
+        present = column.dropna()
+        head = present.head(20)  # most text columns are refused here, cheaply
+        if head.empty or not all(isinstance(v, str) and _DATE.fullmatch(v) for v in head):
+            continue
+        if not present.map(lambda v: isinstance(v, str)).all():
+            continue
+        if not present.str.fullmatch(_DATE_TEXT).all():
+            continue
+        chosen = date_format_of(present)
+        if chosen is not None:
+            frame[name] = pd.to_datetime(column.str.strip(), format=chosen)
+            formats[str(name)] = chosen
+    if formats:
+        frame.attrs["date_formats"] = formats
+    return frame
+
+
+def date_format_of(values: pd.Series) -> str | None:
+    """The first of ``DATE_FORMATS`` that reads every value, or None."""
+    stripped = values.str.strip()
+    for candidate in DATE_FORMATS:
+        try:
+            pd.to_datetime(stripped, format=candidate)
+        except (ValueError, TypeError, OverflowError):
+            continue
+        return candidate
+    return None

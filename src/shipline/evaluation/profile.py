@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shipline.timestamps import epoch_seconds, is_datetime_dtype
+
 SAMPLE_SIZE = 5000
 TOP_VALUES = 100
 
@@ -21,7 +23,10 @@ def profile_frame(frame: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
         series = frame[name]
         nulls = int(series.isna().sum())
         entry: dict[str, Any] = {"dtype": str(series.dtype), "count": len(series), "nulls": nulls}
-        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        if is_datetime_dtype(series.dtype):
+            entry.update(_numeric(epoch_seconds(series), seed))  # seconds since the epoch
+            entry["unit"] = "epoch_seconds"
+        elif pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
             entry.update(_numeric(series.to_numpy(dtype=float, na_value=np.nan), seed))
         else:
             counts = series.astype("string").value_counts(dropna=True)

@@ -38,6 +38,7 @@ import numpy as np
 
 from shipline.config.schema import DriftConfig
 from shipline.errors import UsageError
+from shipline.timestamps import epoch_seconds
 
 _THRESHOLDS = {"wasserstein": 0.1, "jensenshannon": 0.1, "ks": 0.05, "chisquare": 0.05, "z": 0.05}
 _DISTANCES = frozenset({"wasserstein", "jensenshannon", "psi", "hellinger"})
@@ -114,8 +115,9 @@ class DriftReport:
 
 
 def column_kind(values: np.ndarray) -> str:
-    """numerical, categorical or text, as Evidently infers it from the reference."""
-    if values.dtype.kind == "f":
+    """numerical, categorical or text, as Evidently infers it from the reference (dates and
+    times are numerical: points in time, not categories)."""
+    if values.dtype.kind in "fM":
         return "numerical"
     if values.dtype.kind in "iu":
         return "categorical" if np.unique(values).size <= 10 else "numerical"
@@ -147,6 +149,10 @@ def compare_columns(
 
 
 def _clean(values: np.ndarray, kind: str) -> np.ndarray:
+    if values.dtype.kind == "M":
+        seconds = epoch_seconds(values)
+        present: np.ndarray = seconds[np.isfinite(seconds)]
+        return present
     if kind == "numerical" or values.dtype.kind == "f":
         numbers = np.asarray(values, dtype=np.float64)
         return numbers[np.isfinite(numbers)]

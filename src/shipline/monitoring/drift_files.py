@@ -13,6 +13,7 @@ from shipline.config.schema import DriftConfig
 from shipline.data.data_file import data_format
 from shipline.errors import DataFileError
 from shipline.monitoring.drift import DriftReport, compare_columns
+from shipline.timestamps import epoch_seconds
 
 
 def read_columns(path: Path) -> dict[str, np.ndarray]:
@@ -33,7 +34,23 @@ def read_columns(path: Path) -> dict[str, np.ndarray]:
         raise DataFileError(f"{path}: cannot be read: {str(error).splitlines()[0]}") from None
     if table.num_rows == 0:
         raise DataFileError(f"{path}: has columns but no rows")
-    return {name: column_array(table.column(name)) for name in table.column_names}
+    return {
+        name: _text_dates_as_numbers(column_array(table.column(name)))
+        for name in table.column_names
+    }
+
+
+def _text_dates_as_numbers(values: np.ndarray) -> np.ndarray:
+    """A CSV column of dates in a non-ISO format (Arrow leaves those as text) as seconds
+    since the epoch, read with the same format rule as training data."""
+    if values.dtype != object:
+        return values
+    import pandas as pd
+
+    from shipline.data.frame import parse_date_strings
+
+    parsed = parse_date_strings(pd.DataFrame({"c": values}))["c"]
+    return epoch_seconds(parsed) if parsed.dtype.kind == "M" else values
 
 
 def _parquet_columns(path: Path) -> dict[str, np.ndarray]:
@@ -61,6 +78,8 @@ def column_array(column: Any) -> np.ndarray:
         return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
     if pa.types.is_boolean(column.type) and column.null_count == 0:
         return np.asarray(column.to_numpy(zero_copy_only=False))
+    if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
+        return epoch_seconds(column.to_pandas(date_as_object=False))  # a date is a number
     return np.asarray(column.to_pylist(), dtype=object)
 
 

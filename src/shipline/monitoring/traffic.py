@@ -110,7 +110,23 @@ def file_traffic(model: LoadedModel, version: ModelVersion, path: Path) -> Traff
     current = {n: columns[n] for n in model.input_names}
     rows = len(next(iter(current.values())))
     predictions = np.asarray(model.predict(model.frame(current, rows)).values)
-    return Traffic(current, predictions, f"file {path}")
+    return Traffic(_dates_as_numbers(current, model, rows), predictions, f"file {path}")
+
+
+def _dates_as_numbers(
+    columns: dict[str, np.ndarray], model: LoadedModel, rows: int
+) -> dict[str, np.ndarray]:
+    """Date columns of a file read as the model reads them (its training text format), as
+    seconds since the epoch: the form drift compares them in."""
+    from shipline.scoring.signature import coerce_arrays
+    from shipline.timestamps import epoch_seconds
+
+    signature = model.bundle.signature
+    dated = [c["name"] for c in signature["inputs"] if c["dtype"].startswith("datetime64")]
+    if not dated:
+        return columns
+    typed = coerce_arrays({n: list(columns[n]) for n in columns}, signature, rows)
+    return {n: epoch_seconds(typed[n]) if n in dated else columns[n] for n in columns}
 
 
 def captured_traffic(

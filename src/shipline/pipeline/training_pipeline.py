@@ -146,7 +146,15 @@ def train(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
     output: dict[str, Any] = {"name": config.data.target, "task": config.training.task}
     if hasattr(model, "classes_"):
         output["classes"] = [c.item() if hasattr(c, "item") else c for c in model.classes_]
-    inputs_signature = [{"name": c, "dtype": str(frame[c].dtype)} for c in features]
+    formats = frame.attrs.get("date_formats", {})
+    inputs_signature = [
+        {
+            "name": c,
+            "dtype": str(frame[c].dtype),
+            **({"format": formats[c]} if c in formats else {}),
+        }
+        for c in features
+    ]
     signature = {"inputs": inputs_signature, "output": output}
     bundle = ModelBundle(
         model, config.training.task, config.data.target, tuple(features), signature

@@ -34,6 +34,7 @@ def coerce_arrays(columns: dict[str, Any], signature: dict[str, Any], rows: int)
     imputer handles it); infinities are refused.
     """
     expected = [(c["name"], c["dtype"]) for c in signature["inputs"]]
+    formats = {c["name"]: c["format"] for c in signature["inputs"] if c.get("format")}
     names = {name for name, _ in expected}
     missing = [name for name, _ in expected if name not in columns]
     if missing:
@@ -53,10 +54,55 @@ def coerce_arrays(columns: dict[str, Any], signature: dict[str, Any], rows: int)
         values = columns[name]
         if len(values) != rows:
             raise SchemaError(name, f"has {len(values)} values, expected {rows} (one per row)")
-        data[name] = (
-            _numeric(name, values) if dtype.startswith(_NUMERIC) else _text(name, values, dtype)
-        )
+        if dtype.startswith(_NUMERIC):
+            data[name] = _numeric(name, values)
+        elif dtype.startswith("datetime64"):
+            data[name] = _datetimes(name, values, dtype, formats.get(name))
+        else:
+            data[name] = _text(name, values, dtype)
     return data
+
+
+def _datetimes(name: str, values: Any, dtype: str, text_format: str | None) -> Any:
+    """Dates and times as the training dtype: datetime values as they are, text in the format
+    the training data was written in (``text_format``), else ISO 8601; null is missing."""
+    import datetime as dt
+
+    texts: list[Any] = []
+    for row, value in enumerate(values):
+        if isinstance(value, str):
+            texts.append(value.strip())
+        elif value is None or isinstance(value, (dt.date, pd.Timestamp, np.datetime64)):
+            texts.append(value)
+        elif isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+            # a number is seconds since the epoch (how monitoring and Unix clocks write time)
+            seconds = float(value)
+            texts.append(None if np.isnan(seconds) else pd.Timestamp(seconds, unit="s", tz="UTC"))
+        else:
+            raise SchemaError(name, f"row {row}: expected a date or time, found {value!r}")
+    # The training data's own text format first, then ISO 8601 (unambiguous) for any client.
+    tried = [text_format, "ISO8601"] if text_format else ["ISO8601"]
+    stamps = None
+    for expected in tried:
+        try:
+            stamps = pd.to_datetime(pd.Series(texts, dtype=object), utc=True, format=expected)
+            break
+        except (ValueError, TypeError, OverflowError):
+            continue
+    if stamps is None:
+        row, value = _first_unparsed(texts, tried[-1])
+        shown = f"{text_format} or ISO 8601" if text_format else "ISO 8601"
+        raise SchemaError(name, f"row {row}: expected a date or time ({shown}), found {value!r}")
+    return stamps if "," in dtype else stamps.dt.tz_localize(None)  # "," = time-zone aware
+
+
+def _first_unparsed(values: Any, expected: str) -> tuple[int, Any]:
+    for row, value in enumerate(values):
+        try:
+            pd.to_datetime(pd.Series([value], dtype=object), utc=True, format=expected)
+        except (ValueError, TypeError, OverflowError):
+            return row, value
+    return 0, values
 
 
 def _all_numeric(names: list[str], columns: dict[str, Any], rows: int) -> dict[str, Any] | None:

@@ -145,18 +145,31 @@ def _with_preprocessing(estimator: Any, x: pd.DataFrame, scale: bool) -> Any:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+    from shipline.timestamps import is_datetime_dtype
+    from shipline.training.date_features import DateFeatures
+
+    dates = [c for c in x.columns if is_datetime_dtype(x[c].dtype)]
     numeric = [
         c
         for c in x.columns
         if pd.api.types.is_numeric_dtype(x[c]) and not pd.api.types.is_bool_dtype(x[c])
     ]
-    categorical = [c for c in x.columns if c not in numeric]
+    categorical = [c for c in x.columns if c not in numeric and c not in dates]
     numeric_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
     if scale:
         numeric_steps.append(("scale", StandardScaler()))
     transformers: list[tuple[str, Any, list[str]]] = []
     if numeric:
         transformers.append(("numeric", Pipeline(numeric_steps), numeric))
+    if dates:
+        # Dates are points in time plus calendar parts, never one category per distinct date.
+        date_steps: list[tuple[str, Any]] = [
+            ("parts", DateFeatures()),
+            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+        ]
+        if scale:
+            date_steps.append(("scale", StandardScaler()))
+        transformers.append(("dates", Pipeline(date_steps), dates))
     if categorical:
         categorical_steps = Pipeline(
             [

@@ -136,3 +136,33 @@ def test_shifted_traffic_then_wrong_labels_open_drift_and_quality_alarms(
     closed = next(a for a in every if a["id"] == drift["id"])
     assert closed["status"] == "closed" and closed["closed_at"] is not None
     assert np.isfinite(quality["metrics"]["f1"])
+
+
+def test_roc_auc_and_log_loss_are_judged_from_captured_probabilities(
+    served: tuple[Path, Server],
+) -> None:
+    folder, server = served
+    since = datetime.now(UTC).isoformat()
+    sent = _send_and_wait(server, _data(folder).sample(120, random_state=6))
+    truth = pd.DataFrame(sent, columns=["request_id", "row", "label"])
+    truth.to_csv(folder / "right.csv", index=False)
+    assert _shipline(folder, "labels", "add", "right.csv").returncode == 0
+    config = folder / "shipline.yaml"
+    original = config.read_text()
+    try:
+        config.write_text(
+            original.replace("{metric: accuracy, min: 0.9}", "{metric: roc_auc, min: 0.8}")
+        )
+        checked = _shipline(folder, "monitor", "cancer@staging", "--since", since, "--json")
+        quality = json.loads(checked.stdout)["quality"]
+        assert quality["labelled_rows"] == 120 and quality["passed"] is True, quality
+        assert quality["metrics"]["roc_auc"] > 0.95 and quality["metrics"]["log_loss"] < 0.5
+        shown = _shipline(folder, "monitor", "cancer@staging", "--since", since)
+        assert "roc_auc=" in shown.stdout and "passes monitoring.quality" in shown.stdout
+        # Without labels the rule cannot be judged, and the readable output says why.
+        later = datetime.now(UTC).isoformat()
+        _send_and_wait(server, _data(folder).sample(40, random_state=7))
+        unlabelled = _shipline(folder, "monitor", "cancer@staging", "--since", later)
+        assert "not judged: no labels for these requests yet" in unlabelled.stdout
+    finally:
+        config.write_text(original)

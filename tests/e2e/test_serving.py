@@ -461,6 +461,48 @@ def _captured(trained: Path) -> pd.DataFrame:
     return pd.concat(frames) if frames else pd.DataFrame()
 
 
+def test_the_id_column_is_accepted_echoed_and_captured_with_probabilities(
+    serve, trained: Path
+) -> None:  # type: ignore[no-untyped-def]
+    server = serve("cancer@live")
+    x = _sample(trained, 2).drop(columns=["benign"])  # keeps sample_id, the id column
+    ids = x["sample_id"].tolist()
+    bodies = {
+        "records": {"json": {"dataframe_records": x.to_dict("records")}},
+        "split": {
+            "json": {"dataframe_split": {"columns": list(x.columns), "data": x.values.tolist()}}
+        },
+        "csv": {"content": x.to_csv(index=False), "headers": {"Content-Type": "text/csv"}},
+    }
+    for name, kwargs in bodies.items():
+        answer = httpx.post(
+            f"{server.url}/invocations",
+            headers={"X-Request-Id": f"id-{name}", **kwargs.pop("headers", {})},  # type: ignore[dict-item]
+            timeout=30,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        assert answer.status_code == 200, (name, answer.text)
+        assert [str(v) for v in answer.json()["sample_id"]] == [str(v) for v in ids], name
+        assert "probabilities" not in answer.json()  # captured, but only returned when asked
+    tensors = [
+        {"name": c, "shape": [2], "datatype": "FP64", "data": x[c].tolist()}
+        for c in x.columns
+        if c != "sample_id"
+    ] + [{"name": "sample_id", "shape": [2], "datatype": "BYTES", "data": [str(i) for i in ids]}]
+    v2 = httpx.post(
+        f"{server.url}/v2/models/cancer/infer", json={"id": "id-v2", "inputs": tensors}, timeout=30
+    )
+    assert v2.status_code == 200, v2.text
+    echoed = {o["name"]: o for o in v2.json()["outputs"]}["sample_id"]
+    assert echoed["data"] == [str(i) for i in ids]
+    assert server.stop() == 0
+    captured = _captured(trained)
+    mine = captured[captured["request_id"].str.startswith("id-")]
+    assert len(mine) == 8 and {str(v) for v in mine["sample_id"]} == {str(i) for i in ids}
+    probabilities = mine["probabilities"].tolist()
+    assert all(len(p) == 2 and abs(sum(p) - 1) < 1e-6 for p in probabilities)
+
+
 def test_capture_counts_every_row_and_survives_sigterm(serve, trained: Path) -> None:  # type: ignore[no-untyped-def]
     before = len(_captured(trained))
     server = serve("cancer@live")

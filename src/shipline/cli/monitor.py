@@ -97,10 +97,16 @@ def _render(report_id: int, report: dict[str, Any]) -> None:
     quality = report.get("quality")
     if quality:
         metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(quality["metrics"].items()))
-        verdict_text = {True: "passes", False: "FAILS", None: "no rule"}[quality["passed"]]
+        if quality["passed"] is None:
+            # Say why the rule was not judged: no rule, no labels yet, or a missing input.
+            verdict_text = (
+                f"not judged: {quality['note']}" if quality.get("note") else "no rule set"
+            )
+        else:
+            verdict_text = ("passes" if quality["passed"] else "FAILS") + " monitoring.quality"
         typer.echo(
             f"quality on {quality['labelled_rows']} of {quality['captured_rows']} labelled rows: "
-            f"{metrics or quality.get('note', '')} ({verdict_text} monitoring.quality)"
+            f"{metrics or '-'} ({verdict_text})"
         )
     bias = report.get("bias")
     if bias:

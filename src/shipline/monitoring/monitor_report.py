@@ -124,7 +124,13 @@ def _labelled_checks(
     task = str(version.details.get("task"))
     checks: dict[str, Any] = {
         "quality": labelled_quality(
-            task, labelled, traffic.predictions, monitoring.quality, version.metrics
+            task,
+            labelled,
+            traffic.predictions,
+            monitoring.quality,
+            version.metrics,
+            traffic.probabilities,
+            version.details.get("signature", {}).get("output", {}).get("classes"),
         )
     }
     columns = {name: values[labelled.positions] for name, values in traffic.columns.items()}

@@ -49,8 +49,11 @@ def labelled_quality(
     predictions: np.ndarray,
     rule: QualityRule | None,
     training: dict[str, float],
+    probabilities: np.ndarray | None = None,
+    classes: list[Any] | None = None,
 ) -> dict[str, Any]:
-    """Metrics on the labelled share of the window, against training and the rule."""
+    """Metrics on the labelled share of the window, against training and the rule; with the
+    captured class probabilities, roc_auc and log_loss too."""
     result: dict[str, Any] = {
         "captured_rows": labelled.captured,
         "labelled_rows": len(labelled.truth),
@@ -58,6 +61,8 @@ def labelled_quality(
     if not labelled.truth:
         return {**result, "metrics": {}, "passed": None, "note": "no labels for these requests yet"}
     metrics = _metrics(task, labelled.truth, predictions[labelled.positions].tolist())
+    if probabilities is not None and classes:
+        metrics |= _probability_metrics(labelled.truth, probabilities[labelled.positions], classes)
     result |= {
         "metrics": metrics,
         "training_metrics": {k: training[k] for k in metrics if k in training},
@@ -70,8 +75,36 @@ def labelled_quality(
             rule.max is None or value <= rule.max
         )
     elif rule is not None:
-        result["note"] = f"{rule.metric} needs class probabilities, which captures do not hold"
+        result["note"] = (
+            f"{rule.metric} needs class probabilities, which these captures do not hold "
+            "(captured before probabilities were recorded)"
+            if probabilities is None
+            else f"{rule.metric} cannot be computed on these labels (a single class?)"
+        )
     return result
+
+
+def _probability_metrics(
+    truth: list[Any], probabilities: np.ndarray, classes: list[Any]
+) -> dict[str, float]:
+    """roc_auc (one-vs-rest for several classes) and log_loss from captured probabilities."""
+    from sklearn import metrics as sk
+
+    names = [str(c) for c in classes]
+    index = {name: position for position, name in enumerate(names)}
+    known = [i for i, value in enumerate(truth) if str(value) in index]
+    if not known:
+        return {}
+    y = np.asarray([index[str(truth[i])] for i in known])
+    proba = np.asarray(probabilities[known], dtype=float)
+    values = {"log_loss": float(sk.log_loss(y, proba, labels=list(range(len(names)))))}
+    if len(set(y.tolist())) > 1:
+        values["roc_auc"] = float(
+            sk.roc_auc_score(y, proba[:, 1])
+            if len(names) == 2
+            else sk.roc_auc_score(y, proba, multi_class="ovr", labels=list(range(len(names))))
+        )
+    return values
 
 
 def _labels(db: Database, keys: list[tuple[str, int]]) -> dict[tuple[str, int], Any]:

@@ -92,13 +92,15 @@ def _instant(option: str, text: str | None) -> datetime | None:
 class Traffic:
     """The rows to compare: inputs per column, the predictions made for them, their origin.
 
-    ``keys`` (request id, row) are known for captured traffic, which labels join on.
+    ``keys`` (request id, row) are known for captured traffic, which labels join on, and so
+    are the class ``probabilities`` a classifier gave (rows x classes).
     """
 
     columns: dict[str, np.ndarray]
     predictions: np.ndarray
     source: str
     keys: tuple[list[str], list[int]] | None = None
+    probabilities: np.ndarray | None = None
 
 
 def file_traffic(model: LoadedModel, version: ModelVersion, path: Path) -> Traffic:
@@ -168,11 +170,15 @@ def captured_traffic(
             f"{version.ref}: captured traffic has no column {missing[0]!r} "
             f"(expected the signature's inputs: {', '.join(names)})"
         )
+    probabilities = None
+    if "probabilities" in table.column_names and table.column("probabilities").null_count == 0:
+        probabilities = np.asarray(table.column("probabilities").to_pylist(), dtype=float)
     return Traffic(
         {name: column_array(table.column(name)) for name in names},
         np.asarray(table.column("prediction").to_pylist()),
         f"captures {window.describe()}",
         (table.column("request_id").to_pylist(), table.column("row").to_pylist()),
+        probabilities,
     )
 
 

@@ -156,6 +156,9 @@ def train(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
         for c in features
     ]
     signature = {"inputs": inputs_signature, "output": output}
+    if config.data.id_column:
+        # Clients may send the id column with each row: it is echoed and captured, not scored.
+        signature["id_column"] = config.data.id_column
     bundle = ModelBundle(
         model, config.training.task, config.data.target, tuple(features), signature
     )

@@ -71,8 +71,15 @@ class CaptureBuffer:
         columns: dict[str, Any],
         predictions: list[Any],
         rows: int,
+        probabilities: list[list[float]] | None = None,
+        ids: dict[str, list[Any]] | None = None,
     ) -> bool:
-        """Buffer one request's rows; True when the buffer is due for a flush."""
+        """Buffer one request's rows; True when the buffer is due for a flush.
+
+        ``probabilities`` (classifiers) are kept per row so quality metrics that need them
+        (roc_auc, log_loss) can be judged once labels arrive; ``ids`` holds the id column the
+        client sent (``data.id_column``), kept beside the inputs.
+        """
         day = datetime.now(UTC).strftime("%Y-%m-%d")
         at = utc_now()
         with self._lock:
@@ -81,10 +88,15 @@ class CaptureBuffer:
             data["request_id"].extend([request_id] * rows)
             data["row"].extend(range(rows))
             data["captured_at"].extend([at] * rows)
-            for name, values in columns.items():
-                data[name].extend(values.tolist() if hasattr(values, "tolist") else values)
+            for name, values in {**columns, **(ids or {})}.items():
+                column = data.setdefault(name, [None] * partition.rows)
+                column.extend(values.tolist() if hasattr(values, "tolist") else values)
             data["prediction"].extend(predictions)
+            if probabilities is not None:
+                data.setdefault("probabilities", [None] * partition.rows).extend(probabilities)
             partition.rows += rows
+            for column in data.values():  # a column this request did not send: missing here
+                column.extend([None] * (partition.rows - len(column)))
             return sum(p.rows for p in self._partitions.values()) >= self.flush_rows
 
     def flush(self) -> int:

@@ -9,6 +9,7 @@ __all__ = ["build_app"]
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 import uuid
@@ -119,7 +120,7 @@ class _Routes:
             wants = _truthy(request.query_params.get("probabilities")) or bool(
                 batch.params.get("probabilities")
             )
-            result, rows = await _predict(
+            result, rows, ids = await _predict(
                 self.service, slot, batch.columns, batch.rows, wants, request_id
             )
         except (PayloadError, SchemaError, NotFoundError) as error:
@@ -127,6 +128,8 @@ class _Routes:
         except Exception as error:
             return _failed(self.metrics, label, "invocations", error, request_id, v2=False)
         answer: dict[str, Any] = {"predictions": result.values}
+        for name, values in ids.items():  # the client's row ids, echoed beside each prediction
+            answer[name] = values
         if result.probabilities is not None:
             answer["probabilities"] = result.probabilities
             answer["classes"] = result.classes
@@ -183,7 +186,7 @@ class _Routes:
                     raise PayloadError("id: expected 1-100 printable ASCII characters")
                 request_id = batch.request_id
             wants = "probabilities" in batch.outputs
-            result, rows = await _predict(
+            result, rows, ids = await _predict(
                 self.service, slot, batch.columns, batch.rows, wants, request_id
             )
         except (PayloadError, SchemaError, NotFoundError) as error:
@@ -196,6 +199,15 @@ class _Routes:
             width = len(result.probabilities[0]) if result.probabilities else 0
             outputs.append(
                 {"name": "probabilities", "shape": [rows, width], "datatype": "FP64", "data": flat}
+            )
+        for name, values in ids.items():
+            outputs.append(
+                {
+                    "name": name,
+                    "shape": [rows],
+                    "datatype": "BYTES",
+                    "data": [str(v) for v in values],
+                }
             )
         if batch.outputs:
             outputs = [o for o in outputs if o["name"] in batch.outputs] or outputs
@@ -275,13 +287,25 @@ async def _predict(
     rows: int,
     wants: bool,
     request_id: str,
-) -> tuple[Any, int]:
+) -> tuple[Any, int, dict[str, list[Any]]]:
+    """Validate, predict (batched) and capture one request; the id column comes back apart.
+
+    Classifiers always predict probabilities, so captures hold them for roc_auc and log_loss
+    once labels arrive; the response carries them only when the client asked.
+    """
     model = slot.model  # validated against, and predicted by, the version current now
+    id_column = model.bundle.signature.get("id_column")
+    ids = {id_column: list(columns.pop(id_column))} if id_column in columns else {}
+    if id_column in ids and len(ids[id_column]) != rows:
+        raise SchemaError(id_column, f"has {len(ids[id_column])} values, expected {rows}")
     inputs = model.frame(columns, rows)
     assert slot.batcher is not None
-    result = await slot.batcher.predict(model, inputs, wants)
-    service.record(slot, request_id, inputs, result, rows)
-    return result, rows
+    classifier = model.bundle.task == "classification"
+    result = await slot.batcher.predict(model, inputs, wants or classifier)
+    service.record(slot, request_id, inputs, result, rows, ids)
+    if not wants and result.probabilities is not None:
+        result = dataclasses.replace(result, probabilities=None, classes=None)
+    return result, rows, ids
 
 
 def _v2_slot(service: PredictionService, request: Request) -> Slot:

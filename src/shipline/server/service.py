@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from shipline.artifacts import ContentStore
 from shipline.config.schema import ServingConfig
@@ -108,7 +109,13 @@ class PredictionService:
         return self.slots[name]
 
     def record(
-        self, slot: Slot, request_id: str, inputs: ModelInput, result: BatchResult, rows: int
+        self,
+        slot: Slot,
+        request_id: str,
+        inputs: ModelInput,
+        result: BatchResult,
+        rows: int,
+        ids: dict[str, list[Any]] | None = None,
     ) -> None:
         """Capture a served request (sampled) without blocking the request path.
 
@@ -117,7 +124,14 @@ class PredictionService:
         if not sampled(request_id, self.serving.capture.sample):
             return
         due = self.capture.add(
-            slot.name, result.model.version, request_id, inputs, result.values, rows
+            slot.name,
+            result.model.version,
+            request_id,
+            inputs,
+            result.values,
+            rows,
+            result.probabilities,
+            ids,
         )
         self.metrics.capture_backlog.set(self.capture.backlog)
         if due:

@@ -42,6 +42,7 @@ class Project:
     config_path: Path | None = None
     _settings: Settings | None = field(default=None, init=False)
     _db: Database | None = field(default=None, init=False)
+    _read_only: bool = field(default=False, init=False)
 
     @classmethod
     def open(cls, path: str | Path | None = None) -> Project:
@@ -70,12 +71,19 @@ class Project:
 
         return load_config(self.settings.config_path)
 
-    def db(self) -> Database:
-        """The migrated metadata database."""
+    def db(self, read_only: bool = False) -> Database:
+        """The migrated metadata database (``read_only``: opened to read, nothing written)."""
         from shipline.store import open_database
 
+        if read_only and self._db is None:
+            self._db = open_database(self.settings.db_url, read_only=True)
+            self._read_only = True
+        if self._db is not None and self._read_only and not read_only:
+            self._db.close()
+            self._db = None
         if self._db is None:
             self._db = open_database(self.settings.db_url)
+            self._read_only = False
         return self._db
 
     def store(self) -> ContentStore:

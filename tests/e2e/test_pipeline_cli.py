@@ -175,3 +175,67 @@ def test_reports_are_written_with_the_umask_mode(local_cli: Cli, project: Path) 
     )
     assert result.returncode == 0, result.stderr
     assert (project / "r.html").stat().st_mode & 0o777 == 0o644
+
+
+def test_audit_verify_catches_state_the_chain_does_not_vouch_for(
+    local_cli: Cli, project: Path, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    local_cli("init", ".", check=True)
+    local_cli("run", check=True)
+    config = project / "shipline.yaml"
+    config.write_text(config.read_text().replace("max_iter: 200", "max_iter: 50"))
+    local_cli("run", check=True)  # version 2 takes staging
+    local_cli("promote", "cancer", "1", "--to", "production", check=True)  # approval 1
+    assert local_cli("audit", "verify").code == 0
+    saved = local_cli("audit", "checkpoint", "--output", str(tmp_path / "head.json"), check=True)
+    assert "checkpoint: row" in saved.out
+
+    # A read-only copy (file and folder) verifies without writing anything.
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    database = project / ".shipline" / "shipline.db"
+    source, copy = sqlite3.connect(database), sqlite3.connect(archive / "copy.db")
+    source.backup(copy)
+    copy.execute("PRAGMA journal_mode=DELETE")  # a standalone file, as archived
+    source.close()
+    copy.close()
+    before = sorted(p.name for p in archive.iterdir())
+    (archive / "copy.db").chmod(0o444)
+    archive.chmod(0o555)
+    try:
+        copied = Cli(project, {**local_cli.env, "SHIPLINE_DB": f"sqlite:///{archive / 'copy.db'}"})
+        result = copied("audit", "verify", "--checkpoint", str(tmp_path / "head.json"))
+        assert result.code == 0, result.err
+        assert sorted(p.name for p in archive.iterdir()) == before == ["copy.db"]
+    finally:
+        archive.chmod(0o755)
+
+    # One UPDATE moves production with no approval and no event.
+    with sqlite3.connect(database) as conn:
+        conn.execute(
+            "INSERT INTO aliases (model_id, alias, version_id, updated_at, updated_by) "
+            "SELECT model_id, 'production', id, '2026-01-01T00:00:00Z', 'mallory' "
+            "FROM model_versions WHERE version = 2"
+        )
+        conn.execute("UPDATE approvals SET status = 'approved' WHERE id = 1")
+    moved = local_cli("audit", "verify")
+    assert moved.code == 1
+    assert "alias cancer@production is version 2 in the tables with no audit event" in moved.err, (
+        moved.err
+    )
+    assert "approval #1 is approved in the tables, pending in the audit chain" in moved.err
+    with sqlite3.connect(database) as conn:
+        conn.execute("DELETE FROM aliases WHERE alias = 'production'")
+        conn.execute("UPDATE approvals SET status = 'pending' WHERE id = 1")
+    assert local_cli("audit", "verify").code == 0
+
+    # Cutting off the newest rows keeps the chain consistent, but not the checkpoint.
+    local_cli("approve", "1", user="bob", check=True)
+    local_cli("audit", "checkpoint", "--output", str(tmp_path / "later.json"), check=True)
+    with sqlite3.connect(database) as conn:
+        conn.execute("DROP TRIGGER audit_events_no_delete")
+        conn.execute("DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events)")
+    cut = local_cli("audit", "verify", "--checkpoint", str(tmp_path / "later.json"))
+    assert cut.code == 1 and "the chain was cut off after it" in cut.err

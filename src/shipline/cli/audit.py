@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = ["app"]
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -72,29 +73,64 @@ def _brief(document: str) -> str:
 
 
 @app.command("verify")
-def verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Walk the chain; exit 1 naming the first broken row."""
-    from shipline.audit import verify_chain
+def verify(
+    ctx: typer.Context,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option("--checkpoint", help="A file from `audit checkpoint`: prove nothing was cut."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Walk the chain and check the registry tables against it; exit 1 naming what is wrong.
+    Opens the database read-only, so it works on an archived copy."""
+    from shipline.audit.state_check import verify_audit
+    from shipline.errors import UsageError
 
     project: Project = ctx.obj
-    report = verify_chain(project.db())
+    saved = None
+    if checkpoint is not None:
+        try:
+            saved = (checkpoint.read_bytes(), str(checkpoint))
+        except OSError as error:
+            raise UsageError(f"--checkpoint {checkpoint}: {error.strerror}") from None
+    report = verify_audit(project.db(read_only=True), saved)
     if as_json:
-        print_json(
-            {
-                "ok": report.ok,
-                "checked": report.checked,
-                "head": report.head,
-                "broken_seq": report.broken_seq,
-                "reason": report.reason,
-            }
-        )
+        print_json(report.to_dict())
     elif report.ok:
         typer.echo(f"audit chain intact: {report.checked} events, head {report.head[:16]}")
+        typer.echo("registry tables agree with the chain" + (", checkpoint found" if saved else ""))
     else:
-        typer.echo(
-            f"audit chain BROKEN at row {report.broken_seq}: {report.reason} "
-            f"({report.checked} rows before it verify)",
-            err=True,
-        )
+        if report.broken_seq is not None:
+            typer.echo(
+                f"audit chain BROKEN at row {report.broken_seq}: {report.reason} "
+                f"({report.checked} rows before it verify)",
+                err=True,
+            )
+        for problem in report.state_problems:
+            typer.echo(f"state not vouched for by the audit chain: {problem}", err=True)
+        if report.checkpoint_problem:
+            typer.echo(f"checkpoint: {report.checkpoint_problem}", err=True)
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command("checkpoint")
+def checkpoint(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write it here (default: stdout).")
+    ] = None,
+) -> None:
+    """Export the chain's head (sequence number and hash) to keep outside the database."""
+    import orjson
+
+    from shipline.artifacts.local_file import write_atomically
+    from shipline.audit.state_check import chain_checkpoint
+
+    project: Project = ctx.obj
+    head = chain_checkpoint(project.db(read_only=True))
+    if output is None:
+        print_json(head.to_dict())
+        return
+    write_atomically(output, orjson.dumps(head.to_dict(), option=orjson.OPT_INDENT_2))
+    typer.echo(f"checkpoint: row {head.seq}, hash {head.row_hash[:16]} -> {output}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = ["HEAD_REVISION", "Database", "Transaction", "open_database"]
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -87,8 +88,13 @@ class Database:
             raise StorageError(f"metadata database {self.shown_url}: {detail}") from None
 
 
-def open_database(url: str) -> Database:
-    """Connect to the metadata database at ``url`` and apply pending migrations."""
+def open_database(url: str, read_only: bool = False) -> Database:
+    """Connect to the metadata database at ``url`` and apply pending migrations.
+
+    ``read_only`` (for verifying a copy, e.g. ``audit verify``) writes nothing: SQLite is
+    opened read-only without the switch to WAL, and no migration runs; a database at an older
+    schema revision is then an error.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -98,7 +104,11 @@ def open_database(url: str) -> Database:
         ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        engine = _sqlite_engine(parsed.database)
+        engine = (
+            _sqlite_read_only_engine(parsed.database)
+            if read_only
+            else _sqlite_engine(parsed.database)
+        )
     elif backend == "postgresql":
         try:
             engine = create_engine(parsed, pool_pre_ping=True)
@@ -118,8 +128,41 @@ def open_database(url: str) -> Database:
             ],
         )
     database = Database(engine)
-    _migrate(database)
+    if read_only:
+        with database.read() as conn:
+            revision = _current_revision(conn)
+        if revision != HEAD_REVISION:
+            raise StorageError(
+                f"metadata database {database.shown_url} is at schema revision {revision}, "
+                f"this shipline reads {HEAD_REVISION}; open it once without read-only to migrate"
+            )
+    else:
+        _migrate(database)
     return database
+
+
+def _sqlite_read_only_engine(path: str | None) -> Engine:
+    """SQLite opened with ``mode=ro``: nothing is created or written, not even the WAL files
+    (``immutable`` when the folder itself is read-only, as for an archived copy)."""
+    if not path or not Path(path).is_file():
+        raise StorageError(f"metadata database {path}: no such file")
+    target = Path(path).resolve()
+    writable_folder = os.access(target.parent, os.W_OK)
+    flags = "mode=ro" if writable_folder else "mode=ro&immutable=1"
+    engine = create_engine(
+        f"sqlite:///file:{target}?{flags}&uri=true",
+        connect_args={"timeout": _SQLITE_BUSY_MS / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
 
 
 def _sqlite_engine(path: str | None) -> Engine:

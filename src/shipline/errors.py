@@ -14,6 +14,7 @@ __all__ = [
     "DataFileError",
     "DigestMismatchError",
     "ForbiddenError",
+    "NotAModelError",
     "NotFoundError",
     "Problem",
     "ShiplineError",
@@ -94,6 +95,17 @@ class DigestMismatchError(ShiplineError):
         super().__init__(
             f"{location}: content does not match its digest (expected blake3:{expected}, "
             f"found blake3:{actual}); refusing to use it"
+        )
+
+
+class NotAModelError(ShiplineError):
+    """A digest handed to the model loader is not recorded as a model bundle."""
+
+    def __init__(self, digest: str) -> None:
+        self.digest = digest
+        super().__init__(
+            f"blake3:{digest} is not recorded as a model bundle (shipline's training step "
+            "writes those); refusing to load it"
         )
 
 

@@ -33,6 +33,7 @@ from shipline.data.data_file import (
 from shipline.data.dataset_version import DataFile, DatasetVersion, load_version
 from shipline.errors import DataFileError
 from shipline.store import Database, next_value, utc_now
+from shipline.store.blob_kinds import record_kinds
 from shipline.store.tables import dataset_files, dataset_versions, datasets
 from shipline.types import check_name
 
@@ -189,6 +190,7 @@ def _record(db: Database, candidate: DatasetVersion, actor: str) -> AddResult:
             ).scalar()
             if existing is not None:
                 return AddResult(load_version(conn, existing), created=False)
+        record_kinds(conn, {f.digest: "dataset" for f in candidate.files})
         version = load_version(conn, _insert_version(conn, dataset_id, candidate))
         summary = {
             "digest": version.digest,

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Row, select
 from shipline.errors import NotFoundError, UsageError
 from shipline.pipeline.run_process import this_host
 from shipline.store import Database, utc_now
+from shipline.store.blob_kinds import record_kinds
 from shipline.store.tables import run_steps, runs
 
 
@@ -120,9 +121,16 @@ def start_run(
     return run_id
 
 
-def record_step(db: Database, actor: str, run_id: int, record: StepRecord) -> None:
-    """Store how one step ended."""
+def record_step(
+    db: Database,
+    actor: str,
+    run_id: int,
+    record: StepRecord,
+    kinds: dict[str, str] | None = None,
+) -> None:
+    """Store how one step ended, and what kind of blob each output is (``{digest: kind}``)."""
     with db.write(actor) as tx:
+        record_kinds(tx.conn, kinds or {})
         tx.conn.execute(
             run_steps.insert().values(
                 run_id=run_id,

@@ -87,18 +87,19 @@ class _Runner:
             entry = StepRecord(
                 step.name, position, status, key, stored, outputs, origin, started, seconds, error
             )
-            record_step(context.db, context.actor, context.run_id, entry)
+            kinds = {digest: self.kinds[name] for name, digest in outputs.items()}
+            record_step(context.db, context.actor, context.run_id, entry, kinds)
 
         hit = self._cached(step, key) if step.cacheable and not forced else None
         if hit is not None:
             origin, outputs = hit
             self.digests.update(outputs)
-            verdict = step.verdict(StepInputs(context.store, self.kinds, outputs, {}))
+            verdict = step.verdict(StepInputs(context.store, self.kinds, outputs, {}, context.db))
             record(verdict or "cached", outputs, origin, None)
         else:
             try:
                 produced = step.run(
-                    context, StepInputs(context.store, self.kinds, inputs, self.live)
+                    context, StepInputs(context.store, self.kinds, inputs, self.live, context.db)
                 )
                 outputs = {
                     name: context.store.put_bytes(encode(kind, produced[name])).digest

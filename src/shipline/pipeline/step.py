@@ -41,8 +41,10 @@ class StepInputs(Mapping[str, Any]):
         kinds: dict[str, str],
         digests: dict[str, str],
         live: dict[str, Any],
+        db: Database | None = None,
     ):
         self._store, self._kinds, self._digests, self._live = store, kinds, digests, live
+        self._db = db
 
     def digest(self, name: str) -> str:
         """The content digest of input ``name``."""
@@ -50,7 +52,7 @@ class StepInputs(Mapping[str, Any]):
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._live:
-            self._live[name] = decode(self._kinds[name], self._store, self._digests[name])
+            self._live[name] = decode(self._kinds[name], self._store, self._digests[name], self._db)
         return self._live[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -108,11 +110,19 @@ def encode(kind: str, value: Any) -> bytes:
     raise ValueError(f"unknown artifact kind {kind!r}")
 
 
-def decode(kind: str, store: ContentStore, digest: str) -> Any:
-    """Load an output of ``kind`` back from verified bytes."""
+def decode(kind: str, store: ContentStore, digest: str, db: Database | None = None) -> Any:
+    """Load an output of ``kind`` back from verified bytes; a model only from a digest the
+    metadata store records as a model bundle (``db`` is required for models)."""
     if kind == "model":
+        from shipline.errors import NotAModelError
+        from shipline.store.blob_kinds import has_kind
         from shipline.training.bundle import load_bundle
 
+        if db is None:
+            raise ValueError("decoding a model needs the metadata store to check its kind")
+        with db.read() as conn:
+            if not has_kind(conn, digest, "model"):
+                raise NotAModelError(digest)
         return load_bundle(store, digest)
     raw = store.read_bytes(digest)
     if kind == "frame":

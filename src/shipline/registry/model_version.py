@@ -19,8 +19,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Row, select
 
-from shipline.errors import NotFoundError, UsageError
+from shipline.errors import NotAModelError, NotFoundError, UsageError
 from shipline.store import Database, Transaction, next_value, utc_now
+from shipline.store.blob_kinds import has_kind
 from shipline.store.tables import aliases, model_versions, models
 from shipline.types import check_name
 
@@ -75,8 +76,14 @@ def register_version(
     card_digest: str,
     details: dict[str, Any],
 ) -> ModelVersion:
-    """Create the next version of model ``name`` inside the caller's write transaction."""
+    """Create the next version of model ``name`` inside the caller's write transaction.
+
+    The bundle must be a blob recorded as a model (what the training step stores), never a
+    dataset or any other blob that happens to unpickle.
+    """
     conn, now = tx.conn, utc_now()
+    if not has_kind(conn, bundle_digest, "model"):
+        raise NotAModelError(bundle_digest)
     model_id = conn.execute(select(models.c.id).where(models.c.name == name)).scalar()
     if model_id is None:
         model_id = conn.execute(

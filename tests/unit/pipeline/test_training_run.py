@@ -274,3 +274,32 @@ def test_a_model_is_loaded_only_when_its_bytes_match(project: Project) -> None:
         handle.write(bytes([byte[0] ^ 0xFF]))
     with pytest.raises(DigestMismatchError):
         project.load_model("cancer:1")
+
+
+def test_only_blobs_recorded_as_models_reach_the_model_loader(project: Project) -> None:
+    import pickle
+
+    from shipline.errors import NotAModelError
+    from shipline.pipeline.step import decode
+    from shipline.registry import register_version
+    from shipline.store.blob_kinds import has_kind, record_kinds
+
+    run = project.run()
+    marker = project.settings.project_dir / "pwned"
+
+    class Evil:
+        def __reduce__(self):  # type: ignore[no-untyped-def]
+            return (marker.write_text, ("x",))
+
+    evil = project.store().put_bytes(pickle.dumps(Evil())).digest
+    with project.db().write("mallory") as tx:
+        record_kinds(tx.conn, {evil: "dataset"})  # stored as data, as `data add` records it
+    with pytest.raises(NotAModelError, match="not recorded as a model bundle"):
+        decode("model", project.store(), evil, project.db())
+    with pytest.raises(NotAModelError), project.db().write("mallory") as tx:
+        register_version(tx, "cancer", run.id, evil, evil, {})
+    assert not marker.exists(), "the pickle was loaded"
+    bundle = next(s for s in run.steps if s.step == "train").outputs["model"]
+    with project.db().read() as conn:
+        assert has_kind(conn, bundle, "model")
+    assert decode("model", project.store(), bundle, project.db()).task == "classification"

@@ -24,6 +24,7 @@ from shipline.registry import (
     rollback,
 )
 from shipline.store import Database, open_database
+from shipline.store.blob_kinds import record_kinds
 
 MANUAL = ApprovalPolicy(staging="auto", production="manual", approvers=1)
 
@@ -34,6 +35,7 @@ def _register(db: Database, author: str, count: int = 1, name: str = "churn") ->
         run_id = start_run(db, author, name, "test", {}, "0" * 64, {}, {})
         with db.write(author) as tx:
             digest = f"{index:064x}"
+            record_kinds(tx.conn, {digest: "model"})  # as the training step records its bundle
             version = register_version(tx, name, run_id, digest, digest, {"metrics": {"auc": 0.9}})
         numbers.append(version.version)
     return numbers
@@ -106,6 +108,7 @@ def test_manual_alias_needs_someone_other_than_the_author(db: Database) -> None:
 def test_the_run_owner_cannot_approve_either(db: Database) -> None:
     run_id = start_run(db, "dana", "churn", "test", {}, "0" * 64, {}, {})
     with db.write("ci-bot") as tx:
+        record_kinds(tx.conn, {"a" * 64: "model"})
         register_version(tx, "churn", run_id, "a" * 64, "a" * 64, {})
     approval = promote(db, "churn", 1, "production", "erin", MANUAL).approval
     assert approval is not None

@@ -37,6 +37,28 @@ def upgrade() -> None:
     with op.batch_alter_table("runs") as batch:
         batch.add_column(sa.Column("pid", sa.Integer, nullable=True))
         batch.add_column(sa.Column("host", sa.String(255), nullable=True))
+    _record_existing_kinds()
+
+
+def _record_existing_kinds() -> None:
+    """Kinds of the blobs stored before kinds were recorded: registered bundles and the
+    train steps' models, and the files of dataset versions."""
+    import json
+
+    bind = op.get_bind()
+    kinds: set[tuple[str, str]] = set()
+    for (digest,) in bind.execute(sa.text("SELECT bundle_digest FROM model_versions")):
+        kinds.add((digest, "model"))
+    query = sa.text("SELECT outputs FROM run_steps WHERE step = 'train'")
+    for (outputs,) in bind.execute(query):
+        model = json.loads(outputs).get("model")
+        if model:
+            kinds.add((model, "model"))
+    for (digest,) in bind.execute(sa.text("SELECT digest FROM dataset_files")):
+        kinds.add((digest, "dataset"))
+    if kinds:
+        table = sa.table("blob_kinds", sa.column("digest"), sa.column("kind"))
+        op.bulk_insert(table, [{"digest": d, "kind": k} for d, k in sorted(kinds)])
 
 
 def downgrade() -> None:

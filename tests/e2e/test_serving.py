@@ -746,3 +746,93 @@ def test_batch_scoring_shows_progress_on_a_terminal(trained: Path) -> None:
     )
     assert code == 0 and "scored 569 rows" in out
     assert b"scoring:" in shown and b"rows" in shown
+
+
+def _metric(server: Server, name: str) -> float:
+    text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    line = next(x for x in text.splitlines() if x.startswith(name + " "))
+    return float(line.split()[-1])
+
+
+def test_stalled_clients_are_cut_off_and_health_checks_still_answer(serve, trained: Path) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    server = serve(
+        "cancer@live",
+        extra_config="serving:\n  limits: {header_timeout_s: 1, body_timeout_s: 1, "
+        "max_connections: 60}\n",
+    )
+    port = int(server.url.rsplit(":", 1)[1])
+    stalled = []
+    for index in range(50):
+        conn = socket.create_connection(("127.0.0.1", port), timeout=60)
+        if index % 2:  # headers sent, body never finished
+            conn.sendall(
+                b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 1000\r\n\r\n{"
+            )
+        else:  # headers never finished (slowloris)
+            conn.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\n")
+        stalled.append(conn)
+    assert httpx.get(f"{server.url}/ping", timeout=10).status_code == 200  # still answers
+    extra = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(15)]
+    refused = [c.recv(200) for c in extra[-4:]]  # over the cap: answered 503 at once
+    assert all(r.startswith(b"HTTP/1.1 503") for r in refused), refused
+    answers = [c.recv(200) for c in stalled]  # every stalled client is cut off
+    assert all(a == b"" or a.startswith(b"HTTP/1.1 408") for a in answers), answers
+    assert sum(a.startswith(b"HTTP/1.1 408") for a in answers) == 25
+    for conn in stalled + extra:
+        conn.close()
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{server.url}/ping", timeout=10).status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_over_limit_csv_is_refused_unparsed_and_large_bodies_are_served(
+    serve, trained: Path
+) -> None:  # type: ignore[no-untyped-def]
+    server = serve("cancer@live")
+    x = pd.read_csv(trained / "data" / "breast_cancer.csv").drop(columns=FEATURES_DROP)
+    big = pd.concat([x] * 18).head(10_000)  # the row limit, about 2 MiB of CSV
+    served = httpx.post(
+        f"{server.url}/invocations",
+        content=big.to_csv(index=False),
+        headers={"Content-Type": "text/csv"},
+        timeout=120,
+    )
+    assert served.status_code == 200 and len(served.json()["predictions"]) == 10_000
+    over = pd.concat([big, big.head(5)])
+    refused = httpx.post(
+        f"{server.url}/invocations",
+        content=over.to_csv(index=False),
+        headers={"Content-Type": "text/csv"},
+        timeout=120,
+    )
+    assert refused.status_code == 413 and "10005 rows" in refused.json()["message"]
+
+
+def test_captures_are_bounded_in_memory_while_the_store_cannot_be_written(
+    serve,
+    trained: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    server = serve("cancer@live", extra_config="serving:\n  capture: {max_backlog_rows: 40}\n")
+    objects = trained / ".shipline" / "store" / "objects"
+    parked = objects.with_name("objects-parked")
+    x = _sample(trained, 5).drop(columns=FEATURES_DROP)
+    body = {"dataframe_records": x.to_dict("records")}
+    objects.rename(parked)
+    objects.write_text("not a folder: every write into the store fails")
+    try:
+        for _ in range(30):  # 150 rows against a backlog of 40
+            assert httpx.post(f"{server.url}/invocations", json=body, timeout=30).status_code == 200
+        assert _metric(server, "shipline_capture_backlog_rows") <= 40
+        assert _metric(server, "shipline_capture_dropped_rows_total") >= 110
+    finally:
+        objects.unlink()
+        parked.rename(objects)
+    deadline = time.monotonic() + 60
+    while _metric(server, "shipline_capture_backlog_rows") > 0:  # written once the store is back
+        assert time.monotonic() < deadline, "the kept rows were never written"
+        time.sleep(0.2)
+    assert _metric(server, "shipline_captured_rows_total") >= 40

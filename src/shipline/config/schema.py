@@ -243,6 +243,9 @@ class CaptureConfig(_Section):
     """Which share of served requests is recorded for monitoring."""
 
     sample: Share = 1.0
+    # Rows held in memory while the store cannot be written; beyond this, new captures are
+    # dropped and counted (shipline_capture_dropped_rows_total), never buffered without bound.
+    max_backlog_rows: int = Field(100_000, ge=1, le=100_000_000)
 
 
 class BatchingConfig(_Section):
@@ -260,6 +263,10 @@ class ServingLimits(_Section):
     max_json_depth: int = Field(32, ge=2, le=1000)
     # A client that sends headers and then stalls may hold a body read this long, no longer.
     body_timeout_s: float = Field(10.0, gt=0.0, le=600.0)
+    # Request headers must arrive within this many seconds (slow clients are disconnected).
+    header_timeout_s: float = Field(10.0, gt=0.0, le=600.0)
+    # Connections beyond this are answered 503 at once: file descriptors never run out.
+    max_connections: int = Field(1000, ge=1, le=100_000)
 
 
 class ServingConfig(_Section):

@@ -50,18 +50,27 @@ class _Columns:
 class CaptureBuffer:
     """Thread-safe buffer of captured rows, flushed to the store by ``flush``."""
 
-    def __init__(self, db: Database, store: ContentStore, flush_rows: int = 5000) -> None:
+    def __init__(
+        self,
+        db: Database,
+        store: ContentStore,
+        flush_rows: int = 5000,
+        max_backlog_rows: int = 100_000,
+    ) -> None:
         self.db, self.store, self.flush_rows = db, store, flush_rows
+        self.max_backlog_rows = max_backlog_rows
         self._partitions: dict[Partition, _Columns] = defaultdict(_Columns)
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
+        self._in_flight = 0  # rows taken out of the buffer by a flush still writing them
         self.written = 0
+        self.dropped = 0
 
     @property
     def backlog(self) -> int:
-        """Rows waiting to be written."""
+        """Rows not yet written: buffered, and being written by a flush right now."""
         with self._lock:
-            return sum(p.rows for p in self._partitions.values())
+            return sum(p.rows for p in self._partitions.values()) + self._in_flight
 
     def add(
         self,
@@ -83,6 +92,11 @@ class CaptureBuffer:
         day = datetime.now(UTC).strftime("%Y-%m-%d")
         at = utc_now()
         with self._lock:
+            held = sum(p.rows for p in self._partitions.values()) + self._in_flight
+            if held + rows > self.max_backlog_rows:
+                # The store has been failing for a while: memory stays bounded, the loss counted.
+                self.dropped += rows
+                return False  # the periodic flush retries; no flush per dropped request
             partition = self._partitions[(model, version, day)]
             data = partition.data
             data["request_id"].extend([request_id] * rows)
@@ -104,24 +118,34 @@ class CaptureBuffer:
         with self._flush_lock:
             with self._lock:
                 pending, self._partitions = self._partitions, defaultdict(_Columns)
-            written, failed = 0, []
-            for key, partition in pending.items():
-                try:
-                    self._write(key, partition)
-                except Exception:
-                    failed.append((key, partition))
-                    continue
-                written += partition.rows
-            self.written += written
-            if failed:
-                # Put them back in front of anything buffered since: retried on the next flush.
+                self._in_flight = sum(p.rows for p in pending.values())
+            try:
+                return self._write_all(pending)
+            finally:
                 with self._lock:
-                    for key, partition in failed:
-                        partition.extend(self._partitions[key])
-                        self._partitions[key] = partition
-                lost = sum(p.rows for _, p in failed)
-                raise StorageError(f"{lost} captured rows could not be written; kept for retry")
-            return written
+                    self._in_flight = 0
+
+    def _write_all(self, pending: dict[Partition, _Columns]) -> int:
+        """Write each partition; failed ones go back in front of the buffer for a retry."""
+        written, failed = 0, []
+        for key, partition in pending.items():
+            try:
+                self._write(key, partition)
+            except Exception:
+                failed.append((key, partition))
+                continue
+            written += partition.rows
+        self.written += written
+        if failed:
+            # Put them back in front of anything buffered since: retried on the next flush.
+            with self._lock:
+                for key, partition in failed:
+                    partition.extend(self._partitions[key])
+                    self._partitions[key] = partition
+                self._in_flight = 0
+            lost = sum(p.rows for _, p in failed)
+            raise StorageError(f"{lost} captured rows could not be written; kept for retry")
+        return written
 
     def _write(self, key: Partition, partition: _Columns) -> None:
         import io

@@ -85,6 +85,9 @@ def parse_invocations(
     if parameter and parameter not in ("charset=utf-8",):
         raise PayloadError(f"unsupported Content-Type parameter {parameters.strip()!r}", 415)
     if kind == "text/csv":
+        lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
+        if b'"' not in body and lines - 1 > max_rows:  # over the limit: refused unparsed
+            raise PayloadError(f"{lines - 1} rows in one request; the limit is {max_rows}", 413)
         batch = _from_csv(body)
     elif kind == "application/json":
         batch = _from_json(_load_json(body, max_depth), names)

@@ -53,6 +53,11 @@ class ServiceMetrics:
         self.captured = Counter(
             "shipline_captured_rows", "Captured rows written", registry=self.registry
         )
+        self.capture_dropped = Counter(
+            "shipline_capture_dropped_rows",
+            "Captured rows dropped because the backlog was full (the store could not be written)",
+            registry=self.registry,
+        )
         self.swaps = Counter(
             "shipline_model_swaps",
             "Hot swaps of a served version",

@@ -10,6 +10,7 @@ from shipline.artifacts import ContentStore
 from shipline.config.schema import ServingConfig
 from shipline.errors import UsageError
 from shipline.server.app import build_app
+from shipline.server.connection_guard import guarded_protocol
 from shipline.server.service import PredictionService
 from shipline.store import Database
 from shipline.types import check_name
@@ -63,10 +64,12 @@ def serve(
 
     service = PredictionService(db, store, targets, serving, poll_seconds, prefer_onnx)
     service.load()
+    limits = serving.limits
     config = uvicorn.Config(
         build_app(service),
         host=host,
         port=port,
+        http=guarded_protocol(limits.header_timeout_s, limits.max_connections),
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=30,

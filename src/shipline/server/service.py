@@ -6,6 +6,7 @@ __all__ = ["PredictionService", "Slot"]
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,10 +51,11 @@ class PredictionService:
         self.poll_seconds = poll_seconds
         self.prefer_onnx = prefer_onnx and serving.onnx
         self.metrics = ServiceMetrics()
-        self.capture = CaptureBuffer(db, store)
+        self.capture = CaptureBuffer(db, store, max_backlog_rows=serving.capture.max_backlog_rows)
         self.slots: dict[str, Slot] = {}
         self.ready = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._drop_logged_at = -60.0
 
     def load(self) -> None:
         """Load every target (bytes verified); raises if an alias points nowhere."""
@@ -123,6 +125,7 @@ class PredictionService:
         """
         if not sampled(request_id, self.serving.capture.sample):
             return
+        dropped_before = self.capture.dropped
         due = self.capture.add(
             slot.name,
             result.model.version,
@@ -133,9 +136,23 @@ class PredictionService:
             result.probabilities,
             ids,
         )
+        if self.capture.dropped != dropped_before:
+            self._count_drops(self.capture.dropped - dropped_before)
         self.metrics.capture_backlog.set(self.capture.backlog)
         if due:
             asyncio.get_running_loop().run_in_executor(None, self._flush)
+
+    def _count_drops(self, rows: int) -> None:
+        """Count dropped captures (the alarm to alert on) and say so, once per 10 s."""
+        self.metrics.capture_dropped.inc(rows)
+        now = time.monotonic()
+        if now - self._drop_logged_at >= 10:
+            self._drop_logged_at = now
+            log.error(
+                "capture backlog full (%d rows; the store cannot be written): %d rows dropped",
+                self.capture.max_backlog_rows,
+                self.capture.dropped,
+            )
 
     def _flush(self) -> None:
         written = self.capture.flush()

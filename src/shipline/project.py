@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = ["Project"]
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -117,8 +118,10 @@ class Project:
         force: frozenset[str] = frozenset(),
         resume: int | None = None,
         trigger: str = "manual",
+        on_step: Callable[[str, str | None], None] | None = None,
     ) -> RunRecord:
-        """Run the training pipeline; returns the finished run."""
+        """Run the training pipeline; returns the finished run (``on_step`` sees each step
+        start and end)."""
         from shipline.pipeline import run_training
 
         config = self.config() if resume is None else None
@@ -131,6 +134,7 @@ class Project:
             trigger,
             force,
             resume,
+            on_step=on_step,
         )
 
     def start_run(

@@ -235,6 +235,19 @@ def test_audit_verify_exits_1_and_names_the_row(local_cli: Cli, project: Path) -
     assert os.path.exists(project / ".shipline" / "shipline.db")
 
 
+def test_run_shows_each_step_on_a_terminal(local_cli: Cli, project: Path) -> None:
+    local_cli("init", ".", check=True)
+    code, out, shown = run_on_terminal(
+        [sys.executable, "-m", "shipline", "run"], project, {**local_cli.env, "COLUMNS": "100"}
+    )
+    assert code == 0 and "registered cancer:1" in out
+    for step in ("ingest", "validate", "split", "train", "evaluate", "gate", "register"):
+        assert f"{step}: succeeded (".encode() in shown, shown[-500:]
+    assert b"train: running" in shown  # the live line while the step runs
+    piped = local_cli("run")
+    assert "ingest: cached" not in piped.err  # nothing drawn when stderr is not a terminal
+
+
 def test_data_add_shows_a_progress_bar_on_a_terminal(local_cli: Cli, project: Path) -> None:
     big = project / "big.csv"
     with big.open("wb") as handle:

@@ -12,6 +12,7 @@ __all__ = [
     "print_table",
     "row_progress",
     "stdout_console",
+    "step_progress",
     "when",
 ]
 
@@ -117,3 +118,29 @@ def row_progress(label: str) -> Iterator[Callable[[int], None] | None]:
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(label, total=None)
         yield lambda count: progress.advance(task, count)
+
+
+@contextmanager
+def step_progress(enabled: bool) -> Iterator[Callable[[str, str | None], None] | None]:
+    """On a terminal (stderr), the running step with a spinner and its elapsed time, and a
+    line per finished step; yields the callback a run reports its steps to."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    import time
+
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False)
+    started: dict[str, float] = {}
+    with console.status("starting the run") as status:
+
+        def on_step(name: str, outcome: str | None) -> None:
+            if outcome is None:
+                started[name] = time.monotonic()
+                status.update(f"{name}: running")
+                return
+            seconds = time.monotonic() - started.get(name, time.monotonic())
+            console.print(f"  {name}: {outcome} ({seconds:.1f}s)")
+
+        yield on_step

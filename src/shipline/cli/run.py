@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from shipline.cli.output import MAX_ID, print_json, print_table
+from shipline.cli.output import MAX_ID, print_json, print_table, step_progress
 from shipline.project import Project
 
 app = typer.Typer(help="The step cache: why steps ran or were reused.", no_args_is_help=True)
@@ -37,7 +37,8 @@ def run(
         raise UsageError("step names are only taken with --force (shipline run --force train)")
     project: Project = ctx.obj
     chosen = frozenset(steps or ["*"]) if force else frozenset()
-    record = project.run(chosen, resume)
+    with step_progress(enabled=not as_json) as on_step:
+        record = project.run(chosen, resume, on_step=on_step)
     if as_json:
         print_json(record.to_dict())
     else:

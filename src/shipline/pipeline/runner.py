@@ -6,6 +6,7 @@ __all__ = ["RunOutcome", "run_steps"]
 
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,17 +33,30 @@ class RunOutcome:
     failed_step: str | None
 
 
+StepWatcher = Callable[[str, str | None], None]
+
+
 def run_steps(
-    context: StepContext, steps: list[Step], environment: dict[str, Any], force: frozenset[str]
+    context: StepContext,
+    steps: list[Step],
+    environment: dict[str, Any],
+    force: frozenset[str],
+    on_step: StepWatcher | None = None,
 ) -> RunOutcome:
     """Run ``steps``; a step whose cache key was computed before is reused, not rerun.
 
     ``force`` names steps to rerun regardless of the cache ("*" for all of them).
+    ``on_step(name, None)`` is called when a step starts, ``on_step(name, status)`` when it
+    ends (progress for people watching a long run).
     """
     runner = _Runner(context, steps, cache_key(environment))
     for position, step in enumerate(steps):
         forced = bool(force & {step.name, "*"})
+        if on_step is not None:
+            on_step(step.name, None)
         outcome = runner.step(position, step, forced)
+        if on_step is not None:
+            on_step(step.name, runner.last_status)
         if outcome is not None:
             return outcome
     return RunOutcome("succeeded", runner.digests, None, None)
@@ -57,6 +71,7 @@ class _Runner:
         self.kinds = {name: kind for step in steps for name, kind in step.outputs.items()}
         self.digests: dict[str, str] = {}
         self.live: dict[str, Any] = {}
+        self.last_status = ""
 
     def step(self, position: int, step: Step, forced: bool) -> RunOutcome | None:
         """Reuse or run one step; an outcome when the run ends here."""
@@ -87,6 +102,7 @@ class _Runner:
             entry = StepRecord(
                 step.name, position, status, key, stored, outputs, origin, started, seconds, error
             )
+            self.last_status = status
             kinds = {digest: self.kinds[name] for name, digest in outputs.items()}
             record_step(context.db, context.actor, context.run_id, entry, kinds)
 
@@ -123,6 +139,7 @@ class _Runner:
     def _unkeyable(self, step: Step, position: int, started: str, error: Exception) -> RunOutcome:
         """A step whose cache key cannot be computed (its data source is unreadable, say)."""
         detail = "".join(traceback.format_exception(error))
+        self.last_status = "failed"
         entry = StepRecord(step.name, position, "failed", "", {}, {}, None, started, 0.0, detail)
         record_step(self.context.db, self.context.actor, self.context.run_id, entry)
         return RunOutcome("failed", self.digests, f"{step.name}: {error}\n{detail}", step.name)

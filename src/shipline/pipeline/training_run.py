@@ -13,7 +13,7 @@ from shipline.errors import ConflictError, UsageError
 from shipline.pipeline.lineage import environment, git_state
 from shipline.pipeline.run_process import close_orphaned_runs
 from shipline.pipeline.run_record import RunRecord, finish_run, get_run, start_run
-from shipline.pipeline.runner import run_steps
+from shipline.pipeline.runner import StepWatcher, run_steps
 from shipline.pipeline.step import StepContext, decode
 from shipline.pipeline.training_pipeline import STEPS, step_names
 from shipline.store import Database
@@ -29,6 +29,7 @@ def run_training(
     force: frozenset[str] = frozenset(),
     resume: int | None = None,
     on_start: Callable[[int], None] | None = None,
+    on_step: StepWatcher | None = None,
 ) -> RunRecord:
     """Run the pipeline and return the finished run (status succeeded, rejected or failed).
 
@@ -72,7 +73,7 @@ def run_training(
     if on_start is not None:
         on_start(run_id)
     context = StepContext(config, project_dir, db, store, actor, run_id, lineage)
-    outcome = run_steps(context, STEPS, env, force)
+    outcome = run_steps(context, STEPS, env, force, on_step)
     metrics: dict[str, float] = {}
     if "evaluation" in outcome.outputs:
         metrics = decode("json", store, outcome.outputs["evaluation"])["metrics"]

@@ -18,6 +18,7 @@ shipline runs show 2
 shipline models show cancer@staging
 shipline promote cancer 1 --to production      # production is manual: opens approval 1
 SHIPLINE_USER=reviewer shipline approve 1      # a second person approves; the alias moves
+shipline models show cancer@production
 shipline models list
 shipline predict cancer@production --input data/breast_cancer.csv --output scored.csv
 shipline serve cancer@production --port 8765 &

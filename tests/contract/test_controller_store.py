@@ -4,15 +4,18 @@ applied configs numbered in order."""
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy import select
 
 from shipline.audit import verify_chain
 from shipline.config import parse_config
 from shipline.controller.lease import acquire, release
 from shipline.controller.trigger_event import pending_events, record_event, set_status
 from shipline.registry.applied_config import apply_config, latest_applied, list_applied
-from shipline.store import open_database
+from shipline.store import open_database, parse_stamp
+from shipline.store.tables import leases
 
 CONFIG = b"""\
 name: churn
@@ -41,7 +44,12 @@ def test_one_live_lease_holder_and_expiry(db_url: str) -> None:
     assert acquire(db, "model:churn", "a", short) is None
     assert acquire(db, "model:churn", "b", short) == "a"
     assert acquire(db, "model:churn", "a", short) is None  # renewal
-    time.sleep(1.2)
+    with db.read() as conn:
+        expires = conn.execute(
+            select(leases.c.expires_at).where(leases.c.name == "model:churn")
+        ).scalar_one()
+    while datetime.now(UTC) <= parse_stamp(expires):  # until the lease's own expiry passes
+        time.sleep(0.05)
     assert acquire(db, "model:churn", "b", short) is None  # expired: taken over
     release(db, "model:churn", "a")  # not the holder any more: nothing happens
     assert acquire(db, "model:churn", "a", short) == "b"

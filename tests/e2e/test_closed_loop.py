@@ -133,7 +133,10 @@ def test_drift_to_retrained_production_without_a_failed_request(tmp_path: Path) 
             while not traffic.versions or traffic.versions[-1] != "cancer:2":
                 assert time.monotonic() < deadline, "the server did not switch to version 2"
                 time.sleep(0.2)
-            time.sleep(1.0)
+            switched = len(traffic.versions)
+            while len(traffic.versions) < switched + 20:  # more traffic served by version 2
+                assert time.monotonic() < deadline + 60, "traffic stopped after the switch"
+                time.sleep(0.05)
         assert traffic.failures == []
         assert "cancer:1" in traffic.versions and traffic.versions[-1] == "cancer:2"
     finally:

@@ -398,6 +398,15 @@ def test_listening_beyond_loopback_warns_that_there_is_no_authentication(trained
     assert "warning: listening on 0.0.0.0: the prediction server has no authentication" in log
 
 
+def _wait_until_all_clients_see(seen: list[list[str]], version: str) -> None:
+    """Until every client has been answered by ``version`` a few times (a condition, not a
+    delay: on a busy machine the swap may take long)."""
+    deadline = time.monotonic() + 120
+    while not all(answers[-3:] == [version] * 3 for answers in seen):
+        assert time.monotonic() < deadline, f"not every client reached {version}"
+        time.sleep(0.05)
+
+
 def test_hot_swap_under_load_fails_no_request(serve, trained: Path) -> None:  # type: ignore[no-untyped-def]
     server = serve("cancer@live")
     body = {"instances": _sample(trained, 1).drop(columns=FEATURES_DROP).values.tolist()}
@@ -430,9 +439,8 @@ def test_hot_swap_under_load_fails_no_request(serve, trained: Path) -> None:  # 
             patch.delenv(key, raising=False)
         with Project.open(trained) as project:
             for version in (2, 3):
-                time.sleep(1.5)
                 project.promote("cancer", version, "live")
-    time.sleep(1.5)
+                _wait_until_all_clients_see(seen, f"cancer:{version}")
     stop.set()
     for thread in threads:
         thread.join(timeout=30)

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -88,7 +89,7 @@ def test_a_controller_killed_mid_run_is_replaced_cleanly(
     # this test exercises the controller's own recovery through the expired lease.
     orphan = list_runs(project.db(), "churn")[0]
     assert orphan.status == "running"
-    time.sleep(2.5)  # the dead controller's lease expires
+    _wait_for_lease_expiry(project, "model:churn")
     (folder / "delay").write_text("0")
     replacement = _controller(folder, "--once", "--json", "--lease", "2")
     out, err = replacement.communicate(timeout=120)
@@ -103,17 +104,34 @@ def test_a_controller_killed_mid_run_is_replaced_cleanly(
     assert verify_chain(project.db()).ok
 
 
+def _wait_for_lease_expiry(project: Project, name: str) -> None:
+    """Until the dead controller's lease has expired (its expiry time has passed)."""
+    from sqlalchemy import select
+
+    from shipline.store import parse_stamp
+    from shipline.store.tables import leases
+
+    with project.db().read() as conn:
+        expires = conn.execute(select(leases.c.expires_at).where(leases.c.name == name)).scalar()
+    if expires is None:
+        return
+    while datetime.now(UTC) <= parse_stamp(expires):
+        time.sleep(0.05)
+
+
 def test_sigterm_stops_the_loop_cleanly(
     project: Project, write_config: Callable[[str], None]
 ) -> None:
     write_config("")
     project.apply()
     loop = _controller(project.settings.project_dir, "--interval", "0.2")
-    time.sleep(3)
+    assert loop.stdout is not None
+    first = loop.stdout.readline()  # blocks until the loop has finished a pass
+    assert "churn:" in first, first
     loop.send_signal(signal.SIGTERM)
     out, err = loop.communicate(timeout=30)
     assert loop.returncode == 0, err
-    assert "churn:" in out
+    assert "churn:" in first + out
 
 
 class _Hook(BaseHTTPRequestHandler):

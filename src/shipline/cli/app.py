@@ -91,6 +91,10 @@ def main() -> None:
     code = 0
     try:
         app(prog_name="shipline")
+    except SystemExit as done:  # typer ends every command this way
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if isinstance(done.code, str):
+            print_error(done.code)
     except ShiplineError as error:
         print_error(str(error))
         code = error.exit_code
@@ -99,5 +103,26 @@ def main() -> None:
         code = 130
     # Exiting outside the handler lets the traceback's frames (and the Arrow objects they hold)
     # go while Arrow is still alive: pyarrow can abort if they are torn down at interpreter exit.
-    if code:
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    """End the process with ``code``.
+
+    With pyarrow loaded, its worker threads can still be joinable when C++ static destructors
+    run at process exit, and the C++ runtime then aborts the process ("terminate called without
+    an active exception", exit -6) after the work is done and committed; seen on busy machines.
+    So Python's own exit handlers run and the streams are flushed, then the process ends
+    without that C++ teardown. Every write shipline makes is committed (and fsynced) before.
+    """
+    if "pyarrow" not in sys.modules:
         sys.exit(code)
+    import atexit
+    import logging
+    import os
+
+    logging.shutdown()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

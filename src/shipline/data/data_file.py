@@ -122,8 +122,8 @@ def csv_head_schema(head: bytes, path: Path) -> FileSchema:
             raise DataFileError(f"{path}: the first line is longer than {CSV_HEAD_BYTES} bytes")
         head = head[: cut + 1]
     _check_utf8(head, path, whole)
-    try:
-        table = csv.read_csv(io.BytesIO(head))
+    try:  # one MiB: no thread pool needed (and none left running at exit)
+        table = csv.read_csv(io.BytesIO(head), read_options=csv.ReadOptions(use_threads=False))
     except pa.ArrowInvalid as error:
         raise DataFileError(f"{path}: cannot be read as CSV: {_first_line(error)}") from None
     columns = _columns(table.schema, path)

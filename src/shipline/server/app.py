@@ -12,11 +12,9 @@ import contextlib
 import dataclasses
 import logging
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -26,7 +24,14 @@ from starlette.routing import Route
 from shipline import __version__
 from shipline.errors import NotFoundError
 from shipline.scoring import PayloadError, SchemaError, parse_invocations, parse_v2
-from shipline.scoring.payload import Batch
+from shipline.server.error_response import error_response, failure, json_response, refusal
+from shipline.server.request_input import (
+    INLINE_ROWS,
+    incoming_request_id,
+    parsed,
+    read_body,
+    valid_request_id,
+)
 from shipline.server.service import PredictionService, Slot
 
 log = logging.getLogger("shipline.server")
@@ -38,67 +43,6 @@ _V2_TYPES = {
     "float32": "FP32",
     "bool": "BOOL",
 }
-
-
-def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
-    return Response(body, status, headers, media_type="application/json")
-
-
-def _valid_request_id(text: str) -> bool:
-    """What may be echoed in the X-Request-Id header: 1-100 printable ASCII characters."""
-    return 0 < len(text) <= 100 and text.isascii() and text.isprintable()
-
-
-def _request_id(request: Request) -> str:
-    given = request.headers.get("x-request-id", "")
-    return given if _valid_request_id(given) else uuid.uuid4().hex
-
-
-# Bodies (and inputs) larger than this are parsed and validated in a worker thread, so a
-# client sending 10 MiB of CSV does not stall every other request on the event loop.
-_INLINE_BYTES = 256 * 1024
-_INLINE_ROWS = 256
-
-
-async def _parsed(parse: Callable[[], Batch], size: int) -> Batch:
-    """Parse a body, off the event loop when it is large."""
-    if size <= _INLINE_BYTES:
-        return _parse(parse)
-    return await asyncio.get_running_loop().run_in_executor(None, _parse, parse)
-
-
-def _parse(parse: Callable[[], Batch]) -> Batch:
-    """Run a body parser; a body of a shape it did not foresee is the client's error (400)."""
-    try:
-        return parse()
-    except (PayloadError, SchemaError):
-        raise
-    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as error:
-        raise PayloadError(f"unexpected body shape: {type(error).__name__}: {error}") from None
-
-
-async def _body(request: Request, limit: int, timeout: float) -> bytes:
-    """The whole body, refused before reading when declared too large, and cut off when it
-    grows too large or does not arrive within ``timeout`` seconds (a stalled client)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise PayloadError(f"body larger than {limit} bytes", 413)
-    chunks: list[bytes] = []
-
-    async def read() -> None:
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadError(f"body larger than {limit} bytes", 413)
-            chunks.append(chunk)
-
-    try:
-        await asyncio.wait_for(read(), timeout)
-    except TimeoutError:
-        raise PayloadError(f"body not received within {timeout:g} s", 408) from None
-    return b"".join(chunks)
 
 
 class _Routes:
@@ -113,15 +57,15 @@ class _Routes:
         return Response("", 200 if self.service.ready else 503, media_type="application/json")
 
     async def invocations(self, request: Request) -> Response:
-        request_id = _request_id(request)
+        request_id = incoming_request_id(request)
         started = time.perf_counter()
         name = request.query_params.get("model") or request.headers.get("x-shipline-model")
         label = _UNKNOWN  # client-chosen names never become metric labels
         try:
             slot = self.service.slot(name)
             label = slot.name
-            body = await _body(request, self.limits.max_body_bytes, self.limits.body_timeout_s)
-            batch = await _parsed(
+            body = await read_body(request, self.limits.max_body_bytes, self.limits.body_timeout_s)
+            batch = await parsed(
                 lambda: parse_invocations(
                     body,
                     request.headers.get("content-type", ""),
@@ -138,9 +82,9 @@ class _Routes:
                 self.service, slot, batch.columns, batch.rows, wants, request_id
             )
         except (PayloadError, SchemaError, NotFoundError) as error:
-            return _refuse(self.metrics, label, "invocations", error, request_id, v2=False)
+            return refusal(self.metrics, label, "invocations", error, request_id, v2=False)
         except Exception as error:
-            return _failed(self.metrics, label, "invocations", error, request_id, v2=False)
+            return failure(self.metrics, label, "invocations", error, request_id, v2=False)
         answer: dict[str, Any] = {"predictions": result.values}
         for name, values in ids.items():  # the client's row ids, echoed beside each prediction
             answer[name] = values
@@ -149,55 +93,55 @@ class _Routes:
             answer["classes"] = result.classes
         self.metrics.requests.labels(slot.name, "invocations", "200").inc()
         self.metrics.latency.labels(slot.name, "invocations").observe(time.perf_counter() - started)
-        return _json(
+        return json_response(
             answer, headers=_headers(request_id, result.model.name, result.model.version, rows)
         )
 
     async def v2_server(self, request: Request) -> Response:
-        return _json({"name": "shipline", "version": __version__, "extensions": []})
+        return json_response({"name": "shipline", "version": __version__, "extensions": []})
 
     async def v2_live(self, request: Request) -> Response:
-        return _json({"live": True})
+        return json_response({"live": True})
 
     async def v2_ready(self, request: Request) -> Response:
-        return _json({"ready": self.service.ready}, 200 if self.service.ready else 503)
+        return json_response({"ready": self.service.ready}, 200 if self.service.ready else 503)
 
     async def v2_model(self, request: Request) -> Response:
         try:
             slot = _v2_slot(self.service, request)
         except NotFoundError as error:
-            return _json({"error": str(error)}, 404)
-        return _json(_metadata(slot))
+            return json_response({"error": str(error)}, 404)
+        return json_response(_metadata(slot))
 
     async def v2_model_ready(self, request: Request) -> Response:
         try:
             slot = _v2_slot(self.service, request)
         except NotFoundError as error:
-            return _json({"error": str(error)}, 404)
-        return _json(
+            return json_response({"error": str(error)}, 404)
+        return json_response(
             {"name": slot.name, "ready": self.service.ready}, 200 if self.service.ready else 503
         )
 
     async def v2_infer(self, request: Request) -> Response:
         started = time.perf_counter()
-        request_id = _request_id(request)
+        request_id = incoming_request_id(request)
         label = _UNKNOWN
         try:
             slot = _v2_slot(self.service, request)
             label = slot.name
-            body = await _body(request, self.limits.max_body_bytes, self.limits.body_timeout_s)
+            body = await read_body(request, self.limits.max_body_bytes, self.limits.body_timeout_s)
             if not request.headers.get("content-type", "application/json").startswith(
                 "application/json"
             ):
                 raise PayloadError("the V2 REST protocol takes application/json", 415)
-            batch = await _parsed(
+            batch = await parsed(
                 lambda: parse_v2(
                     body, slot.model.input_names, self.limits.max_json_depth, self.limits.max_rows
                 ),
                 len(body),
             )
             if batch.request_id is not None:
-                if not _valid_request_id(batch.request_id):
+                if not valid_request_id(batch.request_id):
                     raise PayloadError("id: expected 1-100 printable ASCII characters")
                 request_id = batch.request_id
             wants = "probabilities" in batch.outputs
@@ -205,9 +149,9 @@ class _Routes:
                 self.service, slot, batch.columns, batch.rows, wants, request_id
             )
         except (PayloadError, SchemaError, NotFoundError) as error:
-            return _refuse(self.metrics, label, "v2", error, request_id, v2=True)
+            return refusal(self.metrics, label, "v2", error, request_id, v2=True)
         except Exception as error:
-            return _failed(self.metrics, label, "v2", error, request_id, v2=True)
+            return failure(self.metrics, label, "v2", error, request_id, v2=True)
         outputs = [_tensor("predictions", result.values, slot)]
         if result.probabilities is not None:
             flat = [p for row in result.probabilities for p in row]
@@ -234,7 +178,7 @@ class _Routes:
             "id": request_id,
             "outputs": outputs,
         }
-        return _json(
+        return json_response(
             answer, headers=_headers(request_id, result.model.name, result.model.version, rows)
         )
 
@@ -242,14 +186,14 @@ class _Routes:
         """Unknown routes and methods: JSON with the request id, counted, like every error."""
         assert isinstance(error, HTTPException)
         headers = dict(error.headers or {})
-        response = _error(
+        response = error_response(
             self.metrics,
             _UNKNOWN,
             "other",
             error.status_code,
             "NOT_FOUND" if error.status_code == 404 else "BAD_REQUEST",
             str(error.detail),
-            _request_id(request),
+            incoming_request_id(request),
             v2=request.url.path.startswith("/v2"),
         )
         response.headers.update(headers)
@@ -313,7 +257,7 @@ async def _predict(
     ids = {id_column: list(columns.pop(id_column))} if id_column in columns else {}
     if id_column in ids and len(ids[id_column]) != rows:
         raise SchemaError(id_column, f"has {len(ids[id_column])} values, expected {rows}")
-    if rows <= _INLINE_ROWS:
+    if rows <= INLINE_ROWS:
         inputs = model.frame(columns, rows)
     else:  # validating many rows takes long enough to stall other requests: in a thread
         inputs = await asyncio.get_running_loop().run_in_executor(None, model.frame, columns, rows)
@@ -378,45 +322,6 @@ def _tensor(name: str, values: list[Any], slot: Slot) -> dict[str, Any]:
 
 def _headers(request_id: str, name: str, version: int, rows: int) -> dict[str, str]:
     return {"x-request-id": request_id, "x-model-version": f"{name}:{version}", "x-rows": str(rows)}
-
-
-def _refuse(
-    metrics: Any, model: str, protocol: str, error: Exception, request_id: str, v2: bool
-) -> Response:
-    if isinstance(error, PayloadError):
-        status, code = error.status, "BAD_REQUEST"
-    elif isinstance(error, SchemaError):
-        status, code = 422, "SCHEMA_ENFORCEMENT_FAILED"
-    else:
-        status, code = 404, "RESOURCE_DOES_NOT_EXIST"
-    return _error(metrics, model, protocol, status, code, str(error), request_id, v2)
-
-
-def _failed(
-    metrics: Any, model: str, protocol: str, error: Exception, request_id: str, v2: bool
-) -> Response:
-    """A failure inside the model or the server: logged with its traceback, answered as JSON."""
-    log.error("request %s failed", request_id, exc_info=error)
-    message = f"the model failed to predict: {type(error).__name__}: {error}"[:500]
-    return _error(metrics, model, protocol, 500, "INTERNAL_ERROR", message, request_id, v2)
-
-
-def _error(
-    metrics: Any,
-    model: str,
-    protocol: str,
-    status: int,
-    code: str,
-    message: str,
-    request_id: str,
-    v2: bool,
-) -> Response:
-    """Every error: JSON with the request id, counted under its real status."""
-    metrics.requests.labels(model, protocol, str(status)).inc()
-    metrics.errors.labels(model, protocol, code).inc()
-    body: dict[str, Any] = {"error": message} if v2 else {"error_code": code, "message": message}
-    body["request_id"] = request_id
-    return _json(body, status, {"x-request-id": request_id})
 
 
 def _truthy(value: str | None) -> bool:

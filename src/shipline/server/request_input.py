@@ -1,0 +1,72 @@
+"""Reading a request: its id, its body (bounded in size and time), and parsing it off the
+event loop when it is large. A body of a shape no parser foresaw is the client's error."""
+
+from __future__ import annotations
+
+__all__ = ["INLINE_ROWS", "incoming_request_id", "parsed", "read_body", "valid_request_id"]
+
+import asyncio
+import uuid
+from collections.abc import Callable
+
+from starlette.requests import Request
+
+from shipline.scoring import PayloadError, SchemaError
+from shipline.scoring.payload import Batch
+
+
+def valid_request_id(text: str) -> bool:
+    """What may be echoed in the X-Request-Id header: 1-100 printable ASCII characters."""
+    return 0 < len(text) <= 100 and text.isascii() and text.isprintable()
+
+
+def incoming_request_id(request: Request) -> str:
+    """The client's X-Request-Id when it is valid, else a new one."""
+    given = request.headers.get("x-request-id", "")
+    return given if valid_request_id(given) else uuid.uuid4().hex
+
+
+# Bodies (and inputs) larger than this are parsed and validated in a worker thread, so a
+# client sending 10 MiB of CSV does not stall every other request on the event loop.
+INLINE_BYTES = 256 * 1024
+INLINE_ROWS = 256
+
+
+async def parsed(parse: Callable[[], Batch], size: int) -> Batch:
+    """Parse a body, off the event loop when it is large."""
+    if size <= INLINE_BYTES:
+        return _parse(parse)
+    return await asyncio.get_running_loop().run_in_executor(None, _parse, parse)
+
+
+def _parse(parse: Callable[[], Batch]) -> Batch:
+    """Run a body parser; a body of a shape it did not foresee is the client's error (400)."""
+    try:
+        return parse()
+    except (PayloadError, SchemaError):
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as error:
+        raise PayloadError(f"unexpected body shape: {type(error).__name__}: {error}") from None
+
+
+async def read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The whole body, refused before reading when declared too large, and cut off when it
+    grows too large or does not arrive within ``timeout`` seconds (a stalled client)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise PayloadError(f"body larger than {limit} bytes", 413)
+    chunks: list[bytes] = []
+
+    async def read() -> None:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadError(f"body larger than {limit} bytes", 413)
+            chunks.append(chunk)
+
+    try:
+        await asyncio.wait_for(read(), timeout)
+    except TimeoutError:
+        raise PayloadError(f"body not received within {timeout:g} s", 408) from None
+    return b"".join(chunks)

@@ -11,6 +11,7 @@ import orjson
 from starlette.responses import Response
 
 from shipline.scoring import PayloadError, SchemaError
+from shipline.server.metrics import ServiceMetrics
 
 log = logging.getLogger("shipline.server")
 
@@ -22,7 +23,7 @@ def json_response(value: Any, status: int = 200, headers: dict[str, str] | None 
 
 
 def refusal(
-    metrics: Any, model: str, protocol: str, error: Exception, request_id: str, v2: bool
+    metrics: ServiceMetrics, model: str, protocol: str, error: Exception, request_id: str, v2: bool
 ) -> Response:
     """A request the client got wrong: 4xx by the kind of error."""
     if isinstance(error, PayloadError):
@@ -35,7 +36,7 @@ def refusal(
 
 
 def failure(
-    metrics: Any, model: str, protocol: str, error: Exception, request_id: str, v2: bool
+    metrics: ServiceMetrics, model: str, protocol: str, error: Exception, request_id: str, v2: bool
 ) -> Response:
     """A failure inside the model or the server: logged with its traceback, answered as JSON."""
     log.error("request %s failed", request_id, exc_info=error)
@@ -44,7 +45,7 @@ def failure(
 
 
 def error_response(
-    metrics: Any,
+    metrics: ServiceMetrics,
     model: str,
     protocol: str,
     status: int,

@@ -102,3 +102,35 @@ def test_coercion_names_the_column_and_row() -> None:
         rows = 2 if text.startswith("b: has") else 1
         with pytest.raises(SchemaError, match=text):
             coerce_columns(columns, SIGNATURE, rows)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        "sklearn.ensemble.HistGradientBoostingClassifier",
+        "sklearn.ensemble.RandomForestClassifier",
+        "sklearn.linear_model.LogisticRegression",
+        "sklearn.calibration.CalibratedClassifierCV",
+    ],
+)
+def test_labels_with_probabilities_are_the_labels_predict_gives(estimator: str) -> None:
+    """One predict_proba gives the labels only for argmax classifiers; the others still call
+    predict (a calibrated SVC's probabilities can disagree with its own decision)."""
+    import importlib
+
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from shipline.scoring.loaded_model import _native_predict
+
+    module, _, name = estimator.rpartition(".")
+    factory = getattr(importlib.import_module(module), name)
+    from sklearn.svm import SVC
+
+    params = {"estimator": SVC(), "ensemble": False} if name == "CalibratedClassifierCV" else {}
+    frame, target = load_breast_cancer(return_X_y=True, as_frame=True)
+    model = make_pipeline(StandardScaler(), factory(**params)).fit(frame, target)
+    labels, proba = _native_predict(model, frame, probabilities=True)
+    assert (labels == model.predict(frame)).all()
+    assert proba.shape == (len(frame), 2)

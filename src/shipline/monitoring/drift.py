@@ -184,36 +184,19 @@ def _column(
         "current_missing_share": _missing(current.size, cur.size),
     }
     if kind == "text":
-        return ColumnDrift(
-            **base,
-            method=None,
-            statistic=None,
-            threshold=None,
-            drifted=None,
-            unique=0,
-            note="free text (more unique values than half the rows) is not compared",
+        return _no_verdict(
+            base, "free text (more unique values than half the rows) is not compared"
         )
     if ref.size == 0 or cur.size == 0:
         side = "reference" if ref.size == 0 else "current"
-        return ColumnDrift(
-            **base,
-            method=None,
-            statistic=None,
-            threshold=None,
-            drifted=None,
-            unique=0,
-            note=f"no values in the {side} data after dropping missing ones; skipped",
+        return _no_verdict(
+            base, f"no values in the {side} data after dropping missing ones; skipped"
         )
     if min(ref.size, cur.size) < rules.min_rows:
         side = "current" if cur.size < rules.min_rows else "reference"
-        return ColumnDrift(
-            **base,
-            method=None,
-            statistic=None,
-            threshold=None,
-            drifted=None,
-            unique=0,
-            note=f"{_NOT_ENOUGH}: {min(ref.size, cur.size)} {side} values, at least "
+        return _no_verdict(
+            base,
+            f"{_NOT_ENOUGH}: {min(ref.size, cur.size)} {side} values, at least "
             f"{rules.min_rows} needed (monitoring.drift.min_rows)",
         )
     if ref.dtype.kind in "fiu" and cur.dtype.kind in "fiu":
@@ -244,6 +227,13 @@ def _column(
         drifted=drifted,
         unique=unique,
         unseen=unseen,
+    )
+
+
+def _no_verdict(base: dict[str, Any], note: str) -> ColumnDrift:
+    """A column left without a verdict, and why."""
+    return ColumnDrift(
+        **base, method=None, statistic=None, threshold=None, drifted=None, unique=0, note=note
     )
 
 

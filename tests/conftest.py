@@ -61,12 +61,13 @@ def _wait_for_bucket(server: SeaweedS3) -> None:
     fs = s3fs.S3FileSystem(
         key="shipline", secret="shipline", client_kwargs={"endpoint_url": server.endpoint}
     )
-    for _ in range(60):
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
         try:
             fs.ls(server.bucket, refresh=True)
             return
         except Exception:
-            time.sleep(0.5)
+            time.sleep(0.5)  # poll interval
     _unavailable("SeaweedFS S3", RuntimeError("bucket never became listable"))
 
 

@@ -117,12 +117,11 @@ def test_kill_during_data_add_of_a_large_file(
 def test_a_killed_run_is_closed_by_the_next_command(local_cli: Cli, project: Path) -> None:
     local_cli("init", ".", check=True)
     (project / "train.py").write_text(
-        "import time\n"
+        "import threading\n"
         "from pathlib import Path\n\n"
         "def train(frame, config):\n"
         "    Path(__file__).with_name('training').write_text('started')\n"
-        "    while True:\n"
-        "        time.sleep(1)  # trains forever, until killed\n"
+        "    threading.Event().wait()  # trains forever, until killed\n"
     )
     config = project / "shipline.yaml"
     text = config.read_text()

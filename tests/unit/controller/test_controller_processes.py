@@ -31,8 +31,12 @@ from pathlib import Path
 from sklearn.linear_model import LogisticRegression
 
 def train(frame, config):
-    Path(__file__).with_name("training-started").write_text("")
-    time.sleep(float(Path(__file__).with_name("delay").read_text()))
+    here = Path(__file__).parent
+    (here / "training-started").write_text("")
+    deadline = time.monotonic() + 600  # trains until the test releases it (or is killed)
+    while not (here / "release").exists():
+        assert time.monotonic() < deadline, "never released"
+        time.sleep(0.05)
     return LogisticRegression().fit(frame.drop(columns=["churned"]), frame["churned"])
 """
 
@@ -48,9 +52,8 @@ def _controller(folder: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def _slow_project(folder: Path, write_config: Callable[[str], None], delay: float) -> None:
+def _slow_project(folder: Path, write_config: Callable[[str], None]) -> None:
     (folder / "train.py").write_text(SLOW_TRAIN)
-    (folder / "delay").write_text(str(delay))
     write_config("retraining:\n  triggers:\n    - new_data: true\n")
     config = folder / "shipline.yaml"
     config.write_text(
@@ -63,10 +66,14 @@ def _slow_project(folder: Path, write_config: Callable[[str], None], delay: floa
 def test_two_controllers_at_once_start_the_run_once(
     project: Project, folder: Path, write_config: Callable[[str], None]
 ) -> None:
-    _slow_project(folder, write_config, 2.0)
+    _slow_project(folder, write_config)
     project.apply()
-    first, second = _controller(folder, "--once", "--json"), _controller(folder, "--once", "--json")
-    outputs = [p.communicate(timeout=120) for p in (first, second)]
+    first = _controller(folder, "--once", "--json")
+    _wait_for_file(folder / "training-started", first)
+    second = _controller(folder, "--once", "--json")  # while the first one's run is training
+    second_output = second.communicate(timeout=300)
+    (folder / "release").write_text("")
+    outputs = [first.communicate(timeout=300), second_output]
     assert [p.returncode for p in (first, second)] == [0, 0], outputs
     runs = project.runs(model="churn")
     assert len(runs) == 1 and runs[0].status == "succeeded"
@@ -76,13 +83,10 @@ def test_two_controllers_at_once_start_the_run_once(
 def test_a_controller_killed_mid_run_is_replaced_cleanly(
     project: Project, folder: Path, write_config: Callable[[str], None]
 ) -> None:
-    _slow_project(folder, write_config, 60.0)
+    _slow_project(folder, write_config)
     project.apply()
     doomed = _controller(folder, "--once", "--lease", "2")
-    deadline = time.monotonic() + 60
-    while not (folder / "training-started").exists():
-        assert time.monotonic() < deadline and doomed.poll() is None
-        time.sleep(0.1)
+    _wait_for_file(folder / "training-started", doomed)
     doomed.send_signal(signal.SIGKILL)
     doomed.communicate(timeout=30)
     # Read without the orphan sweep of `runs` (which would close it as "process ended"), so
@@ -90,7 +94,7 @@ def test_a_controller_killed_mid_run_is_replaced_cleanly(
     orphan = list_runs(project.db(), "churn")[0]
     assert orphan.status == "running"
     _wait_for_lease_expiry(project, "model:churn")
-    (folder / "delay").write_text("0")
+    (folder / "release").write_text("")
     replacement = _controller(folder, "--once", "--json", "--lease", "2")
     out, err = replacement.communicate(timeout=120)
     assert replacement.returncode == 0, err
@@ -102,6 +106,14 @@ def test_a_controller_killed_mid_run_is_replaced_cleanly(
     assert len(project.runs(model="churn")) == 1  # the trigger is not run twice
     assert "run.failed" in err
     assert verify_chain(project.db()).ok
+
+
+def _wait_for_file(path: Path, process: subprocess.Popen[str]) -> None:
+    """Until ``path`` exists (the process got that far), with a generous deadline."""
+    deadline = time.monotonic() + 300
+    while not path.exists():
+        assert time.monotonic() < deadline and process.poll() is None, f"{path.name} never came"
+        time.sleep(0.05)
 
 
 def _wait_for_lease_expiry(project: Project, name: str) -> None:
@@ -137,12 +149,13 @@ def test_sigterm_stops_the_loop_cleanly(
 class _Hook(BaseHTTPRequestHandler):
     received: ClassVar[list[dict[str, Any]]] = []
     behaviour = "500"
+    released = threading.Event()
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append(orjson.loads(body))
-        if type(self).behaviour == "slow":
-            time.sleep(3)
+        if type(self).behaviour == "slow":  # answers only after the client's 1 s timeout
+            type(self).released.wait(timeout=60)
         self.send_response(500)
         self.end_headers()
 
@@ -156,7 +169,9 @@ def webhook() -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     _Hook.received = []
+    _Hook.released.clear()
     yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    _Hook.released.set()
     server.shutdown()
     server.server_close()
 

@@ -108,7 +108,7 @@ def test_drift_to_retrained_production_without_a_failed_request(tmp_path: Path) 
         features = drifted.drop(columns=["benign", "sample_id"])
         with _Traffic(server, features) as traffic:
             before = captured_rows(server)
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 120
             while captured_rows(server) < before + 300:
                 assert time.monotonic() < deadline, "captures were not written"
                 time.sleep(0.3)
@@ -129,7 +129,7 @@ def test_drift_to_retrained_production_without_a_failed_request(tmp_path: Path) 
             refused = _shipline(folder, "controller-bot", "approve", str(pending[0]["id"]))
             assert refused.returncode != 0  # four eyes: the run's owner may not approve
             _ok(_shipline(folder, "bob", "approve", str(pending[0]["id"])))
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 120
             while not traffic.versions or traffic.versions[-1] != "cancer:2":
                 assert time.monotonic() < deadline, "the server did not switch to version 2"
                 time.sleep(0.2)

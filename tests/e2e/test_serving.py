@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -71,6 +72,17 @@ def serve(trained: Path) -> Iterator[object]:
             server.stop()
     config = trained / "shipline.yaml"
     config.write_text(config.read_text().split("serving:")[0])
+
+
+@contextlib.contextmanager
+def _as_alice(folder: Path) -> Iterator[Project]:
+    """The project on the laptop defaults (no SHIPLINE_ settings), as user alice."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key in [k for k in os.environ if k.startswith("SHIPLINE_")]:
+            patch.delenv(key)
+        patch.setenv("SHIPLINE_USER", "alice")
+        with Project.open(folder) as project:
+            yield project
 
 
 def _sample(trained: Path, rows: int = 20) -> pd.DataFrame:
@@ -352,12 +364,8 @@ def test_one_request_that_breaks_the_model_fails_alone(tmp_path: Path) -> None:
         .replace("params: {max_iter: 200, learning_rate: 0.1}", "params: {max_iter: 5000}")
         + "serving:\n  batching: {max_wait_ms: 200, max_batch_size: 512}\n"
     )
-    with pytest.MonkeyPatch.context() as patch:
-        for key in [k for k in os.environ if k.startswith("SHIPLINE_")]:
-            patch.delenv(key)
-        patch.setenv("SHIPLINE_USER", "alice")
-        with Project.open(folder) as project:
-            assert project.run().status == "succeeded"
+    with _as_alice(folder) as project:
+        assert project.run().status == "succeeded"
     server = start_server(folder, "cancer@staging", extra=("--native",))
     try:
         x = pd.read_csv(folder / "data" / "breast_cancer.csv").drop(columns=FEATURES_DROP)
@@ -650,15 +658,11 @@ def test_the_onnx_form_is_served_and_swaps_with_a_native_version(tmp_path: Path)
         )
     )
     env = _env(folder)
-    with pytest.MonkeyPatch.context() as patch:
-        for key in [k for k in os.environ if k.startswith("SHIPLINE_")]:
-            patch.delenv(key)
-        patch.setenv("SHIPLINE_USER", "alice")
-        with Project.open(folder) as project:
-            assert project.run().status == "succeeded"
-            forms = project.version("cancer:1").details["serving_forms"]
-            assert forms["onnx"]["available"] is True, forms
-            project.promote("cancer", 1, "live")
+    with _as_alice(folder) as project:
+        assert project.run().status == "succeeded"
+        forms = project.version("cancer:1").details["serving_forms"]
+        assert forms["onnx"]["available"] is True, forms
+        project.promote("cancer", 1, "live")
     port = free_port()
     with (folder / "serve.log").open("wb") as sink:
         process = subprocess.Popen(
@@ -811,13 +815,14 @@ def test_over_limit_csv_is_refused_unparsed_and_large_bodies_are_served(
     )
     assert served.status_code == 200 and len(served.json()["predictions"]) == 10_000
     over = pd.concat([big, big.head(5)])
+    broken_tail = over.to_csv(index=False) + "1,2\n"  # unparseable: a parser would say 400
     refused = httpx.post(
         f"{server.url}/invocations",
-        content=over.to_csv(index=False),
+        content=broken_tail,
         headers={"Content-Type": "text/csv"},
         timeout=120,
     )
-    assert refused.status_code == 413 and "10005 rows" in refused.json()["message"]
+    assert refused.status_code == 413 and "10006 rows" in refused.json()["message"]
 
 
 def test_captures_are_bounded_in_memory_while_the_store_cannot_be_written(

@@ -41,6 +41,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from shipline.config.drift_method import check_drift_method
 from shipline.errors import UsageError
 from shipline.types import check_name
 
@@ -115,7 +116,7 @@ Duration = Annotated[str, AfterValidator(_check_duration)]
 Cron = Annotated[str, AfterValidator(_check_cron)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 ColumnName = Annotated[str, Field(min_length=1, max_length=200)]
-DriftMethod = Literal["wasserstein", "jensenshannon", "psi", "ks", "chisquare", "z", "hellinger"]
+DriftMethodName = Annotated[str, AfterValidator(check_drift_method)]
 
 
 class _Section(BaseModel):
@@ -281,7 +282,7 @@ class ServingConfig(_Section):
 class DriftOverride(_Section):
     """A per-column choice of drift method and threshold."""
 
-    method: DriftMethod
+    method: DriftMethodName
     threshold: float = Field(gt=0.0)
 
 

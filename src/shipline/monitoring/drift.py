@@ -28,7 +28,6 @@ from __future__ import annotations
 
 __all__ = ["ColumnDrift", "DriftReport", "column_kind", "compare_columns"]
 
-import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -36,13 +35,11 @@ from typing import Any
 
 import numpy as np
 
+from shipline.config.drift_method import DRIFT_METHODS, ColumnKind
 from shipline.config.schema import DriftConfig
 from shipline.errors import UsageError
 from shipline.timestamps import epoch_seconds
 
-_THRESHOLDS = {"wasserstein": 0.1, "jensenshannon": 0.1, "ks": 0.05, "chisquare": 0.05, "z": 0.05}
-_DISTANCES = frozenset({"wasserstein", "jensenshannon", "psi", "hellinger"})
-_NEEDS_NUMBERS = frozenset({"wasserstein", "ks"})
 _SMALL_REFERENCE = 1000
 _UNSEEN_SHOWN = 20
 _NOT_ENOUGH = "not enough data"
@@ -114,7 +111,7 @@ class DriftReport:
         }
 
 
-def column_kind(values: np.ndarray) -> str:
+def column_kind(values: np.ndarray) -> ColumnKind:
     """numerical, categorical or text, as Evidently infers it from the reference (dates and
     times are numerical: points in time, not categories)."""
     if values.dtype.kind in "fM":
@@ -148,7 +145,7 @@ def compare_columns(
     return DriftReport(tuple(verdicts), rules.share, rules.min_rows)
 
 
-def _clean(values: np.ndarray, kind: str) -> np.ndarray:
+def _clean(values: np.ndarray, kind: ColumnKind) -> np.ndarray:
     if values.dtype.kind == "M":
         seconds = epoch_seconds(values)
         present: np.ndarray = seconds[np.isfinite(seconds)]
@@ -168,10 +165,11 @@ def _column(
     name: str, reference: np.ndarray, current: np.ndarray, rules: DriftConfig
 ) -> ColumnDrift:
     kind = column_kind(reference)
-    forced = rules.columns.get(name)
-    if forced is not None and forced.method in _NEEDS_NUMBERS and kind != "numerical":
+    override = rules.columns.get(name)
+    forced = DRIFT_METHODS.get(override.method) if override else None
+    if forced is not None and forced.needs_numbers and kind != "numerical":
         raise UsageError(
-            f"monitoring.drift.columns.{name}: method {forced.method!r} needs a numerical "
+            f"monitoring.drift.columns.{name}: method {forced.name!r} needs a numerical "
             f"column, {name!r} is {kind}"
         )
     ref, cur = _clean(reference, kind), _clean(current, kind)
@@ -212,19 +210,16 @@ def _column(
     if kind == "categorical":
         new = sorted(set(cur.tolist()) - set(ref.tolist()), key=str)
         unseen = tuple(str(v) for v in new[:_UNSEEN_SHOWN])
-    override = rules.columns.get(name)
-    method = override.method if override else _method(kind, ref.size, unique)
-    statistic = _statistic(method, ref, cur, kind, rules)
-    threshold = override.threshold if override else _THRESHOLDS[method]
-    drifted = _decide(method, statistic, threshold)
-    if method == "ks" and rules.strict:
-        drifted = drifted and _ks_effect(ref, cur) >= rules.min_effect
+    method = forced or DRIFT_METHODS.get(_default_method(kind, ref.size, unique))
+    sample = _Sample(ref, cur, kind, rules.strict, rules.min_effect)
+    statistic = method.statistic(sample)
+    threshold = override.threshold if override else method.threshold
     return ColumnDrift(
         **base,
-        method=method,
+        method=method.name,
         statistic=statistic,
         threshold=threshold,
-        drifted=drifted,
+        drifted=method.drifted(statistic, threshold, sample),
         unique=unique,
         unseen=unseen,
     )
@@ -249,7 +244,8 @@ def _missing(total: int, kept: int) -> float:
     return (total - kept) / total if total else 0.0
 
 
-def _method(kind: str, reference_rows: int, unique: int) -> str:
+def _default_method(kind: str, reference_rows: int, unique: int) -> str:
+    """Evidently's choice of method for a column."""
     if reference_rows > _SMALL_REFERENCE:
         return "wasserstein" if kind == "numerical" and unique > 5 else "jensenshannon"
     if kind == "numerical" and unique > 5:
@@ -257,121 +253,35 @@ def _method(kind: str, reference_rows: int, unique: int) -> str:
     return "chisquare" if unique > 2 else "z"
 
 
-def _decide(method: str, statistic: float, threshold: float) -> bool:
-    # Evidently's own operators: distances >=, KS p <=, other p-values <.
-    if method in _DISTANCES:
-        return statistic >= threshold
-    if method == "ks":
-        return statistic <= threshold
-    return statistic < threshold
+@dataclass(frozen=True)
+class _Sample:
+    """A column's cleaned values, as drift methods see them (``ColumnSample``)."""
 
+    reference: np.ndarray
+    current: np.ndarray
+    kind: ColumnKind
+    strict: bool
+    min_effect: float
 
-def _statistic(
-    method: str, ref: np.ndarray, cur: np.ndarray, kind: str, rules: DriftConfig
-) -> float:
-    from scipy import stats
-    from scipy.spatial import distance
+    def counts(self) -> tuple[list[Any], np.ndarray, np.ndarray]:
+        """Keys over both sides (sorted as text) and each side's count per key."""
+        import pandas as pd
 
-    if method == "wasserstein":
-        return _wasserstein_sorted(ref, cur) / max(float(np.std(ref)), 0.001)
-    if method == "ks":
-        return float(stats.ks_2samp(ref, cur).pvalue)
-    if method in ("jensenshannon", "psi", "hellinger"):
-        reference_shares, current_shares = _binned(ref, cur, kind)
-        if method == "psi":
-            return _psi(reference_shares, current_shares)
-        if method == "hellinger":
-            gap = np.sqrt(reference_shares) - np.sqrt(current_shares)
-            return float(np.sqrt(np.sum(gap * gap)) / math.sqrt(2))
-        return float(distance.jensenshannon(reference_shares, current_shares))
-    keys, ref_counts, cur_counts = _counts(ref, cur)
-    if method == "chisquare" and rules.strict:
-        return float(stats.chi2_contingency(np.vstack([ref_counts, cur_counts])).pvalue)
-    if method == "chisquare":
-        expected = ref_counts * (cur.size / ref.size)
-        if np.any((expected == 0) & (cur_counts > 0)):
-            return 0.0  # a category the reference never had: infinite statistic
-        keep = expected > 0
-        return float(stats.chisquare(cur_counts[keep], expected[keep]).pvalue)
-    return _z_test(ref, cur, keys)
+        ref_map = pd.Series(self.reference, dtype=object).value_counts(sort=False).to_dict()
+        cur_map = pd.Series(self.current, dtype=object).value_counts(sort=False).to_dict()
+        keys = sorted(set(ref_map) | set(cur_map), key=str)
+        return (
+            keys,
+            np.array([ref_map.get(k, 0) for k in keys], float),
+            np.array([cur_map.get(k, 0) for k in keys], float),
+        )
 
-
-def _wasserstein_sorted(ref: np.ndarray, cur: np.ndarray) -> float:
-    """The 1-Wasserstein distance of two sorted samples, as the area between their quantile
-    functions (equal to scipy's area between the CDFs, without sorting or searching again).
-
-    The quantile functions step at i/n and j/m; on the integer grid of n*m those steps are
-    i*m and j*n, merged in linear time (two sorted runs), so no floating-point step is lost.
-    """
-    n, m = ref.size, cur.size
-    if n == m:
-        return float(np.mean(np.abs(ref - cur)))
-    steps = np.concatenate(
-        [np.arange(1, n + 1, dtype=np.int64) * m, np.arange(1, m + 1, dtype=np.int64) * n]
-    )
-    steps.sort(kind="stable")
-    widths = np.diff(steps, prepend=0)
-    ref_at = ref[(steps + m - 1) // m - 1]
-    cur_at = cur[(steps + n - 1) // n - 1]
-    return float(np.dot(np.abs(ref_at - cur_at), widths) / (n * m))
-
-
-def _psi(reference_shares: np.ndarray, current_shares: np.ndarray) -> float:
-    """Population stability index with Evidently's fill for empty bins."""
-    nonzero = np.concatenate([reference_shares, current_shares])
-    smallest = float(nonzero[nonzero > 0].min()) if np.any(nonzero > 0) else 1e-4
-    fill = smallest / 1e6 if smallest <= 1e-4 else 1e-4
-    ref = np.where(reference_shares == 0, fill, reference_shares)
-    cur = np.where(current_shares == 0, fill, current_shares)
-    return float(np.sum((ref - cur) * np.log(ref / cur)))
-
-
-def _ks_effect(ref: np.ndarray, cur: np.ndarray) -> float:
-    from scipy import stats
-
-    return float(stats.ks_2samp(ref, cur).statistic)
-
-
-def _counts(ref: np.ndarray, cur: np.ndarray) -> tuple[list[Any], np.ndarray, np.ndarray]:
-    """Keys over both sides (sorted as text) and each side's count per key."""
-    import pandas as pd
-
-    ref_map = pd.Series(ref, dtype=object).value_counts(sort=False).to_dict()
-    cur_map = pd.Series(cur, dtype=object).value_counts(sort=False).to_dict()
-    keys = sorted(set(ref_map) | set(cur_map), key=str)
-    return (
-        keys,
-        np.array([ref_map.get(k, 0) for k in keys], float),
-        np.array([cur_map.get(k, 0) for k in keys], float),
-    )
-
-
-def _binned(ref: np.ndarray, cur: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    if kind == "numerical" and np.unique(ref).size > 20:
-        edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins="sturges")
-        return np.histogram(ref, edges)[0] / ref.size, np.histogram(cur, edges)[0] / cur.size
-    _, ref_counts, cur_counts = _counts(ref, cur)
-    return ref_counts / ref.size, cur_counts / cur.size
-
-
-def _z_test(ref: np.ndarray, cur: np.ndarray, keys: list[Any]) -> float:
-    if len(keys) == 1:
-        return 1.0  # one and the same value on both sides
-    first = keys[0]
-    p1 = (
-        float(np.mean(ref.astype(object) != first))
-        if ref.dtype == object
-        else float(np.mean(ref != first))
-    )
-    p2 = (
-        float(np.mean(cur.astype(object) != first))
-        if cur.dtype == object
-        else float(np.mean(cur != first))
-    )
-    pooled = (p1 * ref.size + p2 * cur.size) / (ref.size + cur.size)
-    spread = math.sqrt(pooled * (1 - pooled) * (1 / ref.size + 1 / cur.size))
-    if spread == 0:
-        return 1.0
-    from scipy.stats import norm
-
-    return float(2 * (1 - norm.cdf(abs((p1 - p2) / spread))))
+    def shares(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sturges bins over the combined range (more than 20 unique numbers), else one bin per
+        value."""
+        ref, cur = self.reference, self.current
+        if self.kind == "numerical" and np.unique(ref).size > 20:
+            edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins="sturges")
+            return np.histogram(ref, edges)[0] / ref.size, np.histogram(cur, edges)[0] / cur.size
+        _, ref_counts, cur_counts = self.counts()
+        return ref_counts / ref.size, cur_counts / cur.size

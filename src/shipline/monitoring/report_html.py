@@ -9,15 +9,15 @@ from __future__ import annotations
 
 __all__ = ["column_histograms", "drift_score", "render_html"]
 
-import math
 from html import escape
 from typing import Any
 
 import numpy as np
 
+from shipline.config.drift_method import DRIFT_METHODS
+
 _MAX_HISTOGRAMS = 20
 _MAX_CATEGORIES = 15
-_P_VALUE_METHODS = frozenset({"ks", "chisquare", "z"})
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}
@@ -34,13 +34,9 @@ def drift_score(column: dict[str, Any]) -> float | None:
     threshold), so p = 0.05 at a 0.05 threshold is 1 and p = 0.0025 is 2. Capped at 10.
     """
     statistic, threshold, method = column["statistic"], column["threshold"], column["method"]
-    if statistic is None or not threshold:
+    if statistic is None or not threshold or method not in DRIFT_METHODS:
         return None
-    if method in _P_VALUE_METHODS:
-        if not 0 < threshold < 1:
-            return None
-        return float(min(math.log(max(statistic, 1e-300)) / math.log(threshold), 10.0))
-    return float(min(statistic / threshold, 10.0))
+    return DRIFT_METHODS.get(method).score(statistic, threshold)
 
 
 def column_histograms(

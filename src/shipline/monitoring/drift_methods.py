@@ -1,0 +1,189 @@
+"""shipline's own drift methods, with Evidently's statistics, thresholds and operators.
+
+Distances (Wasserstein, Jensen-Shannon, PSI, Hellinger) drift when the statistic reaches the
+threshold; tests (KS, chi-square, Z) drift when the p-value falls below it (KS: at or below it,
+as Evidently does). Each is registered by name in ``shipline.config.drift_method``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CHISQUARE",
+    "HELLINGER",
+    "JENSENSHANNON",
+    "KS",
+    "PSI",
+    "WASSERSTEIN",
+    "Distance",
+    "PValueTest",
+    "Z",
+]
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from shipline.config.drift_method import ColumnSample
+
+_SCORE_CAP = 10.0
+
+
+@dataclass(frozen=True)
+class Distance:
+    """A distance between the two sides: drift when it reaches the threshold."""
+
+    name: str
+    threshold: float
+    measure: Callable[[ColumnSample], float]
+    needs_numbers: bool = False
+
+    def statistic(self, sample: ColumnSample) -> float:
+        """The distance."""
+        return self.measure(sample)
+
+    def drifted(self, statistic: float, threshold: float, sample: ColumnSample) -> bool:
+        """At or past the threshold."""
+        return statistic >= threshold
+
+    def score(self, statistic: float, threshold: float) -> float | None:
+        """The distance over its threshold, capped at 10."""
+        return float(min(statistic / threshold, _SCORE_CAP)) if threshold else None
+
+
+@dataclass(frozen=True)
+class PValueTest:
+    """A two-sample test: drift when the p-value is below the threshold (``inclusive``: at or
+    below)."""
+
+    name: str
+    threshold: float
+    p_value: Callable[[ColumnSample], float]
+    needs_numbers: bool = False
+    inclusive: bool = False
+    effect: Callable[[ColumnSample], float] | None = None
+
+    def statistic(self, sample: ColumnSample) -> float:
+        """The p-value."""
+        return self.p_value(sample)
+
+    def drifted(self, statistic: float, threshold: float, sample: ColumnSample) -> bool:
+        """Significant, and under ``strict`` with an effect of at least ``min_effect``."""
+        significant = statistic <= threshold if self.inclusive else statistic < threshold
+        if significant and sample.strict and self.effect is not None:
+            return self.effect(sample) >= sample.min_effect
+        return significant
+
+    def score(self, statistic: float, threshold: float) -> float | None:
+        """log p over log threshold (p = threshold is 1, p = threshold² is 2), capped at 10."""
+        if not 0 < threshold < 1:
+            return None
+        return float(min(math.log(max(statistic, 1e-300)) / math.log(threshold), _SCORE_CAP))
+
+
+def _wasserstein(sample: ColumnSample) -> float:
+    """Wasserstein distance over the reference's standard deviation (at least 0.001)."""
+    ref = sample.reference
+    return _wasserstein_sorted(ref, sample.current) / max(float(np.std(ref)), 0.001)
+
+
+def _wasserstein_sorted(ref: np.ndarray, cur: np.ndarray) -> float:
+    """The 1-Wasserstein distance of two sorted samples, as the area between their quantile
+    functions (equal to scipy's area between the CDFs, without sorting or searching again).
+
+    The quantile functions step at i/n and j/m; on the integer grid of n*m those steps are
+    i*m and j*n, merged in linear time (two sorted runs), so no floating-point step is lost.
+    """
+    n, m = ref.size, cur.size
+    if n == m:
+        return float(np.mean(np.abs(ref - cur)))
+    steps = np.concatenate(
+        [np.arange(1, n + 1, dtype=np.int64) * m, np.arange(1, m + 1, dtype=np.int64) * n]
+    )
+    steps.sort(kind="stable")
+    widths = np.diff(steps, prepend=0)
+    ref_at = ref[(steps + m - 1) // m - 1]
+    cur_at = cur[(steps + n - 1) // n - 1]
+    return float(np.dot(np.abs(ref_at - cur_at), widths) / (n * m))
+
+
+def _jensenshannon(sample: ColumnSample) -> float:
+    from scipy.spatial import distance
+
+    return float(distance.jensenshannon(*sample.shares()))
+
+
+def _psi(sample: ColumnSample) -> float:
+    """Population stability index with Evidently's fill for empty bins."""
+    reference_shares, current_shares = sample.shares()
+    nonzero = np.concatenate([reference_shares, current_shares])
+    smallest = float(nonzero[nonzero > 0].min()) if np.any(nonzero > 0) else 1e-4
+    fill = smallest / 1e6 if smallest <= 1e-4 else 1e-4
+    ref = np.where(reference_shares == 0, fill, reference_shares)
+    cur = np.where(current_shares == 0, fill, current_shares)
+    return float(np.sum((ref - cur) * np.log(ref / cur)))
+
+
+def _hellinger(sample: ColumnSample) -> float:
+    reference_shares, current_shares = sample.shares()
+    gap = np.sqrt(reference_shares) - np.sqrt(current_shares)
+    return float(np.sqrt(np.sum(gap * gap)) / math.sqrt(2))
+
+
+def _ks(sample: ColumnSample) -> float:
+    from scipy import stats
+
+    return float(stats.ks_2samp(sample.reference, sample.current).pvalue)
+
+
+def _ks_effect(sample: ColumnSample) -> float:
+    from scipy import stats
+
+    return float(stats.ks_2samp(sample.reference, sample.current).statistic)
+
+
+def _chisquare(sample: ColumnSample) -> float:
+    """Goodness of fit against the reference shares; under ``strict`` a test of homogeneity."""
+    from scipy import stats
+
+    _, ref_counts, cur_counts = sample.counts()
+    if sample.strict:
+        return float(stats.chi2_contingency(np.vstack([ref_counts, cur_counts])).pvalue)
+    expected = ref_counts * (sample.current.size / sample.reference.size)
+    if np.any((expected == 0) & (cur_counts > 0)):
+        return 0.0  # a category the reference never had: infinite statistic
+    keep = expected > 0
+    return float(stats.chisquare(cur_counts[keep], expected[keep]).pvalue)
+
+
+def _z(sample: ColumnSample) -> float:
+    """Two-proportion Z-test on the share of the first category."""
+    keys, _, _ = sample.counts()
+    if len(keys) == 1:
+        return 1.0  # one and the same value on both sides
+    ref, cur = sample.reference, sample.current
+    p1, p2 = _share_other_than(ref, keys[0]), _share_other_than(cur, keys[0])
+    pooled = (p1 * ref.size + p2 * cur.size) / (ref.size + cur.size)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / ref.size + 1 / cur.size))
+    if spread == 0:
+        return 1.0
+    from scipy.stats import norm
+
+    return float(2 * (1 - norm.cdf(abs((p1 - p2) / spread))))
+
+
+def _share_other_than(values: np.ndarray, first: Any) -> float:
+    if values.dtype == object:
+        return float(np.mean(values.astype(object) != first))
+    return float(np.mean(values != first))
+
+
+WASSERSTEIN = Distance("wasserstein", 0.1, _wasserstein, needs_numbers=True)
+JENSENSHANNON = Distance("jensenshannon", 0.1, _jensenshannon)
+PSI = Distance("psi", 0.1, _psi)
+HELLINGER = Distance("hellinger", 0.1, _hellinger)
+KS = PValueTest("ks", 0.05, _ks, needs_numbers=True, inclusive=True, effect=_ks_effect)
+CHISQUARE = PValueTest("chisquare", 0.05, _chisquare)
+Z = PValueTest("z", 0.05, _z)

@@ -82,8 +82,8 @@ def _conforms(method: DriftMethod) -> None:
     assert calm.drifted is False, f"{method.name}: identical distributions drifted"
     assert moved.drifted is True, f"{method.name}: a large shift did not drift"
     if method.needs_numbers:
+        text = np.array(["a", "b"] * 100, dtype=object)
         with pytest.raises(UsageError, match="needs a numerical column"):
-            text = np.array(["a", "b"] * 100, dtype=object)
             _verdict(method.name, text, text, method.threshold)
 
 

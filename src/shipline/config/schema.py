@@ -14,6 +14,7 @@ __all__ = [
     "BatchingConfig",
     "BiasConfig",
     "CaptureConfig",
+    "Cron",
     "DataChecks",
     "DataConfig",
     "DeploymentConfig",
@@ -39,9 +40,22 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
 
 from shipline.config.drift_method import check_drift_method
+from shipline.config.trigger_kind import TRIGGER_KINDS
 from shipline.errors import UsageError
 from shipline.types import check_name
 
@@ -335,23 +349,73 @@ class MonitoringConfig(_Section):
     attribution: AttributionLimit | None = None
 
 
+# The keys every trigger was dumped with before trigger kinds became plug-ins: dumped still, so
+# a model's applied-config digest does not change when shipline is upgraded.
+_DUMPED_TRIGGER_KEYS = ("cron", "new_data", "environment", "alarm")
+
+
 class Trigger(_Section):
-    """One reason to retrain; exactly one key is set."""
+    """One reason to retrain: exactly one key, the name of a trigger kind, with its value."""
 
-    cron: Cron | None = None
-    new_data: bool | None = None
-    environment: str | None = Field(None, min_length=1)
-    alarm: Literal["drift", "quality", "estimated_quality", "bias", "attribution"] | None = None
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Trigger:
-        set_keys = [k for k in ("cron", "new_data", "environment", "alarm") if getattr(self, k)]
-        if len(set_keys) != 1:
+    @model_validator(mode="wrap")
+    @classmethod
+    def _one_known_kind(cls, data: Any, handler: ModelWrapValidatorHandler[Trigger]) -> Trigger:
+        if not isinstance(data, dict):
+            return handler(data)
+        # A key set to null (as dumped) or false (``new_data: false``) is not a trigger.
+        given = {
+            key: value for key, value in data.items() if value is not None and value is not False
+        }
+        if len(given) != 1:
             raise ValueError(
-                "a trigger has exactly one of 'cron', 'new_data: true', 'environment' or "
-                f"'alarm', found {set_keys or 'none'}"
+                f"a trigger has exactly one of {_trigger_kinds_text()}, found "
+                f"{sorted(given) or 'none'}"
             )
-        return self
+        ((key, value),) = given.items()
+        if key not in TRIGGER_KINDS:
+            raise ValueError(
+                f"unknown trigger kind {key!r}; expected one of {_trigger_kinds_text()}"
+            )
+        try:
+            parsed = TypeAdapter(TRIGGER_KINDS.get(key).value_type).validate_python(
+                value, strict=True
+            )
+        except ValidationError as error:
+            raise ValidationError.from_exception_data(
+                cls.__name__,
+                [
+                    InitErrorDetails(
+                        type=detail["type"],
+                        loc=(key, *detail["loc"]),
+                        input=detail["input"],
+                        ctx=detail.get("ctx", {}),
+                    )
+                    for detail in error.errors(include_url=False)
+                ],
+            ) from None
+        return handler({key: parsed})
+
+    @property
+    def kind(self) -> str:
+        """The trigger kind's name."""
+        return next(iter(self.__pydantic_extra__ or {}))
+
+    @property
+    def value(self) -> Any:
+        """The trigger's configured value."""
+        return (self.__pydantic_extra__ or {})[self.kind]
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        return {**dict.fromkeys(_DUMPED_TRIGGER_KEYS), **dumped}
+
+
+def _trigger_kinds_text() -> str:
+    names = ["'new_data: true'" if n == "new_data" else repr(n) for n in TRIGGER_KINDS.names()]
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
 
 
 class RetrainingConfig(_Section):

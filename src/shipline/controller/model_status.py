@@ -9,6 +9,7 @@ from typing import Any
 
 from shipline.config import ModelConfig
 from shipline.config.schema import parse_duration
+from shipline.config.trigger_kind import TRIGGER_KINDS
 from shipline.controller.reconcile import last_controller_run
 from shipline.controller.trigger_event import list_events, pending_events
 from shipline.controller.trigger_watch import get_watch
@@ -66,9 +67,10 @@ def _next_events(db: Database, document: dict[str, Any], now: datetime) -> list[
         return []
     upcoming = []
     for trigger in config.retraining.triggers:
-        if trigger.cron:
-            at = croniter(trigger.cron, now).get_next(datetime)
-            upcoming.append({"event": f"retrain (cron {trigger.cron})", "at": at.isoformat()})
+        at = TRIGGER_KINDS.get(trigger.kind).next_at(trigger.value, now)
+        if at is not None:
+            event = f"retrain ({trigger.kind} {trigger.value})"
+            upcoming.append({"event": event, "at": at.isoformat()})
     if config.monitoring.schedule:
         at = croniter(config.monitoring.schedule, now).get_next(datetime)
         upcoming.append({"event": "monitoring", "at": at.isoformat()})

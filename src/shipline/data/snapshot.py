@@ -8,7 +8,11 @@ commit leaves at most unreferenced blobs; a crash after it leaves the whole vers
 
 from __future__ import annotations
 
-__all__ = ["AddResult", "add_version"]
+__all__ = [
+    "AddResult",
+    "add_version",
+    "snapshot_digest",
+]
 
 import re
 from collections.abc import Callable
@@ -18,7 +22,7 @@ from pathlib import Path
 import orjson
 from sqlalchemy import Connection, select
 
-from shipline.artifacts import ContentStore, ManifestEntry, store_manifest
+from shipline.artifacts import ContentStore, Manifest, ManifestEntry, store_manifest
 from shipline.data.data_file import (
     Column,
     CsvScan,
@@ -90,6 +94,27 @@ def add_version(
         created_by=actor,
     )
     return _record(db, candidate, actor)
+
+
+def snapshot_digest(path: Path) -> str:
+    """The digest ``add_version`` gives the data at ``path`` (a file's bytes, or a folder's
+    manifest of files), computed without storing anything: the one content digest of a source."""
+    import blake3
+
+    def file_digest(file: Path) -> str:
+        hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+        if file.stat().st_size:
+            hasher.update_mmap(file)
+        return str(hasher.hexdigest())
+
+    files = find_data_files(path)
+    if not path.is_dir():
+        return file_digest(files[0])
+    entries = [
+        ManifestEntry(f.relative_to(path).as_posix(), file_digest(f), f.stat().st_size)
+        for f in files
+    ]
+    return str(blake3.blake3(Manifest(tuple(entries)).to_bytes()).hexdigest())
 
 
 def _default_name(path: Path) -> str:

@@ -13,6 +13,7 @@ import orjson
 
 from shipline.artifacts import ManifestEntry, store_manifest
 from shipline.config.schema import ModelConfig
+from shipline.config.trigger_kind import TRIGGER_KINDS
 from shipline.data import add_version, get_version, read_frame, split_frame, validate_data
 from shipline.data.data_file import Column
 from shipline.data.data_source import DataSource, resolve_source
@@ -310,7 +311,11 @@ def _training_code(context: StepContext, inputs: dict[str, str]) -> dict[str, An
         facts["entrypoint"] = file_digests(project.resolve(), entrypoint_files(project, entry))
     if training.deps:
         facts["deps"] = deps_digests(project, training.deps)
-    watched = [t.environment for t in context.config.retraining.triggers if t.environment]
+    watched = [
+        name
+        for trigger in context.config.retraining.triggers
+        for name in TRIGGER_KINDS.get(trigger.kind).watched_files(trigger.value)
+    ]
     if watched:
         # A changed lock file fires the environment trigger; the model must then retrain.
         facts["environment_files"] = {

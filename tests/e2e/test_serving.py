@@ -849,3 +849,50 @@ def test_captures_are_bounded_in_memory_while_the_store_cannot_be_written(
         assert time.monotonic() < deadline, "the kept rows were never written"
         time.sleep(0.2)
     assert _metric(server, "shipline_captured_rows_total") >= 40
+
+
+@pytest.mark.parametrize("name", ["invocations", "v2"])
+def test_every_serving_protocol_conforms(serve, trained: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Each registered protocol's routes are its own, and every error under its paths is JSON
+    in its own shape, with the request id, counted in /metrics."""
+    from starlette.routing import Route
+
+    from shipline.config.schema import ServingConfig
+    from shipline.server.service import PredictionService
+    from shipline.server.serving_protocol import SERVING_PROTOCOLS, Gateway
+
+    assert set(SERVING_PROTOCOLS.names()) >= {"invocations", "v2"}
+    protocol = SERVING_PROTOCOLS.get(name)
+    with _as_alice(trained) as project:
+        gateway = Gateway(PredictionService(project.db(), project.store(), [], ServingConfig()))
+    claimed = {
+        (route.path, method)
+        for other in SERVING_PROTOCOLS
+        if other.name != name
+        for route in other.routes(gateway)
+        if isinstance(route, Route)
+        for method in route.methods or ()
+    }
+    own = [route for route in protocol.routes(gateway) if isinstance(route, Route)]
+    assert own and not any((r.path, m) in claimed for r in own for m in r.methods or ())
+    body = protocol.error_body("NOT_FOUND", "no such thing")
+    assert "no such thing" in str(body.values())
+    server = serve("cancer@live")
+    before = _not_found_count(server)
+    missing = f"{server.url}{protocol.path_prefix.rstrip('/')}/no-such-route"
+    answer = httpx.get(missing, headers={"x-request-id": "conformance-1"}, timeout=30)
+    assert answer.status_code == 404 and answer.headers["x-request-id"] == "conformance-1"
+    assert set(answer.json()) == {*body, "request_id"}
+    assert _not_found_count(server) == before + 1
+
+
+def _not_found_count(server: Server) -> float:
+    """Requests answered 404 outside any model, as /metrics counts them (0 before the first)."""
+    text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    labels = ('protocol="other"', 'status="404"', 'model="unknown"')
+    found = [
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("shipline_requests_total{") and all(x in line for x in labels)
+    ]
+    return sum(found)

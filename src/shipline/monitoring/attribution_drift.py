@@ -68,14 +68,14 @@ def _importances(
     import pandas as pd
     from sklearn.inspection import permutation_importance
 
-    estimator = model.bundle.model
+    estimator = model.bundle.estimator
     frame = pd.DataFrame(model.frame(columns, len(truth)))
     if task == "regression":
         target = np.asarray(truth, dtype=float)
         scoring = "r2"
     else:
         # Labels come from files as JSON values; the estimator knows its classes' own types.
-        by_text = {str(c): c for c in getattr(estimator, "classes_", [])}
+        by_text = {str(c): c for c in model.bundle.classes or []}
         target = np.asarray([by_text.get(str(v), v) for v in truth])
         scoring = "accuracy"
     found = permutation_importance(

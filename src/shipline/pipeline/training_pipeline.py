@@ -142,11 +142,12 @@ def train(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
     """Fit the model and bundle it with its signature."""
     frame = inputs["train"]
     config = context.config
-    model = train_model(config, frame, context.project_dir)
+    model, flavour = train_model(config, frame, context.project_dir)
     features = feature_columns(config, list(frame.columns))
     output: dict[str, Any] = {"name": config.data.target, "task": config.training.task}
-    if hasattr(model, "classes_"):
-        output["classes"] = [c.item() if hasattr(c, "item") else c for c in model.classes_]
+    classes = flavour.classes(model)
+    if classes is not None:
+        output["classes"] = classes
     formats = frame.attrs.get("date_formats", {})
     inputs_signature = [
         {
@@ -161,7 +162,7 @@ def train(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
         # Clients may send the id column with each row: it is echoed and captured, not scored.
         signature["id_column"] = config.data.id_column
     bundle = ModelBundle(
-        model, config.training.task, config.data.target, tuple(features), signature
+        model, config.training.task, config.data.target, tuple(features), signature, flavour.name
     )
     return {"model": bundle, "signature": signature}
 
@@ -175,8 +176,8 @@ def evaluate(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
         inputs["train"],
     )
     x, y = test[list(bundle.features)], test[config.data.target]
-    metrics = compute_metrics(config.training.task, bundle.model, x, y)
-    predicted = bundle.model.predict(x)
+    metrics = compute_metrics(config.training.task, bundle.estimator, x, y)
+    predicted, _ = bundle.predict(x)
     evaluation: dict[str, Any] = {
         "metrics": metrics,
         "rows": len(test),
@@ -188,7 +189,7 @@ def evaluate(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
     if config.evaluation.explain:
         evaluation["explain"] = permutation_report(
             config.evaluation.explain,
-            bundle.model,
+            bundle.estimator,
             x,
             y,
             config.training.task,

@@ -2,7 +2,7 @@
 
 from shipline.scoring.batch_scoring import score_file
 from shipline.scoring.loaded_model import LoadedModel, Prediction, load_version
-from shipline.scoring.payload import Batch, PayloadError, parse_invocations, parse_v2
+from shipline.scoring.payload import Batch, PayloadError, parse_invocations
 from shipline.scoring.signature import SchemaError, coerce_columns
 
 __all__ = [
@@ -14,6 +14,5 @@ __all__ = [
     "coerce_columns",
     "load_version",
     "parse_invocations",
-    "parse_v2",
     "score_file",
 ]

@@ -66,45 +66,18 @@ class LoadedModel:
 
     def predict(self, inputs: ModelInput, probabilities: bool = False) -> Prediction:
         """Labels (classification) or values (regression) for every row, from either form."""
-        model = self.bundle.model
         proba: Any = None
         if self.onnx is not None:
             values, proba = self.onnx.run(inputs)
         else:
-            values, proba = _native_predict(model, pd.DataFrame(inputs), probabilities)
+            values, proba = self.bundle.predict(pd.DataFrame(inputs), probabilities)
         if not probabilities or proba is None:
             return Prediction(np.asarray(values).tolist(), None, None)
-        classes = [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])]
         return Prediction(
-            np.asarray(values).tolist(), np.asarray(proba).round(10).tolist(), classes
+            np.asarray(values).tolist(),
+            np.asarray(proba).round(10).tolist(),
+            self.bundle.classes or [],
         )
-
-
-# Classifiers whose predict() is the class of highest probability (numpy's argmax, first on
-# ties): for them one predict_proba() gives both, which halves the model's work when the server
-# captures probabilities for every request.
-_ARGMAX_FAMILIES = (
-    "sklearn.ensemble",
-    "sklearn.tree",
-    "sklearn.naive_bayes",
-    "sklearn.neighbors",
-    "xgboost",
-    "lightgbm",
-)
-
-
-def _native_predict(model: Any, frame: pd.DataFrame, probabilities: bool) -> tuple[Any, Any]:
-    """Labels (and class probabilities) from a native model; a pipeline's preprocessing runs
-    once for both."""
-    if not probabilities or not hasattr(model, "predict_proba"):
-        return model.predict(frame), None
-    steps = getattr(model, "steps", None)
-    final, features = (steps[-1][1], model[:-1].transform(frame)) if steps else (model, frame)
-    proba = final.predict_proba(features)
-    classes = getattr(final, "classes_", None)
-    if classes is not None and type(final).__module__.startswith(_ARGMAX_FAMILIES):
-        return np.asarray(classes)[np.argmax(proba, axis=1)], proba
-    return final.predict(features), proba
 
 
 def load_version(

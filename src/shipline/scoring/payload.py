@@ -2,12 +2,13 @@
 
 MLflow / SageMaker ``/invocations``: JSON with exactly one of ``dataframe_split``,
 ``dataframe_records``, ``instances`` or ``inputs`` (plus optional ``params``), or a CSV body.
-Open Inference Protocol V2 ``/infer``: named tensors ``{name, shape, datatype, data}``.
+(The V2 protocol's tensors are parsed with the rest of that protocol, in
+``shipline.server.v2_protocol``.)
 """
 
 from __future__ import annotations
 
-__all__ = ["Batch", "PayloadError", "parse_invocations", "parse_v2"]
+__all__ = ["Batch", "PayloadError", "load_json_body", "parse_invocations"]
 
 import io
 from dataclasses import dataclass, field
@@ -18,21 +19,6 @@ import orjson
 from shipline.errors import ShiplineError
 
 _KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
-_V2_TYPES = {
-    "BOOL",
-    "UINT8",
-    "UINT16",
-    "UINT32",
-    "UINT64",
-    "INT8",
-    "INT16",
-    "INT32",
-    "INT64",
-    "FP16",
-    "FP32",
-    "FP64",
-    "BYTES",
-}
 
 
 class PayloadError(ShiplineError):
@@ -54,7 +40,8 @@ class Batch:
     outputs: tuple[str, ...] = ()
 
 
-def _load_json(body: bytes, max_depth: int) -> Any:
+def load_json_body(body: bytes, max_depth: int) -> Any:
+    """A JSON body, refused when it is not JSON or nested deeper than ``max_depth``."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as error:
@@ -90,7 +77,7 @@ def parse_invocations(
             raise PayloadError(f"{lines - 1} rows in one request; the limit is {max_rows}", 413)
         batch = _from_csv(body)
     elif kind == "application/json":
-        batch = _from_json(_load_json(body, max_depth), names)
+        batch = _from_json(load_json_body(body, max_depth), names)
     else:
         raise PayloadError(
             f"unsupported Content-Type {kind or '(none)'!r}; use application/json or text/csv", 415
@@ -175,85 +162,3 @@ def _from_csv(body: bytes) -> Batch:
     return Batch(
         {name: table.column(name).to_pylist() for name in table.column_names}, table.num_rows
     )
-
-
-def parse_v2(body: bytes, names: list[str], max_depth: int, max_rows: int) -> Batch:
-    """Columns from an Open Inference Protocol V2 inference request."""
-    document = _load_json(body, max_depth)
-    if (
-        not isinstance(document, dict)
-        or not isinstance(document.get("inputs"), list)
-        or not document["inputs"]
-    ):
-        raise PayloadError('expected {"inputs": [{"name", "shape", "datatype", "data"}, ...]}')
-    columns: dict[str, Any] = {}
-    rows = None
-    for index, tensor in enumerate(document["inputs"]):
-        name, values, count = _tensor(tensor, index, names)
-        rows = count if rows is None else rows
-        if count != rows:
-            raise PayloadError(
-                f"inputs[{index}] ({name}): {count} rows, but earlier inputs have {rows}"
-            )
-        columns.update(values)
-    outputs = tuple(
-        str(o.get("name")) for o in document.get("outputs") or [] if isinstance(o, dict)
-    )
-    request_id = document.get("id")
-    if rows is not None and rows > max_rows:
-        raise PayloadError(f"{rows} rows in one request; the limit is {max_rows}", 413)
-    return Batch(
-        columns,
-        rows or 0,
-        document.get("parameters") or {},
-        str(request_id) if request_id else None,
-        outputs,
-    )
-
-
-def _tensor(tensor: Any, index: int, names: list[str]) -> tuple[str, dict[str, Any], int]:
-    if not isinstance(tensor, dict) or not {"name", "shape", "datatype", "data"} <= set(tensor):
-        raise PayloadError(f"inputs[{index}]: a tensor needs name, shape, datatype and data")
-    name, shape, datatype, data = (
-        tensor["name"],
-        tensor["shape"],
-        tensor["datatype"],
-        tensor["data"],
-    )
-    if datatype not in _V2_TYPES:
-        raise PayloadError(f"inputs[{index}] ({name}): unknown datatype {datatype!r}")
-    if (
-        not isinstance(shape, list)
-        or not all(isinstance(d, int) and d >= 0 for d in shape)
-        or not 1 <= len(shape) <= 2
-    ):
-        raise PayloadError(
-            f"inputs[{index}] ({name}): shape must be [rows] or [rows, columns], got {shape!r}"
-        )
-    flat = _flatten(data)
-    size = 1
-    for dim in shape:
-        size *= dim
-    if len(flat) != size:
-        raise PayloadError(
-            f"inputs[{index}] ({name}): shape {shape} needs {size} values, data has {len(flat)}"
-        )
-    if len(shape) == 2 and shape[1] != 1:
-        if shape[1] != len(names):
-            raise PayloadError(
-                f"inputs[{index}] ({name}): {shape[1]} columns, "
-                f"the model takes {len(names)} ({', '.join(names)})"
-            )
-        rows = shape[0]
-        return name, {column: flat[i :: shape[1]] for i, column in enumerate(names)}, rows
-    return name, {name: flat}, shape[0]
-
-
-def _flatten(data: Any) -> list[Any]:
-    if not isinstance(data, list):
-        raise PayloadError("tensor data must be a list")
-    if data and isinstance(data[0], list):
-        return [
-            value for row in data for value in (_flatten(row) if isinstance(row, list) else [row])
-        ]
-    return data

@@ -19,6 +19,12 @@ import pandas as pd
 
 from shipline.config.schema import ModelConfig
 from shipline.errors import ShiplineError
+from shipline.training.model_flavour import (
+    GENERIC_FLAVOUR,
+    MODEL_FLAVOURS,
+    ModelFlavour,
+    flavour_for,
+)
 
 _DEFAULTS = {
     "classification": "sklearn.ensemble.HistGradientBoostingClassifier",
@@ -40,14 +46,28 @@ def feature_columns(config: ModelConfig, columns: list[str]) -> list[str]:
     return [c for c in columns if c not in dropped]
 
 
-def train_model(config: ModelConfig, train: pd.DataFrame, project_dir: Path) -> Any:
-    """Fit and return the model on the training frame."""
+def train_model(
+    config: ModelConfig, train: pd.DataFrame, project_dir: Path
+) -> tuple[Any, ModelFlavour]:
+    """Fit the model on the training frame: the model and the flavour that claims it."""
+    if not config.training.entrypoint:
+        return _fit_estimator(config, train), MODEL_FLAVOURS.get(GENERIC_FLAVOUR)
+    _seed_global_generators(config.data.split.seed)
+    model = _train_entrypoint(config, train, project_dir)
+    flavour = flavour_for(model)
+    if flavour is None:
+        raise TrainingError(
+            f"training.entrypoint: {config.training.entrypoint} returned "
+            f"{type(model).__name__}, expected a fitted estimator with predict() or a model "
+            f"of an installed flavour ({', '.join(MODEL_FLAVOURS.names())})"
+        )
+    return model, flavour
+
+
+def _fit_estimator(config: ModelConfig, train: pd.DataFrame) -> Any:
     features = feature_columns(config, list(train.columns))
     x, y = train[features], train[config.data.target]
     seed = config.data.split.seed
-    if config.training.entrypoint:
-        _seed_global_generators(seed)
-        return _train_entrypoint(config, train, project_dir)
     path = config.training.estimator or _DEFAULTS[config.training.task]
     estimator = _build_estimator(path, config.training.params)
     _seed_estimator(estimator, seed)
@@ -200,13 +220,7 @@ def _train_entrypoint(config: ModelConfig, train: pd.DataFrame, project_dir: Pat
                 f"training.entrypoint: {file_name} has no function {function_name!r}"
             )
         takes_config = len(inspect.signature(function).parameters) >= 2
-        model = function(train.copy(), config) if takes_config else function(train.copy())
-    if not hasattr(model, "predict"):
-        raise TrainingError(
-            f"training.entrypoint: {entrypoint} returned {type(model).__name__}, "
-            "expected a fitted estimator with predict()"
-        )
-    return model
+        return function(train.copy(), config) if takes_config else function(train.copy())
 
 
 @contextlib.contextmanager

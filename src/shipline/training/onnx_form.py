@@ -32,37 +32,37 @@ def convert_to_onnx(
             "available": False,
             "reason": f"text inputs ({', '.join(text)}) are served natively",
         }
+    names = [c["name"] for c in inputs]
     try:
-        from skl2onnx import to_onnx
-        from skl2onnx.common.data_types import FloatTensorType
-    except ImportError:
-        return None, {"available": False, "reason": "skl2onnx is not installed"}
-    types = [(c["name"], FloatTensorType([None, 1])) for c in inputs]
-    options = {"zipmap": False} if bundle.task == "classification" else None
+        onnx_bytes = bundle.model_flavour.to_onnx(bundle.model, names, bundle.task)
+    except NotImplementedError as error:
+        return None, {"available": False, "reason": str(error) or "no ONNX conversion"}
+    except Exception as error:  # converters raise many kinds for unsupported models
+        return None, {"available": False, "reason": _failure(error)}
     try:
-        onnx_bytes = to_onnx(bundle.model, initial_types=types, options=options).SerializeToString()
         session = open_onnx(onnx_bytes, bundle)
         return _verified(onnx_bytes, session, bundle, holdout[list(bundle.features)])
-    except Exception as error:  # skl2onnx and onnxruntime raise many kinds for unsupported models
-        message = str(error).strip()
-        reason = message.splitlines()[0][:300] if message else type(error).__name__
-        return None, {
-            "available": False,
-            "reason": f"conversion failed: {type(error).__name__}: {reason}",
-        }
+    except Exception as error:  # onnxruntime raises many kinds for models it cannot run
+        return None, {"available": False, "reason": _failure(error)}
+
+
+def _failure(error: Exception) -> str:
+    message = str(error).strip()
+    reason = message.splitlines()[0][:300] if message else type(error).__name__
+    return f"conversion failed: {type(error).__name__}: {reason}"
 
 
 def _verified(
     onnx_bytes: bytes, session: OnnxSession, bundle: ModelBundle, x: pd.DataFrame
 ) -> tuple[bytes | None, dict[str, Any]]:
-    native = np.asarray(bundle.model.predict(x))
+    native, native_probabilities = bundle.predict(x, probabilities=True)
     converted, probabilities = session.run(x)
     report: dict[str, Any] = {"tolerance": TOLERANCE, "rows_checked": len(x)}
     if bundle.task == "classification":
         agree = float(np.mean(np.asarray(converted) == native)) if len(x) else 1.0
         gap = (
-            float(np.max(np.abs(probabilities - bundle.model.predict_proba(x))))
-            if probabilities is not None and len(x)
+            float(np.max(np.abs(probabilities - native_probabilities)))
+            if probabilities is not None and native_probabilities is not None and len(x)
             else 0.0
         )
         report |= {"labels_agree": agree, "max_probability_difference": gap}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shipline.scoring import PayloadError, SchemaError, coerce_columns, parse_invocations, parse_v2
+from shipline.scoring import PayloadError, SchemaError, coerce_columns, parse_invocations
+from shipline.server.v2_protocol import parse_v2
 
 NAMES = ["a", "b"]
 SIGNATURE = {"inputs": [{"name": "a", "dtype": "float64"}, {"name": "b", "dtype": "str"}]}
@@ -122,7 +123,7 @@ def test_labels_with_probabilities_are_the_labels_predict_gives(estimator: str) 
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from shipline.scoring.loaded_model import _native_predict
+    from shipline.training.sklearn_flavour import SKLEARN
 
     module, _, name = estimator.rpartition(".")
     factory = getattr(importlib.import_module(module), name)
@@ -131,6 +132,6 @@ def test_labels_with_probabilities_are_the_labels_predict_gives(estimator: str) 
     params = {"estimator": SVC(), "ensemble": False} if name == "CalibratedClassifierCV" else {}
     frame, target = load_breast_cancer(return_X_y=True, as_frame=True)
     model = make_pipeline(StandardScaler(), factory(**params)).fit(frame, target)
-    labels, proba = _native_predict(model, frame, probabilities=True)
+    labels, proba = SKLEARN.predict(model, frame, probabilities=True)
     assert (labels == model.predict(frame)).all()
     assert proba.shape == (len(frame), 2)

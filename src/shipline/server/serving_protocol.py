@@ -1,0 +1,169 @@
+"""What a serving protocol is: the plug-in point for the wire formats the prediction server
+speaks (MLflow/SageMaker ``/invocations`` and Open Inference Protocol V2 today).
+
+A protocol contributes its routes and the shape of its error bodies; everything a request
+shares whatever its format (reading the body under limits, validating against the signature,
+micro-batched prediction, capture, metrics, error answers) is the ``Gateway`` it is handed.
+Add one with ``SERVING_PROTOCOLS.register(...)`` or an entry point in the
+``shipline.serving_protocols`` group; every registered protocol is served.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SERVING_PROTOCOLS", "Gateway", "Served", "ServingProtocol"]
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from shipline.errors import NotFoundError
+from shipline.plugin import PluginRegistry
+from shipline.scoring import Batch, PayloadError, SchemaError
+from shipline.server.batcher import BatchResult
+from shipline.server.error_response import error_response, json_response, log_failure
+from shipline.server.request_input import INLINE_ROWS, parsed, read_body
+from shipline.server.service import PredictionService, Slot
+
+
+class ServingProtocol(Protocol):
+    """One wire format: its routes and its error bodies."""
+
+    @property
+    def name(self) -> str:
+        """The protocol's name (the ``protocol`` label of the server's metrics)."""
+        ...
+
+    @property
+    def path_prefix(self) -> str:
+        """Paths under this prefix answer errors in this protocol's shape."""
+        ...
+
+    def routes(self, gateway: Gateway) -> Sequence[BaseRoute]:
+        """The protocol's routes, handled through ``gateway``."""
+        ...
+
+    def error_body(self, code: str, message: str) -> dict[str, Any]:
+        """An error answer's body (the request id is added to it)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Served:
+    """A request's predictions, as every protocol renders them."""
+
+    prediction: BatchResult
+    rows: int
+    ids: dict[str, list[Any]]
+    name: str
+    version: int
+
+    def headers(self, request_id: str) -> dict[str, str]:
+        """The response headers every protocol sends."""
+        return {
+            "x-request-id": request_id,
+            "x-model-version": f"{self.name}:{self.version}",
+            "x-rows": str(self.rows),
+        }
+
+
+class Gateway:
+    """What every protocol shares: limits, prediction, capture, metrics and error answers."""
+
+    def __init__(self, service: PredictionService) -> None:
+        self.service = service
+        self.limits = service.serving.limits
+        self.metrics = service.metrics
+
+    async def body(self, request: Request) -> bytes:
+        """The request body, within the size and time limits."""
+        return await read_body(request, self.limits.max_body_bytes, self.limits.body_timeout_s)
+
+    async def parse(self, parse: Callable[[], Batch], size: int) -> Batch:
+        """Run a body parser (in a thread when the body is large)."""
+        return await parsed(parse, size)
+
+    async def predict(
+        self, slot: Slot, columns: dict[str, Any], rows: int, wants: bool, request_id: str
+    ) -> Served:
+        """Validate, predict (batched) and capture one request; the id column comes back apart.
+
+        Classifiers always predict probabilities, so captures hold them for roc_auc and
+        log_loss once labels arrive; the response carries them only when the client asked.
+        """
+        model = slot.model  # validated against, and predicted by, the version current now
+        id_column = model.bundle.signature.get("id_column")
+        ids = {id_column: list(columns.pop(id_column))} if id_column in columns else {}
+        if id_column in ids and len(ids[id_column]) != rows:
+            raise SchemaError(id_column, f"has {len(ids[id_column])} values, expected {rows}")
+        if rows <= INLINE_ROWS:
+            inputs = model.frame(columns, rows)
+        else:  # validating many rows takes long enough to stall other requests: in a thread
+            loop = asyncio.get_running_loop()
+            inputs = await loop.run_in_executor(None, model.frame, columns, rows)
+        assert slot.batcher is not None
+        classifier = model.bundle.task == "classification"
+        result = await slot.batcher.predict(model, inputs, wants or classifier)
+        self.service.record(slot, request_id, inputs, result, rows, ids)
+        if not wants and result.probabilities is not None:
+            result = dataclasses.replace(result, probabilities=None, classes=None)
+        return Served(result, rows, ids, result.model.name, result.model.version)
+
+    def answered(
+        self,
+        protocol: ServingProtocol,
+        slot: Slot,
+        started: float,
+        body: Any,
+        served: Served,
+        request_id: str,
+    ) -> Response:
+        """A successful answer, counted and timed."""
+        self.metrics.requests.labels(slot.name, protocol.name, "200").inc()
+        elapsed = time.perf_counter() - started
+        self.metrics.latency.labels(slot.name, protocol.name).observe(elapsed)
+        return json_response(body, headers=served.headers(request_id))
+
+    def error(
+        self, protocol: ServingProtocol, model: str, error: Exception, request_id: str
+    ) -> Response:
+        """The answer to a failed request: 4xx for what the client got wrong, else 500."""
+        if isinstance(error, PayloadError):
+            status, code = error.status, "BAD_REQUEST"
+        elif isinstance(error, SchemaError):
+            status, code = 422, "SCHEMA_ENFORCEMENT_FAILED"
+        elif isinstance(error, NotFoundError):
+            status, code = 404, "RESOURCE_DOES_NOT_EXIST"
+        else:
+            log_failure(request_id, error)
+            status, code = 500, "INTERNAL_ERROR"
+        message = (
+            f"the model failed to predict: {type(error).__name__}: {error}"[:500]
+            if status == 500
+            else str(error)
+        )
+        return error_response(
+            self.metrics,
+            model,
+            protocol.name,
+            status,
+            code,
+            request_id,
+            protocol.error_body(code, message),
+        )
+
+
+SERVING_PROTOCOLS: PluginRegistry[ServingProtocol] = PluginRegistry(
+    "shipline.serving_protocols",
+    "serving protocol",
+    {
+        "invocations": "shipline.server.invocations_protocol:INVOCATIONS",
+        "v2": "shipline.server.v2_protocol:V2",
+    },
+)

@@ -278,9 +278,9 @@ def test_bad_requests_get_clear_4xx_and_the_server_keeps_serving(serve, trained:
     assert 'reason="SCHEMA_ENFORCEMENT_FAILED"' in metrics
 
 
-def test_hostile_bodies_ids_and_names_get_json_4xx_and_bounded_metrics(
+def test_hostile_bodies_ids_and_names_get_json_4xx_and_bounded_metrics(  # type: ignore[no-untyped-def]
     serve, trained: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     server = serve("cancer@live")
     shapes = [
         ("/invocations", {"instances": 5}),
@@ -477,9 +477,9 @@ def _captured(trained: Path) -> pd.DataFrame:
     return pd.concat(frames) if frames else pd.DataFrame()
 
 
-def test_the_id_column_is_accepted_echoed_and_captured_with_probabilities(
+def test_the_id_column_is_accepted_echoed_and_captured_with_probabilities(  # type: ignore[no-untyped-def]
     serve, trained: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     server = serve("cancer@live")
     x = _sample(trained, 2).drop(columns=["benign"])  # keeps sample_id, the id column
     ids = x["sample_id"].tolist()
@@ -493,9 +493,9 @@ def test_the_id_column_is_accepted_echoed_and_captured_with_probabilities(
     for name, kwargs in bodies.items():
         answer = httpx.post(
             f"{server.url}/invocations",
-            headers={"X-Request-Id": f"id-{name}", **kwargs.pop("headers", {})},  # type: ignore[dict-item]
+            headers={"X-Request-Id": f"id-{name}", **kwargs.pop("headers", {})},
             timeout=30,
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
         assert answer.status_code == 200, (name, answer.text)
         assert [str(v) for v in answer.json()["sample_id"]] == [str(v) for v in ids], name
@@ -801,9 +801,9 @@ def test_stalled_clients_are_cut_off_and_health_checks_still_answer(serve, train
         time.sleep(0.1)
 
 
-def test_over_limit_csv_is_refused_unparsed_and_large_bodies_are_served(
+def test_over_limit_csv_is_refused_unparsed_and_large_bodies_are_served(  # type: ignore[no-untyped-def]
     serve, trained: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     server = serve("cancer@live")
     x = pd.read_csv(trained / "data" / "breast_cancer.csv").drop(columns=FEATURES_DROP)
     big = pd.concat([x] * 18).head(10_000)  # the row limit, about 2 MiB of CSV
@@ -825,9 +825,9 @@ def test_over_limit_csv_is_refused_unparsed_and_large_bodies_are_served(
     assert refused.status_code == 413 and "10006 rows" in refused.json()["message"]
 
 
-def test_captures_are_bounded_in_memory_while_the_store_cannot_be_written(
+def test_captures_are_bounded_in_memory_while_the_store_cannot_be_written(  # type: ignore[no-untyped-def]
     serve,
-    trained: Path,  # type: ignore[no-untyped-def]
+    trained: Path,
 ) -> None:
     server = serve("cancer@live", extra_config="serving:\n  capture: {max_backlog_rows: 40}\n")
     objects = trained / ".shipline" / "store" / "objects"

@@ -38,7 +38,7 @@ __all__ = [
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -396,6 +396,10 @@ class Trigger(_Section):
                 ],
             ) from None
         return handler({key: parsed})
+
+    if TYPE_CHECKING:
+        # A trigger's one key is its kind's name: ``trigger.cron``, ``trigger.new_data``.
+        def __getattr__(self, name: str) -> Any: ...
 
     @property
     def kind(self) -> str:

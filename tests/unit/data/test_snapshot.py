@@ -213,9 +213,9 @@ def test_malformed_quoted_csv_past_the_head_is_refused(env, tmp_path: Path) -> N
     _assert_nothing_recorded(db)
 
 
-def test_recorded_facts_come_from_the_stored_bytes_when_the_file_changes(
+def test_recorded_facts_come_from_the_stored_bytes_when_the_file_changes(  # type: ignore[no-untyped-def]
     env,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
 ) -> None:
     import pandas as pd
 

@@ -65,7 +65,7 @@ class _CentroidEstimator(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return self.model.proba(frame)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.classes_[np.argmax(self.model.proba(frame), axis=1)]
+        return np.asarray(self.classes_[np.argmax(self.model.proba(frame), axis=1)])
 
 
 @dataclass(frozen=True)

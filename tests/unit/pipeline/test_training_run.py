@@ -227,9 +227,9 @@ def test_an_entrypoint_that_raises_stores_its_traceback_and_resume_continues(
     ],
     ids=["target-missing", "one-class", "all-nan-feature"],
 )
-def test_bad_data_fails_validation_naming_column_and_rule(
+def test_bad_data_fails_validation_naming_column_and_rule(  # type: ignore[no-untyped-def]
     project: Project, change, expected: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     path = project.settings.project_dir / "data" / "breast_cancer.csv"
     change(pd.read_csv(path)).to_csv(path, index=False)
     run = project.run()

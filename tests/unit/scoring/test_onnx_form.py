@@ -40,6 +40,7 @@ def test_a_random_forest_converts_and_matches() -> None:
     with_missing.iloc[0, 0] = np.nan  # the ONNX imputer fills it like the native one
     labels, probabilities = open_onnx(onnx_bytes, bundle).run(with_missing)
     assert list(labels) == list(bundle.model.predict(with_missing))
+    assert probabilities is not None
     assert np.allclose(probabilities, bundle.model.predict_proba(with_missing), atol=TOLERANCE)
 
 

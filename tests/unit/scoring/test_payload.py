@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from shipline.scoring import PayloadError, SchemaError, coerce_columns, parse_invocations
@@ -92,14 +94,15 @@ def test_v2_named_and_matrix_tensors() -> None:
 def test_coercion_names_the_column_and_row() -> None:
     frame = coerce_columns({"a": ["1.5", None], "b": ["x", None]}, SIGNATURE, 2)
     assert frame["a"].tolist()[0] == 1.5 and frame["a"].isna().tolist() == [False, True]
-    for columns, text in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"a": [1]}, "b: missing input column"),
         ({"a": [1], "b": ["x"], "c": [0]}, "c: unknown input column"),
         ({"a": ["x"], "b": ["x"]}, "a: row 0: expected a number, found 'x'"),
         ({"a": [float("inf")], "b": ["x"]}, "a: row 0: infinite"),
         ({"a": [1], "b": [{"nested": 1}]}, "b: row 0: expected text"),
         ({"a": [1, 2], "b": ["x"]}, "b: has 1 values, expected 2"),
-    ]:
+    ]
+    for columns, text in cases:
         rows = 2 if text.startswith("b: has") else 1
         with pytest.raises(SchemaError, match=text):
             coerce_columns(columns, SIGNATURE, rows)
@@ -134,4 +137,4 @@ def test_labels_with_probabilities_are_the_labels_predict_gives(estimator: str) 
     model = make_pipeline(StandardScaler(), factory(**params)).fit(frame, target)
     labels, proba = SKLEARN.predict(model, frame, probabilities=True)
     assert (labels == model.predict(frame)).all()
-    assert proba.shape == (len(frame), 2)
+    assert proba is not None and proba.shape == (len(frame), 2)

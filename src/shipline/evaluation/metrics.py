@@ -1,10 +1,18 @@
-"""Quality metrics of a model on a labelled frame."""
+"""The task's quality metrics, one definition for training-time evaluation and for monitoring.
+
+Labels are compared as text (labels from files arrive as JSON values, predictions as the
+model's own types). For binary precision, recall and f1 the positive class is the model's last
+class (scikit-learn's ``classes_`` order; without them, the larger of the labels seen).
+``roc_auc`` and ``log_loss`` need class probabilities in the order of ``classes``; ``roc_auc``
+for several classes needs every class among the labels.
+"""
 
 from __future__ import annotations
 
-__all__ = ["compute_metrics", "predict_proba"]
+__all__ = ["compute_metrics", "label_metrics", "predict_proba", "probability_metrics"]
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -23,33 +31,78 @@ def predict_proba(model: Any, x: pd.DataFrame) -> np.ndarray | None:
 
 def compute_metrics(task: str, model: Any, x: pd.DataFrame, y: pd.Series) -> dict[str, float]:
     """Every metric of the task that can be computed (roc_auc and log_loss need probabilities)."""
-    from sklearn import metrics as sk
-
-    predicted = model.predict(x)
+    truth = np.asarray(y).tolist()
     if task == "regression":
-        truth = np.asarray(y, dtype=float)
-        values = {
-            "rmse": math.sqrt(sk.mean_squared_error(truth, predicted)),
-            "mae": sk.mean_absolute_error(truth, predicted),
-            "r2": sk.r2_score(truth, predicted),
-            "mape": sk.mean_absolute_percentage_error(truth, predicted),
-        }
-        return {k: float(v) for k, v in values.items()}
-    classes = np.unique(np.asarray(y))
-    average = "binary" if len(classes) == 2 else "macro"
-    positive = {"pos_label": classes[-1]} if average == "binary" else {}
-    values = {
-        "accuracy": sk.accuracy_score(y, predicted),
-        "precision": sk.precision_score(y, predicted, average=average, zero_division=0, **positive),
-        "recall": sk.recall_score(y, predicted, average=average, zero_division=0, **positive),
-        "f1": sk.f1_score(y, predicted, average=average, zero_division=0, **positive),
-    }
+        return label_metrics(task, truth, np.asarray(model.predict(x)).tolist())
+    classes = getattr(model, "classes_", None)
+    known = None if classes is None else [c.item() if hasattr(c, "item") else c for c in classes]
+    values = label_metrics(task, truth, np.asarray(model.predict(x)).tolist(), known)
     probabilities = predict_proba(model, x)
     if probabilities is not None:
-        labels = list(getattr(model, "classes_", classes))
-        if len(labels) == 2:
-            values["roc_auc"] = sk.roc_auc_score(y, probabilities[:, 1])
-        elif len(np.unique(np.asarray(y))) == len(labels):
-            values["roc_auc"] = sk.roc_auc_score(y, probabilities, multi_class="ovr", labels=labels)
-        values["log_loss"] = sk.log_loss(y, probabilities, labels=labels)
-    return {k: float(v) for k, v in values.items()}
+        values |= probability_metrics(truth, probabilities, known or sorted(set(truth)))
+    return values
+
+
+def label_metrics(
+    task: str, truth: Sequence[Any], predicted: Sequence[Any], classes: Sequence[Any] | None = None
+) -> dict[str, float]:
+    """Metrics from labels and predictions alone (r2 needs two rows)."""
+    from sklearn import metrics as sk
+
+    if task == "regression":
+        actual, guessed = np.asarray(truth, dtype=float), np.asarray(predicted, dtype=float)
+        values = {
+            "rmse": math.sqrt(sk.mean_squared_error(actual, guessed)),
+            "mae": sk.mean_absolute_error(actual, guessed),
+            "mape": sk.mean_absolute_percentage_error(actual, guessed),
+        }
+        if len(actual) > 1:
+            values["r2"] = sk.r2_score(actual, guessed)
+        return {k: float(v) for k, v in values.items()}
+    truth_text, predicted_text = [str(v) for v in truth], [str(v) for v in predicted]
+    seen = set(truth_text) | set(predicted_text)
+    average = "binary" if len(seen) == 2 else "macro"
+    options: dict[str, Any] = {"average": average, "zero_division": 0}
+    if average == "binary":
+        options["pos_label"] = _positive(seen, truth, classes)
+    return {
+        "accuracy": float(sk.accuracy_score(truth_text, predicted_text)),
+        "precision": float(sk.precision_score(truth_text, predicted_text, **options)),
+        "recall": float(sk.recall_score(truth_text, predicted_text, **options)),
+        "f1": float(sk.f1_score(truth_text, predicted_text, **options)),
+    }
+
+
+def _positive(seen: set[str], truth: Sequence[Any], classes: Sequence[Any] | None) -> str:
+    """The positive class of a binary problem, as text: the model's last class, else the
+    largest label (numbers compared as numbers)."""
+    if classes and str(classes[-1]) in seen:
+        return str(classes[-1])
+    try:
+        return str(sorted(set(truth))[-1])
+    except TypeError:  # labels of mixed types
+        return sorted(seen)[-1]
+
+
+def probability_metrics(
+    truth: Sequence[Any], probabilities: np.ndarray, classes: Sequence[Any]
+) -> dict[str, float]:
+    """roc_auc (one-vs-rest for several classes) and log_loss; labels not among ``classes``
+    are left out."""
+    from sklearn import metrics as sk
+
+    names = [str(c) for c in classes]
+    index = {name: position for position, name in enumerate(names)}
+    known = [i for i, value in enumerate(truth) if str(value) in index]
+    if not known:
+        return {}
+    y = np.asarray([index[str(truth[i])] for i in known])
+    proba = np.asarray(probabilities, dtype=float)[known]
+    positions = list(range(len(names)))
+    values = {"log_loss": float(sk.log_loss(y, proba, labels=positions))}
+    present = len(set(y.tolist()))
+    if len(names) == 2 and present == 2:
+        values["roc_auc"] = float(sk.roc_auc_score(y, proba[:, 1]))
+    elif len(names) > 2 and present == len(names):
+        values["roc_auc"] = float(sk.roc_auc_score(y, proba, multi_class="ovr", labels=positions))
+    return values

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 __all__ = ["LabelledRows", "labelled_quality", "labelled_rows"]
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ import orjson
 from sqlalchemy import select, tuple_
 
 from shipline.config.schema import QualityRule
+from shipline.evaluation.metrics import label_metrics, probability_metrics
 from shipline.store import Database
 from shipline.store.tables import labels
 
@@ -60,9 +60,10 @@ def labelled_quality(
     }
     if not labelled.truth:
         return {**result, "metrics": {}, "passed": None, "note": "no labels for these requests yet"}
-    metrics = _metrics(task, labelled.truth, predictions[labelled.positions].tolist())
+    predicted = predictions[labelled.positions].tolist()
+    metrics = label_metrics(task, labelled.truth, predicted, classes)
     if probabilities is not None and classes:
-        metrics |= _probability_metrics(labelled.truth, probabilities[labelled.positions], classes)
+        metrics |= probability_metrics(labelled.truth, probabilities[labelled.positions], classes)
     result |= {
         "metrics": metrics,
         "training_metrics": {k: training[k] for k in metrics if k in training},
@@ -84,29 +85,6 @@ def labelled_quality(
     return result
 
 
-def _probability_metrics(
-    truth: list[Any], probabilities: np.ndarray, classes: list[Any]
-) -> dict[str, float]:
-    """roc_auc (one-vs-rest for several classes) and log_loss from captured probabilities."""
-    from sklearn import metrics as sk
-
-    names = [str(c) for c in classes]
-    index = {name: position for position, name in enumerate(names)}
-    known = [i for i, value in enumerate(truth) if str(value) in index]
-    if not known:
-        return {}
-    y = np.asarray([index[str(truth[i])] for i in known])
-    proba = np.asarray(probabilities[known], dtype=float)
-    values = {"log_loss": float(sk.log_loss(y, proba, labels=list(range(len(names)))))}
-    if len(set(y.tolist())) > 1:
-        values["roc_auc"] = float(
-            sk.roc_auc_score(y, proba[:, 1])
-            if len(names) == 2
-            else sk.roc_auc_score(y, proba, multi_class="ovr", labels=list(range(len(names))))
-        )
-    return values
-
-
 def _labels(db: Database, keys: list[tuple[str, int]]) -> dict[tuple[str, int], Any]:
     found: dict[tuple[str, int], Any] = {}
     with db.read() as conn:
@@ -118,39 +96,3 @@ def _labels(db: Database, keys: list[tuple[str, int]]) -> dict[tuple[str, int], 
             for row in conn.execute(query):
                 found[(row.request_id, row.row)] = orjson.loads(row.value)
     return found
-
-
-def _metrics(task: str, y_true: list[Any], y_pred: list[Any]) -> dict[str, float]:
-    from sklearn import metrics as sk
-
-    if task == "regression":
-        truth, predicted = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
-        values = {
-            "rmse": math.sqrt(sk.mean_squared_error(truth, predicted)),
-            "mae": sk.mean_absolute_error(truth, predicted),
-            "mape": sk.mean_absolute_percentage_error(truth, predicted),
-        }
-        if len(truth) > 1:
-            values["r2"] = sk.r2_score(truth, predicted)
-        return {k: float(v) for k, v in values.items()}
-    # Labels come from files and predictions from the model: compare them as text.
-    truth_text, predicted_text = [str(v) for v in y_true], [str(v) for v in y_pred]
-    classes = sorted(set(truth_text) | set(predicted_text))
-    average = "binary" if len(classes) == 2 else "macro"
-    positive = {"pos_label": classes[-1]} if average == "binary" else {}
-    return {
-        "accuracy": float(sk.accuracy_score(truth_text, predicted_text)),
-        "precision": float(
-            sk.precision_score(
-                truth_text, predicted_text, average=average, zero_division=0, **positive
-            )
-        ),
-        "recall": float(
-            sk.recall_score(
-                truth_text, predicted_text, average=average, zero_division=0, **positive
-            )
-        ),
-        "f1": float(
-            sk.f1_score(truth_text, predicted_text, average=average, zero_division=0, **positive)
-        ),
-    }

@@ -22,17 +22,22 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from shipline.artifacts import ContentStore
+    from shipline.audit.state_check import Checkpoint, Verification
     from shipline.config import ModelConfig
+    from shipline.config.schema import ServingConfig
     from shipline.controller.controller_loop import Controller
-    from shipline.data import AddResult
+    from shipline.data import AddResult, DatasetDiff, DatasetVersion
     from shipline.data.schema_acceptance import SchemaAcceptance
+    from shipline.monitoring.alarm import Alarm
     from shipline.monitoring.monitor_report import MonitorSummary
     from shipline.pipeline import RunRecord
     from shipline.pipeline.ci_check import CiResult
     from shipline.pipeline.metric_log import TrackedRun
-    from shipline.registry import Approval, ModelVersion, Promotion
+    from shipline.registry import AliasMove, Approval, ModelVersion, Promotion
     from shipline.registry.applied_config import AppliedConfig, Change
+    from shipline.scoring.batch_scoring import ScoredFile
     from shipline.store import Database
+    from shipline.store.audit_log import AuditEvent
     from shipline.training.bundle import ModelBundle
 
 
@@ -71,6 +76,14 @@ class Project:
         from shipline.config import load_config
 
         return load_config(self.settings.config_path)
+
+    def serving_config(self) -> ServingConfig:
+        """shipline.yaml's ``serving`` section, or the defaults outside a project."""
+        from shipline.config.schema import ServingConfig
+
+        if self.settings.config_path.exists():
+            return self.config().serving
+        return ServingConfig()
 
     def db(self, read_only: bool = False) -> Database:
         """The migrated metadata database (``read_only``: opened to read, nothing written)."""
@@ -273,6 +286,96 @@ class Project:
 
         summary = get_report(self.db(), report_id)
         return dict(orjson.loads(self.store().read_bytes(summary.report_digest)))
+
+    def datasets(self, name: str | None = None) -> list[DatasetVersion]:
+        """Dataset versions (of one dataset when ``name`` is given)."""
+        from shipline.data import list_versions
+
+        return list_versions(self.db(), name)
+
+    def dataset(self, ref: str) -> DatasetVersion:
+        """One dataset version by ``name@vN``, ``name`` (the latest) or a digest prefix."""
+        from shipline.data import resolve_version
+
+        return resolve_version(self.db(), ref)
+
+    def diff_datasets(self, a: str, b: str) -> DatasetDiff:
+        """Schema, row and file changes from dataset version ``a`` to ``b``."""
+        from shipline.data import diff_versions
+
+        return diff_versions(self.dataset(a), self.dataset(b))
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
+        """Every move of a model's aliases (of one alias when given)."""
+        from shipline.registry import alias_history
+
+        return alias_history(self.db(), name, alias)
+
+    def approvals(self, status: str | None = None) -> list[Approval]:
+        """Promotion approvals (with one status when given)."""
+        from shipline.registry import list_approvals
+
+        return list_approvals(self.db(), status)
+
+    def explain_step(self, run_id: int | str, step: str) -> dict[str, Any]:
+        """Why a run's step ran or was reused, and which input or setting changed."""
+        from shipline.pipeline.cache_explanation import explain_step
+
+        return explain_step(self.db(), run_id, step)
+
+    def audit_events(
+        self, limit: int = 50, target: str | None = None, action: str | None = None
+    ) -> list[AuditEvent]:
+        """The newest audit events, oldest first (of one target or action when given)."""
+        from shipline.audit import list_events
+
+        return list_events(self.db(), limit, target, action)
+
+    def verify_audit(self, checkpoint: tuple[bytes, str] | None = None) -> Verification:
+        """Walk the audit chain and check the registry tables against it (read-only)."""
+        from shipline.audit.state_check import verify_audit
+
+        return verify_audit(self.db(read_only=True), checkpoint)
+
+    def audit_checkpoint(self) -> Checkpoint:
+        """The chain's head (sequence number and hash), to keep outside the database."""
+        from shipline.audit.state_check import chain_checkpoint
+
+        return chain_checkpoint(self.db(read_only=True))
+
+    def monitor_reports(self, model: str | None = None, limit: int = 50) -> list[MonitorSummary]:
+        """The newest monitoring reports (of one model when given)."""
+        from shipline.monitoring.monitor_report import list_reports
+
+        return list_reports(self.db(), model, limit)
+
+    def alarms(self, include_closed: bool = False, model: str | None = None) -> list[Alarm]:
+        """Open alarms (closed ones too with ``include_closed``), of one model when given."""
+        from shipline.monitoring.alarm import list_alarms
+
+        return list_alarms(self.db(), include_closed, model)
+
+    def add_labels(self, path: str | Path, allow_unknown: bool = False) -> int:
+        """Record ground truth for served requests from a file; returns the labels added."""
+        from shipline.scoring.labels import add_labels
+
+        return add_labels(self.db(), self.store(), Path(path), self.settings.actor, allow_unknown)
+
+    def score_file(
+        self,
+        ref: str,
+        source: str | Path,
+        target: str | Path,
+        probabilities: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> ScoredFile:
+        """Batch-score a CSV or Parquet file with a version, chunk by chunk, into ``target``."""
+        from shipline.scoring import load_version
+        from shipline.scoring.batch_scoring import ScoredFile, score_file
+
+        model = load_version(self.store(), self.version(ref))
+        rows = score_file(model, Path(source), Path(target), probabilities, progress)
+        return ScoredFile(model.name, model.version, rows, Path(target))
 
     def load_model(self, ref: str) -> ModelBundle:
         """The model of a version, loaded only after its bytes match the registered digest."""

@@ -85,3 +85,4 @@ def test_the_python_api_example_runs_as_written(local_cli: Cli, project: Path) -
     assert lines[0].startswith("succeeded 0.9")
     assert lines[1] == "breast_cancer@v1 1 succeeded" and lines[2] == "[1]"
     assert lines[3] == "1"  # production moved once the reviewer approved
+    assert lines[4] == "569 2 production" and lines[5] == "[] model.alias.approval"

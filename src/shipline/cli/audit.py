@@ -33,10 +33,8 @@ def log(
     """List the newest audit events, oldest first."""
     import orjson
 
-    from shipline.audit import list_events
-
     project: Project = ctx.obj
-    events = list_events(project.db(), limit, target, action)
+    events = project.audit_events(limit, target, action)
     if as_json:
         print_json(
             [
@@ -83,7 +81,6 @@ def verify(
 ) -> None:
     """Walk the chain and check the registry tables against it; exit 1 naming what is wrong.
     Opens the database read-only, so it works on an archived copy."""
-    from shipline.audit.state_check import verify_audit
     from shipline.errors import UsageError
 
     project: Project = ctx.obj
@@ -93,7 +90,7 @@ def verify(
             saved = (checkpoint.read_bytes(), str(checkpoint))
         except OSError as error:
             raise UsageError(f"--checkpoint {checkpoint}: {error.strerror}") from None
-    report = verify_audit(project.db(read_only=True), saved)
+    report = project.verify_audit(saved)
     if as_json:
         print_json(report.to_dict())
     elif report.ok:
@@ -125,10 +122,9 @@ def checkpoint(
     import orjson
 
     from shipline.artifacts.local_file import write_atomically
-    from shipline.audit.state_check import chain_checkpoint
 
     project: Project = ctx.obj
-    head = chain_checkpoint(project.db(read_only=True))
+    head = project.audit_checkpoint()
     if output is None:
         print_json(head.to_dict())
         return

@@ -79,10 +79,8 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """List dataset versions."""
-    from shipline.data import list_versions
-
     project: Project = ctx.obj
-    versions = list_versions(project.db(), name)
+    versions = project.datasets(name)
     if as_json:
         print_json([v.to_dict() for v in versions])
         return
@@ -110,10 +108,8 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one dataset version: schema, files, lineage."""
-    from shipline.data import resolve_version
-
     project: Project = ctx.obj
-    version = resolve_version(project.db(), ref)
+    version = project.dataset(ref)
     if as_json:
         print_json(version.to_dict())
         return
@@ -140,11 +136,8 @@ def diff(
     as_json: JsonOption = False,
 ) -> None:
     """Compare two versions: schema changes, row counts, changed files."""
-    from shipline.data import diff_versions, resolve_version
-
     project: Project = ctx.obj
-    db = project.db()
-    result = diff_versions(resolve_version(db, a), resolve_version(db, b))
+    result = project.diff_datasets(a, b)
     if as_json:
         print_json(result.to_dict())
         return

@@ -104,10 +104,8 @@ def history(
     as_json: JsonOption = False,
 ) -> None:
     """Every move of the model's aliases."""
-    from shipline.registry import alias_history
-
     project: Project = ctx.obj
-    moves = alias_history(project.db(), name, alias)
+    moves = project.alias_history(name, alias)
     if as_json:
         print_json([m.to_dict() for m in moves])
         return
@@ -195,10 +193,8 @@ def approvals(
     as_json: JsonOption = False,
 ) -> None:
     """List promotion approvals."""
-    from shipline.registry import list_approvals
-
     project: Project = ctx.obj
-    found = list_approvals(project.db(), status)
+    found = project.approvals(status)
     if as_json:
         print_json([a.to_dict() for a in found])
         return

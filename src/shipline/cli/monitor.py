@@ -159,10 +159,8 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """Stored monitoring reports, newest first."""
-    from shipline.monitoring.monitor_report import list_reports
-
     project: Project = ctx.obj
-    reports = list_reports(project.db(), model)
+    reports = project.monitor_reports(model)
     if as_json:
         print_json([r.to_dict() for r in reports])
         return
@@ -213,10 +211,8 @@ def alarms(
     as_json: JsonOption = False,
 ) -> None:
     """Open alarms: monitoring rules that broke and have not held since."""
-    from shipline.monitoring.alarm import list_alarms
-
     project: Project = ctx.obj
-    found = list_alarms(project.db(), include_closed, model)
+    found = project.alarms(include_closed, model)
     if as_json:
         print_json([a.to_dict() for a in found])
         return

@@ -72,10 +72,8 @@ def explain(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Say why STEP of RUN ran or was reused, and which input or setting changed."""
-    from shipline.pipeline.cache_explanation import explain_step
-
     project: Project = ctx.obj
-    answer = explain_step(project.db(), run_id, step)
+    answer = project.explain_step(run_id, step)
     if as_json:
         print_json(answer)
         return

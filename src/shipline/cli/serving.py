@@ -17,14 +17,6 @@ labels_app = typer.Typer(
 )
 
 
-def _serving_config(project: Project):  # type: ignore[no-untyped-def]
-    from shipline.config.schema import ServingConfig
-
-    if project.settings.config_path.exists():
-        return project.config().serving
-    return ServingConfig()
-
-
 def serve(
     ctx: typer.Context,
     targets: Annotated[
@@ -56,16 +48,7 @@ def serve(
     typer.echo(
         f"serving {', '.join(f'{n}@{a}' for n, a in chosen)} on http://{host}:{port}", err=True
     )
-    run_server(
-        project.db(),
-        project.store(),
-        chosen,
-        _serving_config(project),
-        host,
-        port,
-        poll,
-        not native,
-    )
+    run_server(project, chosen, host, port, poll, not native)
 
 
 def predict(
@@ -84,13 +67,10 @@ def predict(
     ] = False,
 ) -> None:
     """Batch scoring: the same validation and model code as the server, chunk by chunk."""
-    from shipline.scoring import load_version, score_file
-
     project: Project = ctx.obj
-    model = load_version(project.store(), project.version(target))
     with row_progress("scoring") as advance:
-        rows = score_file(model, input_path, output_path, probabilities, advance)
-    typer.echo(f"scored {rows} rows with {model.name}:{model.version} -> {output_path}")
+        scored = project.score_file(target, input_path, output_path, probabilities, advance)
+    typer.echo(f"scored {scored.rows} rows with {scored.model}:{scored.version} -> {output_path}")
 
 
 @labels_app.command("add")
@@ -104,10 +84,8 @@ def labels_add(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Record ground truth for served requests, joined later by request id."""
-    from shipline.scoring.labels import add_labels
-
     project: Project = ctx.obj
-    count = add_labels(project.db(), project.store(), path, project.settings.actor, allow_unknown)
+    count = project.add_labels(path, allow_unknown)
     if as_json:
         print_json({"labels": count})
     else:

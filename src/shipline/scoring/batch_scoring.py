@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["score_file"]
+__all__ = ["ScoredFile", "score_file"]
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,16 @@ from shipline.errors import DataFileError, UsageError
 from shipline.scoring.loaded_model import LoadedModel
 
 CHUNK_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class ScoredFile:
+    """A scored file: the version that scored it, the rows and where they were written."""
+
+    model: str
+    version: int
+    rows: int
+    output: Path
 
 
 def score_file(

@@ -6,13 +6,11 @@ __all__ = ["parse_targets", "serve"]
 
 import re
 
-from shipline.artifacts import ContentStore
-from shipline.config.schema import ServingConfig
 from shipline.errors import UsageError
+from shipline.project import Project
 from shipline.server.app import build_app
 from shipline.server.connection_guard import guarded_protocol
 from shipline.server.service import PredictionService
-from shipline.store import Database
 from shipline.types import check_name
 
 _TARGET = re.compile(r"([^@]+)@([^@]+)")
@@ -35,10 +33,8 @@ def parse_targets(values: list[str]) -> list[tuple[str, str]]:
 
 
 def serve(
-    db: Database,
-    store: ContentStore,
+    project: Project,
     targets: list[tuple[str, str]],
-    serving: ServingConfig,
     host: str = "127.0.0.1",
     port: int = 8080,
     poll_seconds: float = 2.0,
@@ -62,7 +58,10 @@ def serve(
             if sig == signal.SIGTERM and sig in self._captured_signals:
                 self._captured_signals.remove(sig)
 
-    service = PredictionService(db, store, targets, serving, poll_seconds, prefer_onnx)
+    serving = project.serving_config()
+    service = PredictionService(
+        project.db(), project.store(), targets, serving, poll_seconds, prefer_onnx
+    )
     service.load()
     limits = serving.limits
     config = uvicorn.Config(

@@ -61,23 +61,21 @@ def show(
     if as_json:
         print_json({**version.to_dict(), "applied_config": applied_view})
         return
-    lineage = version.details.get("lineage", {})
+    facts = version.facts
     typer.echo(
         f"{version.ref}  aliases: {', '.join(version.aliases) or '-'}  "
         f"bundle blake3:{version.bundle_digest[:16]}"
     )
     typer.echo(
         f"  registered {when(version.created_at)} by {version.created_by} "
-        f"from run {version.run_id}, dataset {lineage.get('dataset')}, "
-        f"git {lineage.get('git_commit') or '-'}"
+        f"from run {version.run_id}, dataset {facts.lineage.dataset}, "
+        f"git {facts.lineage.git_commit or '-'}"
     )
     typer.echo(
         "  metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(version.metrics.items()))
     )
-    inputs = version.details.get("signature", {}).get("inputs", [])
-    typer.echo(
-        f"  signature: {len(inputs)} inputs -> {version.details.get('signature', {}).get('output')}"
-    )
+    output = facts.signature.output.model_dump(exclude_none=True, mode="json")
+    typer.echo(f"  signature: {len(facts.signature.inputs)} inputs -> {output}")
     typer.echo(
         f"  applied config: {applied.version} ({when(applied.applied_at)} by {applied.applied_by})"
         if applied

@@ -39,6 +39,7 @@ from shipline.monitoring.traffic import (
     split_table,
 )
 from shipline.registry import ModelVersion
+from shipline.registry.version_details import Task
 from shipline.scoring import LoadedModel, load_version
 from shipline.store import Database, utc_now
 from shipline.store.tables import monitor_reports
@@ -121,7 +122,8 @@ def _labelled_checks(
     """Quality, bias and attribution on the captured rows that have labels by now."""
     assert traffic.keys is not None
     labelled = labelled_rows(db, *traffic.keys)
-    task = str(version.details.get("task"))
+    facts = version.facts
+    task = str(facts.task)
     checks: dict[str, Any] = {
         "quality": labelled_quality(
             task,
@@ -130,18 +132,16 @@ def _labelled_checks(
             monitoring.quality,
             version.metrics,
             traffic.probabilities,
-            version.details.get("signature", {}).get("output", {}).get("classes"),
+            facts.signature.output.classes,
         )
     }
     columns = {name: values[labelled.positions] for name, values in traffic.columns.items()}
     predicted = traffic.predictions[labelled.positions].tolist()
-    bias = bias_drift(
-        version.details.get("bias"), columns, labelled.truth, predicted, monitoring.bias
-    )
+    bias = bias_drift(facts.bias, columns, labelled.truth, predicted, monitoring.bias)
     if bias is not None:
         checks["bias"] = bias
     attribution = attribution_drift(
-        model, version.details.get("explain"), columns, labelled.truth, task, monitoring.attribution
+        model, facts.explain, columns, labelled.truth, task, monitoring.attribution
     )
     if attribution is not None:
         checks["attribution"] = attribution
@@ -182,8 +182,8 @@ def _estimated(
     rule: QualityRule | None,
 ) -> dict[str, Any] | None:
     """CBPE on the current rows against the held-out split; None unless a classifier."""
-    classes = version.details.get("signature", {}).get("output", {}).get("classes") or []
-    if version.details.get("task") != "classification" or len(classes) < 2:
+    classes = version.facts.signature.output.classes or []
+    if version.facts.task != Task.CLASSIFICATION or len(classes) < 2:
         return None
     test = split_table(db, store, version, "test")
     reference = {name: column_array(test.column(name)) for name in model.input_names}
@@ -196,7 +196,7 @@ def _estimated(
     ).probabilities
     if reference_proba is None or current_proba is None:
         return None
-    truth = np.asarray(test.column(str(version.details.get("target"))).to_pylist())
+    truth = np.asarray(test.column(version.facts.target).to_pylist())
     if len(classes) == 2:
         result = estimate_performance(
             np.asarray(reference_proba)[:, 1], truth, np.asarray(current_proba)[:, 1], classes[1]

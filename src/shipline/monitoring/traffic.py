@@ -183,16 +183,24 @@ def captured_traffic(
 
 
 def split_table(db: Database, store: ContentStore, version: ModelVersion, part: str) -> Any:
-    """The training run's ``train`` or ``test`` split, as an Arrow table."""
+    """The ``train`` or ``test`` split the version was fitted and judged on, as Arrow."""
     from pyarrow import parquet
 
+    return parquet.read_table(io.BytesIO(store.read_bytes(_split_digest(db, version, part))))
+
+
+def _split_digest(db: Database, version: ModelVersion, part: str) -> str:
+    recorded = version.facts.training_data
+    if recorded is not None:
+        return str(getattr(recorded, part))
+    # Versions registered before the splits were recorded on them: their run's split step.
     run = get_run(db, version.run_id)
     split = next((s for s in run.steps if s.step == "split" and part in s.outputs), None)
     if split is None:
         raise NotFoundError(
             f"{version.ref}: its run {run.id} stored no {part} split to compare with"
         )
-    return parquet.read_table(io.BytesIO(store.read_bytes(split.outputs[part])))
+    return split.outputs[part]
 
 
 def split_columns(
@@ -200,5 +208,5 @@ def split_columns(
 ) -> dict[str, np.ndarray]:
     """A training split, one array per input column of the version's signature."""
     table = split_table(db, store, version, part)
-    names = [c["name"] for c in version.details["signature"]["inputs"]]
+    names = version.facts.signature.input_names
     return {name: column_array(table.column(name)) for name in names}

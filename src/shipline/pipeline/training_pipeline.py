@@ -35,6 +35,7 @@ from shipline.registry import (
     render_card,
     resolve_model_version,
 )
+from shipline.registry.version_details import DETAILS_SCHEMA_VERSION, VersionDetails
 from shipline.store import canonical_json
 from shipline.training import feature_columns, train_model
 from shipline.training.bundle import FORMAT, ModelBundle
@@ -179,6 +180,7 @@ def evaluate(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
     metrics = compute_metrics(config.training.task, bundle.estimator, x, y)
     predicted, _ = bundle.predict(x)
     evaluation: dict[str, Any] = {
+        "flavour": bundle.flavour,
         "metrics": metrics,
         "rows": len(test),
         "bias": None,
@@ -252,6 +254,7 @@ def register(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
     bundle_digest = inputs.digest("model")
     evaluation, gate_result, dataset = inputs["evaluation"], inputs["gate"], inputs["dataset"]
     details = {
+        "schema_version": DETAILS_SCHEMA_VERSION,
         "task": config.training.task,
         "target": config.data.target,
         "description": config.description,
@@ -259,6 +262,7 @@ def register(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
         # The seed of the split, of any unset estimator random_state and of the explanations.
         "seed": config.data.split.seed,
         "format": FORMAT,
+        "flavour": evaluation.get("flavour"),
         "signature": inputs["signature"],
         "metrics": evaluation["metrics"],
         "bias": evaluation["bias"],
@@ -266,6 +270,8 @@ def register(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
         "serving_forms": evaluation.get("serving_forms", {"native": {"available": True}}),
         "gates": gate_result,
         "baseline_digest": inputs.digest("baseline"),
+        # Monitoring compares traffic with these splits: recorded here, not found by step name.
+        "training_data": {"train": inputs.digest("train"), "test": inputs.digest("test")},
         "lineage": {
             **context.lineage,
             "run": context.run_id,
@@ -273,6 +279,7 @@ def register(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
             "dataset_digest": dataset["digest"],
         },
     }
+    VersionDetails.model_validate(details)  # the document this release promises to read back
     markdown, card_json = render_card(config.name, details)
     card_entries = [
         ManifestEntry(
@@ -399,7 +406,7 @@ STEPS: list[Step] = [
     Step(
         "register",
         register,
-        ("model", "signature", "evaluation", "gate", "dataset", "baseline"),
+        ("model", "signature", "evaluation", "gate", "dataset", "baseline", "train", "test"),
         {"registration": "json"},
         lambda c: {"name": c.name, **_dump(c, "deployment")},
     ),

@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from shipline.registry.version_details import VersionDetails
+
 
 def _gate_line(rule: dict[str, Any]) -> str:
     verdict = "pass" if rule["passed"] else "FAIL"
@@ -16,21 +18,22 @@ def _gate_line(rule: dict[str, Any]) -> str:
 
 def render_card(name: str, details: dict[str, Any]) -> tuple[str, bytes]:
     """The Markdown card and its JSON twin for a version about to be registered."""
+    facts = VersionDetails.model_validate(details)
     lines = [
         f"# Model card: {name}",
         "",
-        details.get("description") or "",
+        facts.description or "",
         "",
-        *_training(details),
+        *_training(facts),
         "",
-        *_signature(details),
+        *_signature(facts),
         "",
-        *_quality(details),
-        *_bias(details),
-        *_explanations(details),
-        *_forms(details),
+        *_quality(facts),
+        *_bias(facts),
+        *_explanations(facts),
+        *_forms(facts),
         "",
-        *_environment(details),
+        *_environment(facts),
     ]
     card = {"name": name, **details}
     return "\n".join(lines) + "\n", orjson.dumps(
@@ -38,49 +41,46 @@ def render_card(name: str, details: dict[str, Any]) -> tuple[str, bytes]:
     )
 
 
-def _training(details: dict[str, Any]) -> list[str]:
-    lineage = details.get("lineage", {})
+def _training(facts: VersionDetails) -> list[str]:
+    lineage = facts.lineage
     return [
         "## Intended use and training",
-        f"- Task: {details.get('task')}; target: `{details.get('target')}`",
-        f"- Trained by run {lineage.get('run')} from dataset `{lineage.get('dataset')}` "
-        f"(blake3 {str(lineage.get('dataset_digest'))[:16]}…)",
-        f"- Code: git {lineage.get('git_commit') or 'not a git repository'}"
-        + (" (uncommitted changes)" if lineage.get("git_dirty") else ""),
-        f"- Config digest: {str(lineage.get('config_digest'))[:16]}…",
-        f"- Estimator: `{details.get('estimator')}`; serialised as {details.get('format')}",
+        f"- Task: {facts.task}; target: `{facts.target}`",
+        f"- Trained by run {lineage.run} from dataset `{lineage.dataset}` "
+        f"(blake3 {str(lineage.dataset_digest)[:16]}…)",
+        f"- Code: git {lineage.git_commit or 'not a git repository'}"
+        + (" (uncommitted changes)" if lineage.git_dirty else ""),
+        f"- Config digest: {str(lineage.config_digest)[:16]}…",
+        f"- Estimator: `{facts.estimator}`; serialised as {facts.format}",
     ]
 
 
-def _signature(details: dict[str, Any]) -> list[str]:
-    inputs = details.get("signature", {}).get("inputs", [])
+def _signature(facts: VersionDetails) -> list[str]:
     return [
         "## Inputs (signature)",
         "",
         "| column | dtype |",
         "| --- | --- |",
-        *[f"| {c['name']} | {c['dtype']} |" for c in inputs],
+        *[f"| {c.name} | {c.dtype} |" for c in facts.signature.inputs],
     ]
 
 
-def _quality(details: dict[str, Any]) -> list[str]:
-    metrics = sorted(details.get("metrics", {}).items())
+def _quality(facts: VersionDetails) -> list[str]:
     return [
         "## Held-out metrics",
         "",
         "| metric | value |",
         "| --- | --- |",
-        *[f"| {k} | {v:.4f} |" for k, v in metrics],
+        *[f"| {k} | {v:.4f} |" for k, v in sorted(facts.metrics.items())],
         "",
         "## Gates",
         "",
-        *[_gate_line(r) for r in details.get("gates", {}).get("rules", [])],
+        *[_gate_line(r) for r in (facts.gates.rules if facts.gates else [])],
     ]
 
 
-def _bias(details: dict[str, Any]) -> list[str]:
-    bias = details.get("bias")
-    if not bias:
+def _bias(facts: VersionDetails) -> list[str]:
+    if not facts.bias:
         return []
     return [
         "",
@@ -88,13 +88,13 @@ def _bias(details: dict[str, Any]) -> list[str]:
         "",
         *[
             f"- {col}: {r['metric']} = {r['value']:.4f} (limit {r['max']})"
-            for col, r in bias["columns"].items()
+            for col, r in facts.bias["columns"].items()
         ],
     ]
 
 
-def _explanations(details: dict[str, Any]) -> list[str]:
-    explain = details.get("explain")
+def _explanations(facts: VersionDetails) -> list[str]:
+    explain = facts.explain
     if not explain:
         return []
     return [
@@ -108,26 +108,26 @@ def _explanations(details: dict[str, Any]) -> list[str]:
     ]
 
 
-def _forms(details: dict[str, Any]) -> list[str]:
-    onnx = details.get("serving_forms", {}).get("onnx")
+def _forms(facts: VersionDetails) -> list[str]:
+    onnx = facts.serving_forms.onnx
     if onnx is None:
         return []
-    if onnx.get("available"):
+    if onnx.available:
         line = (
-            f"- ONNX, verified on {onnx.get('rows_checked')} held-out rows "
-            f"within {onnx.get('tolerance')} (blake3 {str(onnx.get('digest'))[:16]}…); "
+            f"- ONNX, verified on {onnx.rows_checked} held-out rows "
+            f"within {onnx.tolerance} (blake3 {str(onnx.digest)[:16]}…); "
             "served by default"
         )
     else:
-        line = f"- native only: {onnx.get('reason')}"
+        line = f"- native only: {onnx.reason}"
     return ["", "## Serving forms", "", line]
 
 
-def _environment(details: dict[str, Any]) -> list[str]:
-    environment = details.get("lineage", {}).get("environment", {})
+def _environment(facts: VersionDetails) -> list[str]:
+    environment = facts.lineage.environment
     return [
         "## Environment",
         "",
-        f"- Python {environment.get('python')}",
-        *[f"- {p} {v}" for p, v in sorted(environment.get("packages", {}).items())],
+        f"- Python {environment.python}",
+        *[f"- {p} {v}" for p, v in sorted(environment.packages.items())],
     ]

@@ -14,12 +14,14 @@ __all__ = [
 import difflib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Row, select
 
 from shipline.errors import NotAModelError, NotFoundError, UsageError
+from shipline.registry.version_details import VersionDetails
 from shipline.store import Database, Transaction, next_value, utc_now
 from shipline.store.blob_kinds import has_kind
 from shipline.store.tables import aliases, model_versions, models
@@ -46,6 +48,11 @@ class ModelVersion:
     def ref(self) -> str:
         """``name:N``."""
         return f"{self.name}:{self.version}"
+
+    @cached_property
+    def facts(self) -> VersionDetails:
+        """The details as typed records (``details`` is the stored JSON document)."""
+        return VersionDetails.model_validate(self.details)
 
     @property
     def metrics(self) -> dict[str, float]:

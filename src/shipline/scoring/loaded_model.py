@@ -88,12 +88,12 @@ def load_version(
     The ONNX form is used when it was verified at training time and onnxruntime is installed.
     """
     bundle = load_bundle(store, version.bundle_digest)
-    onnx = (version.details.get("serving_forms") or {}).get("onnx") or {}
-    if prefer_onnx and onnx.get("available") and onnx.get("digest"):
+    onnx = version.facts.serving_forms.onnx
+    if prefer_onnx and onnx is not None and onnx.available and onnx.digest:
         try:
             from shipline.training.onnx_form import open_onnx
 
-            session = open_onnx(store.read_bytes(onnx["digest"]), bundle)
+            session = open_onnx(store.read_bytes(onnx.digest), bundle)
         except ImportError:
             session = None
         if session is not None:

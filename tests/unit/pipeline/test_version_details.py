@@ -1,0 +1,43 @@
+"""A version's details load as typed records: documents this release writes, and documents
+written before the training splits were recorded on the version (read through the run)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pyarrow as pa
+
+from shipline.monitoring.traffic import split_table
+from shipline.project import Project
+from shipline.registry.version_details import DETAILS_SCHEMA_VERSION, Task, VersionDetails
+
+
+def test_details_written_now_and_before_load_and_find_the_training_splits(
+    project: Project,
+) -> None:
+    assert project.run().status == "succeeded"
+    version = project.version("cancer:1")
+    facts = version.facts
+    assert facts.schema_version == DETAILS_SCHEMA_VERSION and facts.task == Task.CLASSIFICATION
+    assert facts.flavour == "sklearn" and facts.training_data is not None
+    assert facts.signature.input_names == [
+        c["name"] for c in version.details["signature"]["inputs"]
+    ]
+    assert facts.serving_forms.onnx is not None and facts.lineage.run == version.run_id
+    # The stored document round-trips through the typed record unchanged.
+    dumped = VersionDetails.model_validate(version.details).model_dump(
+        mode="json", exclude_unset=True
+    )
+    assert dumped == version.details
+    now = split_table(project.db(), project.store(), version, "train")
+    # As a version registered by the previous release stored it: no schema_version,
+    # training_data or flavour. Monitoring then finds the split through the run's steps.
+    old = {
+        k: v
+        for k, v in version.details.items()
+        if k not in {"schema_version", "training_data", "flavour"}
+    }
+    before = dataclasses.replace(version, details=old)
+    assert before.facts.schema_version == 1 and before.facts.training_data is None
+    then = split_table(project.db(), project.store(), before, "train")
+    assert isinstance(then, pa.Table) and then.equals(now)

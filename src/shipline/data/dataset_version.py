@@ -23,9 +23,8 @@ from shipline.data.data_file import Column
 from shipline.errors import NotFoundError, UsageError
 from shipline.store import Database
 from shipline.store.tables import dataset_files, dataset_versions, datasets
-from shipline.types import check_name
+from shipline.types import check_name, parse_reference
 
-_REF = re.compile(r"(?P<name>[^@]+)@v?(?P<version>\d+)")
 _HEX = re.compile(r"[0-9a-f]{6,64}")
 
 
@@ -143,11 +142,9 @@ def get_version(conn: Connection, ref: str) -> DatasetVersion:
 def _resolve(conn: Connection, ref: str) -> DatasetVersion:
     if not ref or len(ref) > 200 or "\x00" in ref:
         raise UsageError(f"expected a dataset reference such as 'churn@v2', got {ref[:60]!r}")
-    match = _REF.fullmatch(ref)
-    if match:
-        return _by_number(
-            conn, check_name(match.group("name"), "dataset name"), int(match.group("version"))
-        )
+    reference = parse_reference(ref, "dataset", dataset=True) if "@" in ref or ":" in ref else None
+    if reference is not None and reference.version is not None:
+        return _by_number(conn, reference.name, reference.version)
     if _dataset_exists(conn, ref):
         row = conn.execute(
             _versions_query()

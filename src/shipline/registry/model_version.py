@@ -12,7 +12,6 @@ __all__ = [
 ]
 
 import difflib
-import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -25,9 +24,7 @@ from shipline.registry.version_details import VersionDetails
 from shipline.store import Database, Transaction, next_value, utc_now
 from shipline.store.blob_kinds import has_kind
 from shipline.store.tables import aliases, model_versions, models
-from shipline.types import check_name
-
-_REF = re.compile(r"(?P<name>[^:@]+)(?::v?(?P<version>\d+)|@(?P<alias>[^:@]+))?")
+from shipline.types import check_name, parse_reference
 
 
 @dataclass(frozen=True)
@@ -178,17 +175,16 @@ def versions_of(db: Database, name: str) -> list[ModelVersion]:
 
 def resolve_model_version(conn: Connection, ref: str) -> ModelVersion:
     """Find ``name`` (latest), ``name:N`` or ``name@alias``."""
-    match = _REF.fullmatch(ref) if ref and len(ref) <= 200 else None
-    if not match:
+    reference = parse_reference(ref, "model")
+    if reference is None:
         raise UsageError(
             "expected a model reference such as 'churn', 'churn:3' or 'churn@production', "
             f"got {ref[:60]!r}"
         )
-    name = check_name(match.group("name"), "model name")
+    name, alias, number = reference.name, reference.alias, reference.version
     model_id = _model_id(conn, name)
     query = _query().where(model_versions.c.model_id == model_id)
-    if match.group("alias"):
-        alias = check_name(match.group("alias"), "alias")
+    if alias is not None:
         version_id = conn.execute(
             select(aliases.c.version_id).where(
                 aliases.c.model_id == model_id, aliases.c.alias == alias
@@ -197,12 +193,10 @@ def resolve_model_version(conn: Connection, ref: str) -> ModelVersion:
         if version_id is None:
             raise NotFoundError(f"model {name!r} has no alias {alias!r}")
         return load_model_version(conn, version_id)
-    if match.group("version"):
-        row = conn.execute(
-            query.where(model_versions.c.version == int(match.group("version")))
-        ).first()
+    if number is not None:
+        row = conn.execute(query.where(model_versions.c.version == number)).first()
         if row is None:
-            raise NotFoundError(f"model {name!r} has no version {match.group('version')}")
+            raise NotFoundError(f"model {name!r} has no version {number}")
         return _from_row(conn, row)
     row = conn.execute(query.order_by(model_versions.c.version.desc())).first()
     if row is None:

@@ -4,28 +4,23 @@ from __future__ import annotations
 
 __all__ = ["parse_targets", "serve"]
 
-import re
 
 from shipline.errors import UsageError
 from shipline.project import Project
 from shipline.server.app import build_app
 from shipline.server.connection_guard import guarded_protocol
 from shipline.server.service import PredictionService
-from shipline.types import check_name
-
-_TARGET = re.compile(r"([^@]+)@([^@]+)")
+from shipline.types import parse_reference
 
 
 def parse_targets(values: list[str]) -> list[tuple[str, str]]:
     """``churn@production fraud@staging`` → [(name, alias), …]."""
     targets = []
     for value in values:
-        match = _TARGET.fullmatch(value)
-        if not match:
+        reference = parse_reference(value, "model")
+        if reference is None or reference.alias is None:
             raise UsageError(f"expected NAME@ALIAS such as churn@production, got {value!r}")
-        targets.append(
-            (check_name(match.group(1), "model name"), check_name(match.group(2), "alias"))
-        )
+        targets.append((reference.name, reference.alias))
     names = [name for name, _ in targets]
     if len(set(names)) != len(names):
         raise UsageError("each model can be served once")

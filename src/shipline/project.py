@@ -257,14 +257,12 @@ class Project:
 
         from shipline.artifacts.local_file import write_atomically
         from shipline.monitoring.model_monitor_files import (
+            baseline_statistics,
             constraint_violations,
             constraints,
-            statistics,
         )
-        from shipline.monitoring.traffic import split_columns
 
-        version = self.version(ref)
-        baseline = statistics(split_columns(self.db(), self.store(), version))
+        baseline = baseline_statistics(self.db(), self.store(), self.version(ref))
         implied = constraints(baseline)
         documents = {"statistics.json": baseline, "constraints.json": implied}
         if report_id is not None:

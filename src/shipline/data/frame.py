@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-__all__ = ["DATE_FORMATS", "date_format_of", "parse_date_strings", "read_frame"]
+__all__ = ["DATE_FORMATS", "column_array", "date_format_of", "parse_date_strings", "read_frame"]
 
 import re
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from shipline.artifacts import ContentStore
 from shipline.data.dataset_version import DatasetVersion
+from shipline.timestamps import epoch_seconds
 
 
 def read_frame(store: ContentStore, version: DatasetVersion) -> pd.DataFrame:
@@ -85,3 +88,19 @@ def date_format_of(values: pd.Series) -> str | None:
             continue
         return candidate
     return None
+
+
+def column_array(column: Any) -> np.ndarray:
+    """One Arrow column as numpy: integers stay integers unless missing values force floats
+    (NaN), floats are float64, booleans stay booleans, anything else is an object array."""
+    import pyarrow as pa
+
+    if pa.types.is_integer(column.type) and column.null_count == 0:
+        return np.asarray(column.to_numpy())
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+    if pa.types.is_boolean(column.type) and column.null_count == 0:
+        return np.asarray(column.to_numpy(zero_copy_only=False))
+    if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
+        return epoch_seconds(column.to_pandas(date_as_object=False))  # a date is a number
+    return np.asarray(column.to_pylist(), dtype=object)

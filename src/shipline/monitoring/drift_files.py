@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["column_array", "compare_files", "drift_rules", "read_columns"]
+__all__ = ["compare_files", "drift_rules", "read_columns"]
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from shipline.config.schema import DriftConfig
 from shipline.data.data_file import data_format
+from shipline.data.frame import column_array
 from shipline.errors import DataFileError
 from shipline.monitoring.drift import DriftReport, compare_columns
 from shipline.timestamps import epoch_seconds
@@ -65,22 +65,6 @@ def _parquet_columns(path: Path) -> dict[str, np.ndarray]:
         if file.metadata.num_rows == 0:
             raise DataFileError(f"{path}: has columns but no rows")
         return {name: column_array(file.read(columns=[name]).column(0)) for name in names}
-
-
-def column_array(column: Any) -> np.ndarray:
-    """One Arrow column as numpy: integers stay integers unless missing values force floats
-    (NaN), floats are float64, booleans stay booleans, anything else is an object array."""
-    import pyarrow as pa
-
-    if pa.types.is_integer(column.type) and column.null_count == 0:
-        return np.asarray(column.to_numpy())
-    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
-        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
-    if pa.types.is_boolean(column.type) and column.null_count == 0:
-        return np.asarray(column.to_numpy(zero_copy_only=False))
-    if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
-        return epoch_seconds(column.to_pandas(date_as_object=False))  # a date is a number
-    return np.asarray(column.to_pylist(), dtype=object)
 
 
 def compare_files(

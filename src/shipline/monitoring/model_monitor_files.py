@@ -14,90 +14,31 @@ which readers treat as the exact quantiles of those values.
 
 from __future__ import annotations
 
-__all__ = ["constraint_violations", "constraints", "statistics"]
+__all__ = ["baseline_statistics", "constraint_violations", "constraints", "statistics"]
 
 from typing import Any
 
-import numpy as np
+import orjson
 
-_BUCKETS = 10
-_SKETCH_SIZE = 2048
+from shipline.artifacts import ContentStore
+from shipline.data.profile import statistics
+from shipline.monitoring.traffic import split_columns
+from shipline.registry import ModelVersion
+from shipline.store import Database
+
 _DOMAIN_LIMIT = 20
 
 
-def statistics(columns: dict[str, np.ndarray]) -> dict[str, Any]:
-    """``statistics.json`` for a dataset given as one array per column."""
-    rows = len(next(iter(columns.values()))) if columns else 0
-    return {
-        "version": 0,
-        "dataset": {"item_count": rows},
-        "features": [_feature(n, v) for n, v in columns.items()],
-    }
-
-
-def _feature(name: str, values: np.ndarray) -> dict[str, Any]:
-    if values.dtype.kind in "iuf":
-        numbers = np.asarray(values, dtype=np.float64)
-        present = numbers[np.isfinite(numbers)]
-        common = {"num_present": int(present.size), "num_missing": int(numbers.size - present.size)}
-        kind = "Integral" if values.dtype.kind in "iu" else "Fractional"
-        if present.size == 0:
-            return {"name": name, "inferred_type": kind, "numerical_statistics": {"common": common}}
-        counts, edges = np.histogram(present, bins=_BUCKETS)
-        ordered = np.sort(present)
-        sketch = (
-            ordered
-            if ordered.size <= _SKETCH_SIZE
-            else ordered[np.linspace(0, ordered.size - 1, _SKETCH_SIZE).astype(int)]
-        )
-        stats = {
-            "common": common,
-            "mean": float(present.mean()),
-            "sum": float(present.sum()),
-            "std_dev": float(present.std()),
-            "min": float(present.min()),
-            "max": float(present.max()),
-            "distribution": {
-                "kll": {
-                    "buckets": [
-                        {
-                            "lower_bound": float(edges[i]),
-                            "upper_bound": float(edges[i + 1]),
-                            "count": int(c),
-                        }
-                        for i, c in enumerate(counts)
-                    ],
-                    "sketch": {
-                        "parameters": {"c": 0.64, "k": _SKETCH_SIZE},
-                        "data": [sketch.tolist()],
-                    },
-                }
-            },
-        }
-        return {"name": name, "inferred_type": kind, "numerical_statistics": stats}
-    present_values = [v for v in values.tolist() if v is not None]
-    distinct, counts = np.unique(
-        np.asarray([str(v) for v in present_values], dtype=object), return_counts=True
-    )
-    return {
-        "name": name,
-        "inferred_type": "String",
-        "string_statistics": {
-            "common": {
-                "num_present": len(present_values),
-                "num_missing": int(values.size - len(present_values)),
-            },
-            "distinct_count": int(distinct.size),
-            "distribution": {
-                "categorical": {
-                    "buckets": [
-                        {"value": str(v), "count": int(c)}
-                        for v, c in zip(distinct.tolist(), counts.tolist(), strict=True)
-                    ]
-                }
-            },
-        },
-    }
+def baseline_statistics(db: Database, store: ContentStore, version: ModelVersion) -> dict[str, Any]:
+    """``statistics.json`` of the data the version was trained on: the baseline its training
+    run stored, or (for versions trained before baselines took this shape) computed from the
+    training split."""
+    if version.facts.baseline_digest is not None:
+        baseline = orjson.loads(store.read_bytes(version.facts.baseline_digest))
+        features = baseline.get("features") if isinstance(baseline, dict) else None
+        if isinstance(features, dict) and "dataset" in features and "features" in features:
+            return features
+    return statistics(split_columns(db, store, version))
 
 
 def constraints(stats: dict[str, Any], drift_threshold: float = 0.1) -> dict[str, Any]:

@@ -20,12 +20,12 @@ from sqlalchemy import select
 
 from shipline.artifacts import ContentStore
 from shipline.config.schema import DriftConfig, MonitoringConfig, NotificationsConfig, QualityRule
+from shipline.data.frame import column_array
 from shipline.errors import NotFoundError
 from shipline.monitoring.alarm import Alarm, update_alarms
 from shipline.monitoring.attribution_drift import attribution_drift
 from shipline.monitoring.bias_drift import bias_drift
 from shipline.monitoring.drift import compare_columns
-from shipline.monitoring.drift_files import column_array
 from shipline.monitoring.estimation import estimate_multiclass, estimate_performance
 from shipline.monitoring.notification import notify
 from shipline.monitoring.quality import labelled_quality, labelled_rows

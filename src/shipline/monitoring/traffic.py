@@ -21,8 +21,9 @@ import numpy as np
 from sqlalchemy import select
 
 from shipline.artifacts import ContentStore
+from shipline.data.frame import column_array
 from shipline.errors import NotFoundError, UsageError
-from shipline.monitoring.drift_files import column_array, read_columns
+from shipline.monitoring.drift_files import read_columns
 from shipline.pipeline.run_record import get_run
 from shipline.registry import ModelVersion
 from shipline.scoring import LoadedModel

@@ -17,13 +17,13 @@ from shipline.config.trigger_kind import TRIGGER_KINDS
 from shipline.data import add_version, get_version, read_frame, split_frame, validate_data
 from shipline.data.data_file import Column
 from shipline.data.data_source import DataSource, resolve_source
+from shipline.data.profile import frame_columns, statistics
 from shipline.data.schema_acceptance import find_acceptance
 from shipline.evaluation import (
     apply_gates,
     bias_report,
     compute_metrics,
     permutation_report,
-    profile_frame,
 )
 from shipline.pipeline.code_fingerprint import deps_digests, entrypoint_files, file_digests
 from shipline.pipeline.step import Step, StepContext, StepInputs
@@ -197,8 +197,6 @@ def evaluate(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
             config.training.task,
             config.data.split.seed,
         )
-    import pandas as pd
-
     forms: dict[str, Any] = {"native": {"available": True}}
     if config.serving.onnx:
         onnx_bytes, report = convert_to_onnx(bundle, test)
@@ -206,11 +204,10 @@ def evaluate(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
             report["digest"] = context.store.put_bytes(onnx_bytes).digest
         forms["onnx"] = report
     evaluation["serving_forms"] = forms
+    # The training data's statistics, once: `shipline monitor export` writes them as is.
     baseline = {
-        "features": profile_frame(train_frame[list(bundle.features)], config.data.split.seed),
-        "predictions": profile_frame(
-            pd.DataFrame({"prediction": predicted}), config.data.split.seed
-        ),
+        "features": statistics(frame_columns(train_frame[list(bundle.features)])),
+        "predictions": statistics({"prediction": predicted}),
         "metrics": metrics,
     }
     return {"evaluation": evaluation, "baseline": baseline}

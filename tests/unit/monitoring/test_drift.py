@@ -166,7 +166,7 @@ def test_bad_overrides_name_the_column() -> None:
 def test_arrow_columns_convert_the_same_way_for_every_caller() -> None:
     import pyarrow as pa
 
-    from shipline.monitoring.drift_files import column_array
+    from shipline.data.frame import column_array
 
     assert column_array(pa.chunked_array([[1, 2, 3]])).dtype.kind == "i"
     with_missing = column_array(pa.chunked_array([[1, None, 3]]))

@@ -41,3 +41,22 @@ def test_details_written_now_and_before_load_and_find_the_training_splits(
     assert before.facts.schema_version == 1 and before.facts.training_data is None
     then = split_table(project.db(), project.store(), before, "train")
     assert isinstance(then, pa.Table) and then.equals(now)
+
+
+def test_the_baseline_stored_at_training_is_what_monitoring_exports(project: Project) -> None:
+    import orjson
+
+    from shipline.monitoring.model_monitor_files import baseline_statistics, statistics
+    from shipline.monitoring.traffic import split_columns
+
+    assert project.run().status == "succeeded"
+    version = project.version("cancer:1")
+    assert version.facts.baseline_digest is not None
+    stored = orjson.loads(project.store().read_bytes(version.facts.baseline_digest))
+    exported = baseline_statistics(project.db(), project.store(), version)
+    assert exported == stored["features"]
+    # The same numbers the training split gives when read back, as older versions compute them.
+    assert exported == statistics(split_columns(project.db(), project.store(), version))
+    held_out = split_columns(project.db(), project.store(), version, "test")
+    rows = len(next(iter(held_out.values())))
+    assert stored["predictions"]["dataset"]["item_count"] == rows  # predicted on held-out rows

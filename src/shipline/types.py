@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-__all__ = ["DIGEST_HEX_LENGTH", "Reference", "check_digest", "check_name", "parse_reference"]
+__all__ = [
+    "DIGEST_HEX_LENGTH",
+    "Reference",
+    "Status",
+    "check_digest",
+    "check_name",
+    "parse_reference",
+]
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 from shipline.errors import UsageError
 
@@ -76,3 +84,11 @@ def parse_reference(text: str, what: str, dataset: bool = False) -> Reference | 
         None if number is None else int(number),
         None if alias is None else check_name(alias, "alias"),
     )
+
+
+class Status(StrEnum):
+    """A stored status: equal to its text, shown as its text (``repr`` included, so lists of
+    statuses print as users read them)."""
+
+    def __repr__(self) -> str:
+        return repr(self.value)

@@ -36,6 +36,7 @@ def test_every_runnable_block_is_run_by_a_test() -> None:
         "shipline init cancer && cd cancer",
         "mkdir -p wine/data && cd wine",  # tests/e2e/test_pipeline_cli.py runs the wine example
         "import os",
+        "from dataclasses import dataclass",  # the plug-in example, run below
     ], "a README bash/python block was added or changed: run it in this file"
 
 
@@ -86,3 +87,12 @@ def test_the_python_api_example_runs_as_written(local_cli: Cli, project: Path) -
     assert lines[1] == "breast_cancer@v1 1 succeeded" and lines[2] == "[1]"
     assert lines[3] == "1"  # production moved once the reviewer approved
     assert lines[4] == "569 2 production" and lines[5] == "[] model.alias.approval"
+
+
+def test_the_plug_in_example_registers_a_drift_method_and_uses_it(tmp_path: Path) -> None:
+    code = _block("In a notebook or script, `register` does the same:")
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["mean_shift True"]

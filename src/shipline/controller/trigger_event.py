@@ -7,7 +7,14 @@ Status: pending → started → done | failed, or skipped (a guard held it back 
 
 from __future__ import annotations
 
-__all__ = ["TriggerEvent", "list_events", "pending_events", "record_event", "set_status"]
+__all__ = [
+    "EventStatus",
+    "TriggerEvent",
+    "list_events",
+    "pending_events",
+    "record_event",
+    "set_status",
+]
 
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +24,17 @@ from sqlalchemy import select, update
 
 from shipline.store import Database, utc_now
 from shipline.store.tables import trigger_events
+from shipline.types import Status
+
+
+class EventStatus(Status):
+    """pending → started → done | failed, or skipped (a guard held it back for good)."""
+
+    PENDING = "pending"
+    STARTED = "started"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -28,7 +46,7 @@ class TriggerEvent:
     kind: str
     key: str
     evidence: dict[str, Any]
-    status: str
+    status: EventStatus
     run_id: int | None
     detail: str | None
     created_at: str
@@ -137,7 +155,7 @@ def _from_row(row: Any) -> TriggerEvent:
         kind=row.kind,
         key=row.key,
         evidence=orjson.loads(row.evidence),
-        status=row.status,
+        status=EventStatus(row.status),
         run_id=row.run_id,
         detail=row.detail,
         created_at=row.created_at,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["LOWER_IS_BETTER", "GateOutcome", "apply_gates"]
+__all__ = ["LOWER_IS_BETTER", "GateOutcome", "GateVerdict", "apply_gates"]
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from shipline.config.schema import Gate
@@ -13,15 +13,47 @@ LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae", "mape"})
 
 
 @dataclass(frozen=True)
+class GateVerdict:
+    """One rule with its measured value: an absolute bound, a comparison with an alias holder
+    (``vs``, the holder's ``reference`` value and the ``drop``) or a bias limit."""
+
+    metric: str
+    value: float | None
+    rule: str
+    passed: bool
+    vs: str | None = None
+    reference: float | None = None
+    drop: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored JSON form (a comparison's keys only on comparisons)."""
+        shown = {"metric": self.metric, "value": self.value}
+        for name in ("vs", "reference", "drop"):
+            if getattr(self, name) is not None:
+                shown[name] = getattr(self, name)
+        return {**shown, "rule": self.rule, "passed": self.passed}
+
+    def __getitem__(self, key: str) -> Any:
+        """Read like the stored JSON: ``verdict["metric"]``."""
+        if key not in {f.name for f in fields(self)}:
+            raise KeyError(key)
+        return getattr(self, key)
+
+
+@dataclass(frozen=True)
 class GateOutcome:
     """Each rule with its measured value, and whether all passed."""
 
     passed: bool
-    rules: tuple[dict[str, Any], ...]
+    rules: tuple[GateVerdict, ...]
 
-    def failures(self) -> list[dict[str, Any]]:
+    def failures(self) -> list[GateVerdict]:
         """The rules that failed."""
-        return [r for r in self.rules if not r["passed"]]
+        return [r for r in self.rules if not r.passed]
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """Every rule in its stored JSON form."""
+        return [r.to_dict() for r in self.rules]
 
 
 def apply_gates(
@@ -31,41 +63,43 @@ def apply_gates(
     bias: dict[str, Any] | None,
 ) -> GateOutcome:
     """Check absolute bounds, comparisons with the alias holders, and the bias limit."""
-    rules: list[dict[str, Any]] = []
+    rules: list[GateVerdict] = []
     for gate in gates:
         value = metrics.get(gate.metric)
-        rule: dict[str, Any] = {"metric": gate.metric, "value": value}
         if value is None:
-            rules.append({**rule, "rule": "metric must be computable", "passed": False})
+            rules.append(GateVerdict(gate.metric, None, "metric must be computable", False))
             continue
         if gate.min is not None:
-            rules.append({**rule, "rule": f">= {gate.min}", "passed": value >= gate.min})
+            rules.append(GateVerdict(gate.metric, value, f">= {gate.min}", value >= gate.min))
         if gate.max is not None:
-            rules.append({**rule, "rule": f"<= {gate.max}", "passed": value <= gate.max})
+            rules.append(GateVerdict(gate.metric, value, f"<= {gate.max}", value <= gate.max))
         if gate.vs is not None and gate.max_drop is not None:
             rules.append(_comparison(gate, value, champions.get(gate.vs)))
     for column, result in ((bias or {}).get("columns") or {}).items():
         rules.append(
-            {
-                "metric": f"{result['metric']}[{column}]",
-                "value": result["value"],
-                "rule": f"<= {result['max']}",
-                "passed": bool(result["passed"]),
-            }
+            GateVerdict(
+                f"{result['metric']}[{column}]",
+                result["value"],
+                f"<= {result['max']}",
+                bool(result["passed"]),
+            )
         )
-    return GateOutcome(all(r["passed"] for r in rules), tuple(rules))
+    return GateOutcome(all(r.passed for r in rules), tuple(rules))
 
 
-def _comparison(gate: Gate, value: float, champion: dict[str, float] | None) -> dict[str, Any]:
-    rule: dict[str, Any] = {"metric": gate.metric, "value": value, "vs": gate.vs}
+def _comparison(gate: Gate, value: float, champion: dict[str, float] | None) -> GateVerdict:
     if champion is None or gate.metric not in champion:
-        return {**rule, "rule": f"no {gate.vs} version to compare with", "passed": True}
+        return GateVerdict(
+            gate.metric, value, f"no {gate.vs} version to compare with", True, gate.vs
+        )
     reference = champion[gate.metric]
     drop = (value - reference) if gate.metric in LOWER_IS_BETTER else (reference - value)
-    return {
-        **rule,
-        "reference": reference,
-        "drop": drop,
-        "rule": f"drop vs {gate.vs} <= {gate.max_drop}",
-        "passed": drop <= (gate.max_drop or 0.0),
-    }
+    return GateVerdict(
+        gate.metric,
+        value,
+        f"drop vs {gate.vs} <= {gate.max_drop}",
+        drop <= (gate.max_drop or 0.0),
+        gate.vs,
+        reference,
+        drop,
+    )

@@ -16,6 +16,14 @@ from sqlalchemy import select
 
 from shipline.store import Database, Transaction, utc_now
 from shipline.store.tables import alarms
+from shipline.types import Status
+
+
+class AlarmStatus(Status):
+    """Open while its rule stays broken; closed when a later report finds it holding."""
+
+    OPEN = "open"
+    CLOSED = "closed"
 
 
 @dataclass(frozen=True)
@@ -26,7 +34,7 @@ class Alarm:
     model: str
     version: int
     kind: str
-    status: str
+    status: AlarmStatus
     opened_at: str
     closed_at: str | None
     evidence: dict[str, Any]
@@ -52,7 +60,7 @@ def update_alarms(
             continue
         current = tx.conn.execute(
             select(alarms).where(
-                alarms.c.model == model, alarms.c.kind == kind, alarms.c.status == "open"
+                alarms.c.model == model, alarms.c.kind == kind, alarms.c.status == AlarmStatus.OPEN
             )
         ).first()
         if broken and current is None:
@@ -74,7 +82,7 @@ def _open(tx: Transaction, model: str, version: int, kind: str, evidence: dict[s
             model=model,
             version=version,
             kind=kind,
-            status="open",
+            status=AlarmStatus.OPEN,
             opened_at=utc_now(),
             evidence=orjson.dumps(evidence).decode(),
         )
@@ -93,13 +101,13 @@ def _close(tx: Transaction, current: Any, kind: str) -> Alarm:
     tx.conn.execute(
         alarms.update()
         .where(alarms.c.id == current.id)
-        .values(status="closed", closed_at=utc_now())
+        .values(status=AlarmStatus.CLOSED, closed_at=utc_now())
     )
     tx.record(
         "alarm.close",
         f"model:{current.model}:{current.version}",
-        {"alarm": current.id, "status": "open"},
-        {"alarm": current.id, "status": "closed", "kind": kind},
+        {"alarm": current.id, "status": AlarmStatus.OPEN},
+        {"alarm": current.id, "status": AlarmStatus.CLOSED, "kind": kind},
     )
     return _load(tx, current.id)
 
@@ -110,7 +118,7 @@ def _alarm(row: Any) -> Alarm:
         row.model,
         row.version,
         row.kind,
-        row.status,
+        AlarmStatus(row.status),
         row.opened_at,
         row.closed_at,
         orjson.loads(row.evidence),
@@ -127,7 +135,7 @@ def list_alarms(
     """Open alarms (or all), newest first."""
     query = select(alarms).order_by(alarms.c.id.desc())
     if not include_closed:
-        query = query.where(alarms.c.status == "open")
+        query = query.where(alarms.c.status == AlarmStatus.OPEN)
     if model is not None:
         query = query.where(alarms.c.model == model)
     with db.read() as conn:

@@ -85,7 +85,7 @@ def ci_check(
         outcome.passed and run.status != "failed",
         run.error,
         int(evaluation.get("rows", 0)) or None,
-        list(outcome.rules),
+        outcome.to_dicts(),
         comparison,
         None if production is None else production[0],
     )

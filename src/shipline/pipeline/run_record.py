@@ -4,7 +4,9 @@ from __future__ import annotations
 
 __all__ = [
     "RunRecord",
+    "RunStatus",
     "StepRecord",
+    "StepStatus",
     "find_cached",
     "finish_run",
     "get_run",
@@ -26,6 +28,26 @@ from shipline.pipeline.run_process import this_host
 from shipline.store import Database, utc_now
 from shipline.store.blob_kinds import record_kinds
 from shipline.store.tables import run_steps, runs
+from shipline.types import Status
+
+
+class RunStatus(Status):
+    """How a run stands: running, then succeeded, rejected (by a gate or data check) or
+    failed."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class StepStatus(Status):
+    """How a step ended: ran, reused from the cache, decided the run's end, or failed."""
+
+    SUCCEEDED = "succeeded"
+    CACHED = "cached"
+    REJECTED = "rejected"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -34,7 +56,7 @@ class StepRecord:
 
     step: str
     position: int
-    status: str
+    status: StepStatus
     cache_key: str
     key_parts: dict[str, Any]
     outputs: dict[str, str]
@@ -54,7 +76,7 @@ class RunRecord:
 
     id: int
     model: str
-    status: str
+    status: RunStatus
     trigger: str
     actor: str
     started_at: str
@@ -192,7 +214,7 @@ def _step(row: Row[Any]) -> StepRecord:
     return StepRecord(
         step=row.step,
         position=row.position,
-        status=row.status,
+        status=StepStatus(row.status),
         cache_key=row.cache_key,
         key_parts=orjson.loads(row.key_parts),
         outputs=orjson.loads(row.outputs),
@@ -210,7 +232,7 @@ def _run(conn: Connection, row: Row[Any]) -> RunRecord:
     return RunRecord(
         id=row.id,
         model=row.model,
-        status=row.status,
+        status=RunStatus(row.status),
         trigger=row.trigger,
         actor=row.actor,
         started_at=row.started_at,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shipline.pipeline.code_fingerprint import package_digest
-from shipline.pipeline.run_record import StepRecord, find_cached, record_step
+from shipline.pipeline.run_record import StepRecord, StepStatus, find_cached, record_step
 from shipline.pipeline.step import (
     Step,
     StepContext,
@@ -96,7 +96,7 @@ class _Runner:
         }
 
         def record(
-            status: str, outputs: dict[str, str], origin: int | None, error: str | None
+            status: StepStatus, outputs: dict[str, str], origin: int | None, error: str | None
         ) -> None:
             seconds = round(time.perf_counter() - clock, 4)
             entry = StepRecord(
@@ -111,7 +111,7 @@ class _Runner:
             origin, outputs = hit
             self.digests.update(outputs)
             verdict = step.verdict(StepInputs(context.store, self.kinds, outputs, {}, context.db))
-            record(verdict or "cached", outputs, origin, None)
+            record(StepStatus(verdict or StepStatus.CACHED), outputs, origin, None)
         else:
             try:
                 produced = step.run(
@@ -123,7 +123,7 @@ class _Runner:
                 }
             except Exception as error:
                 detail = "".join(traceback.format_exception(error))
-                record("failed", {}, None, detail)
+                record(StepStatus.FAILED, {}, None, detail)
                 return RunOutcome(
                     "failed", self.digests, f"{step.name}: {error}\n{detail}", step.name
                 )
@@ -131,7 +131,7 @@ class _Runner:
             self.live.update({name: produced[name] for name in step.outputs})
             verdict = step.verdict(produced)
             # A step whose verdict ends the run is shown as what it decided, never "succeeded".
-            record(verdict or "succeeded", outputs, None, None)
+            record(StepStatus(verdict or StepStatus.SUCCEEDED), outputs, None, None)
         if verdict is not None:
             return RunOutcome(verdict, self.digests, f"{step.name}: {verdict}", step.name)
         return None
@@ -140,7 +140,8 @@ class _Runner:
         """A step whose cache key cannot be computed (its data source is unreadable, say)."""
         detail = "".join(traceback.format_exception(error))
         self.last_status = "failed"
-        entry = StepRecord(step.name, position, "failed", "", {}, {}, None, started, 0.0, detail)
+        failed = StepStatus.FAILED
+        entry = StepRecord(step.name, position, failed, "", {}, {}, None, started, 0.0, detail)
         record_step(self.context.db, self.context.actor, self.context.run_id, entry)
         return RunOutcome("failed", self.digests, f"{step.name}: {error}\n{detail}", step.name)
 

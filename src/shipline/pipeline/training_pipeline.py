@@ -239,7 +239,7 @@ def gate(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
     return {
         "gate": {
             "passed": outcome.passed,
-            "rules": list(outcome.rules),
+            "rules": outcome.to_dicts(),
             "champions": holders,
         }
     }

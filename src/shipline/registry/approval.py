@@ -16,7 +16,15 @@ from shipline.registry.alias import move_alias
 from shipline.registry.model_version import ModelVersion, load_model_version, resolve_model_version
 from shipline.store import Database, utc_now
 from shipline.store.tables import approvals, model_versions, models, runs
-from shipline.types import check_name
+from shipline.types import Status, check_name
+
+
+class ApprovalStatus(Status):
+    """Pending until enough approvers decide; approved or rejected for good."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
 
 
 @dataclass(frozen=True)
@@ -27,7 +35,7 @@ class Approval:
     model: str
     version: int
     alias: str
-    status: str
+    status: ApprovalStatus
     requested_by: str
     requested_at: str
     required: int
@@ -75,7 +83,7 @@ def promote(
             select(approvals.c.id).where(
                 approvals.c.version_id == version_id,
                 approvals.c.alias == alias,
-                approvals.c.status == "pending",
+                approvals.c.status == ApprovalStatus.PENDING,
             )
         ).scalar()
         if pending is None:
@@ -85,7 +93,7 @@ def promote(
                     model_id=select(models.c.id).where(models.c.name == name).scalar_subquery(),
                     version_id=version_id,
                     alias=alias,
-                    status="pending",
+                    status=ApprovalStatus.PENDING,
                     requested_by=actor,
                     requested_at=utc_now(),
                     decisions=orjson.dumps({"required": policy.approvers, "by": []}).decode(),
@@ -125,15 +133,15 @@ def approve(db: Database, approval_id: int, actor: str, reason: str | None = Non
             .where(approvals.c.id == approval_id)
             .values(
                 decisions=orjson.dumps({"required": approval.required, "by": decisions}).decode(),
-                status="approved" if done else "pending",
+                status=ApprovalStatus.APPROVED if done else ApprovalStatus.PENDING,
                 decided_at=utc_now() if done else None,
             )
         )
         tx.record(
             "approval.approve",
             f"approval:{approval_id}",
-            {"status": "pending"},
-            {"status": "approved" if done else "pending", "by": actor},
+            {"status": ApprovalStatus.PENDING},
+            {"status": ApprovalStatus.APPROVED if done else ApprovalStatus.PENDING, "by": actor},
         )
         if done:
             move_alias(tx, version, approval.alias, "approval", f"approval {approval_id}")
@@ -154,7 +162,7 @@ def reject(db: Database, approval_id: int, actor: str, reason: str) -> Approval:
             approvals.update()
             .where(approvals.c.id == approval_id)
             .values(
-                status="rejected",
+                status=ApprovalStatus.REJECTED,
                 decided_at=utc_now(),
                 reason=reason,
                 decisions=orjson.dumps({"required": approval.required, "by": decisions}).decode(),
@@ -163,8 +171,8 @@ def reject(db: Database, approval_id: int, actor: str, reason: str) -> Approval:
         tx.record(
             "approval.reject",
             f"approval:{approval_id}",
-            {"status": "pending"},
-            {"status": "rejected", "by": actor, "reason": reason},
+            {"status": ApprovalStatus.PENDING},
+            {"status": ApprovalStatus.REJECTED, "by": actor, "reason": reason},
         )
         return _load(tx.conn, approval_id)
 
@@ -180,7 +188,7 @@ def list_approvals(db: Database, status: str | None = None) -> list[Approval]:
 
 def _pending(conn: Connection, approval_id: int, verb: str) -> Approval:
     approval = _load(conn, approval_id)
-    if approval.status != "pending":
+    if approval.status != ApprovalStatus.PENDING:
         raise ConflictError(
             f"approval {approval_id} is already {approval.status}; cannot {verb} it"
         )
@@ -202,7 +210,7 @@ def _load(conn: Connection, approval_id: int) -> Approval:
         model=row.name,
         version=row.version,
         alias=row.alias,
-        status=row.status,
+        status=ApprovalStatus(row.status),
         requested_by=row.requested_by,
         requested_at=row.requested_at,
         required=int(decisions["required"]),

@@ -73,15 +73,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield folder
 
 
-@pytest.fixture
-def project(trained: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
-    for key in [k for k in os.environ if k.startswith("SHIPLINE_")]:
-        monkeypatch.delenv(key)
-    monkeypatch.setenv("SHIPLINE_USER", "monitor-bot")
-    with Project.open(trained) as opened:
-        yield opened
-
-
 def _serve_and_label(project: Project, frame: pd.DataFrame, folder: Path) -> None:
     """Capture what the staged version predicts for ``frame``, then label every row."""
     version = project.version("loans@staging")

@@ -35,15 +35,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield folder
 
 
-@pytest.fixture
-def project(trained: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
-    for key in [k for k in os.environ if k.startswith("SHIPLINE_")]:
-        monkeypatch.delenv(key)
-    monkeypatch.setenv("SHIPLINE_USER", "monitor-bot")
-    with Project.open(trained) as opened:
-        yield opened
-
-
 def _features(trained: Path) -> pd.DataFrame:
     return pd.read_csv(trained / "data" / "breast_cancer.csv").drop(columns=["benign", "sample_id"])
 

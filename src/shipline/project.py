@@ -261,13 +261,16 @@ class Project:
             constraint_violations,
             constraints,
         )
+        from shipline.monitoring.monitor_record import MonitorReport
 
         baseline = baseline_statistics(self.db(), self.store(), self.version(ref))
         implied = constraints(baseline)
         documents = {"statistics.json": baseline, "constraints.json": implied}
         if report_id is not None:
             report = self.monitor_report(report_id)
-            documents["constraint_violations.json"] = constraint_violations(report, implied)
+            documents["constraint_violations.json"] = constraint_violations(
+                MonitorReport.model_validate(report), implied
+            )
         folder.mkdir(parents=True, exist_ok=True)
         written = []
         for name, document in documents.items():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 __all__ = ["alarms", "app"]
 
 from pathlib import Path
@@ -23,6 +25,9 @@ class _DefaultToCheck(TyperGroup):
         result: list[str] = super().parse_args(ctx, args)
         return result
 
+
+if TYPE_CHECKING:
+    from shipline.monitoring.monitor_record import MonitorReport
 
 app = typer.Typer(
     cls=_DefaultToCheck, help="Drift of served traffic against training data.", no_args_is_help=True
@@ -58,76 +63,77 @@ def check(
     summary, report = project.monitor(target, current, window, since, until, html is not None)
     if html is not None:
         project.write_monitor_html(summary.id, html)
+    from shipline.monitoring.monitor_record import MonitorReport
+
+    typed = MonitorReport.model_validate(report)
     if as_json:
         print_json({"report": summary.id, **report})
     else:
-        _render(summary.id, report)
-    broken = [
-        kind
-        for kind in ("quality", "estimated_quality", "bias", "attribution")
-        if (report.get(kind) or {}).get("passed") is False
-    ]
+        _render(summary.id, typed)
+    broken = [kind for kind, check in typed.checks().items() if check.passed is False]
     if summary.dataset_drift or summary.prediction_drift or broken:
         raise typer.Exit(1)
 
 
-def _render(report_id: int, report: dict[str, Any]) -> None:
-    features = report["features"]
+def _render(report_id: int, report: MonitorReport) -> None:
+    features = report.features
+    verdicts = {True: "DRIFT", False: "ok", None: "skipped"}
     rows = [
         (
-            c["column"],
-            c["method"] or "-",
-            "-" if c["statistic"] is None else f"{c['statistic']:.4g}",
-            {True: "DRIFT", False: "ok", None: "skipped"}[c["drifted"]],
-            ", ".join(c["unseen"]) or c["note"] or "",
+            c.column,
+            c.method or "-",
+            "-" if c.statistic is None else f"{c.statistic:.4g}",
+            verdicts[c.drifted],
+            ", ".join(c.unseen) or c.note or "",
         )
-        for c in [*features["columns"], report["prediction"]]
+        for c in [*features.columns, report.prediction]
     ]
     print_table(
-        f"Report {report_id}: {report['model']}:{report['version']} vs training data, "
-        f"{report['rows']} rows from {report['source']}",
+        f"Report {report_id}: {report.model}:{report.version} vs training data, "
+        f"{report.rows} rows from {report.source}",
         ("column", "method", "statistic", "verdict", "notes"),
         rows,
     )
-    verdict = "DRIFTED" if features["dataset_drift"] else "no dataset drift"
+    verdict = "DRIFTED" if features.dataset_drift else "no dataset drift"
     typer.echo(
-        f"features: {features['drifted']} of {features['compared']} drifted: {verdict}; "
-        f"predictions: {'DRIFT' if report['prediction']['drifted'] else 'ok'}"
+        f"features: {features.drifted} of {features.compared} drifted: {verdict}; "
+        f"predictions: {'DRIFT' if report.prediction.drifted else 'ok'}"
     )
-    quality = report.get("quality")
+    _render_checks(report)
+
+
+def _render_checks(report: MonitorReport) -> None:
+    judged = {True: "ok", False: "ALARM", None: "not judged"}
+    quality = report.quality
     if quality:
-        metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(quality["metrics"].items()))
-        if quality["passed"] is None:
+        metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(quality.metrics.items()))
+        if quality.passed is None:
             # Say why the rule was not judged: no rule, no labels yet, or a missing input.
-            verdict_text = (
-                f"not judged: {quality['note']}" if quality.get("note") else "no rule set"
-            )
+            verdict_text = f"not judged: {quality.note}" if quality.note else "no rule set"
         else:
-            verdict_text = ("passes" if quality["passed"] else "FAILS") + " monitoring.quality"
+            verdict_text = ("passes" if quality.passed else "FAILS") + " monitoring.quality"
         typer.echo(
-            f"quality on {quality['labelled_rows']} of {quality['captured_rows']} labelled rows: "
+            f"quality on {quality.labelled_rows} of {quality.captured_rows} labelled rows: "
             f"{metrics or '-'} ({verdict_text})"
         )
-    bias = report.get("bias")
-    if bias:
+    bias = report.bias.evidence() if report.bias else None
+    if report.bias and bias is not None:
         values = ", ".join(
             f"{column} {c['current']:.3f} (training {c['training']:.3f})"
             for column, c in bias["columns"].items()
         )
-        verdict_text = {True: "ok", False: "ALARM", None: "not judged"}[bias["passed"]]
         typer.echo(
             f"bias ({bias['metric']}, max {bias['max']}): "
-            f"{values or '; '.join(bias['notes'])}: {verdict_text}"
+            f"{values or '; '.join(bias['notes'])}: {judged[report.bias.passed]}"
         )
-    attribution = report.get("attribution")
-    if attribution:
-        verdict_text = {True: "ok", False: "ALARM", None: "not judged"}[attribution["passed"]]
+    attribution = report.attribution.evidence() if report.attribution else None
+    if report.attribution and attribution is not None:
         ndcg = attribution["ndcg"]
         typer.echo(
             "attribution: "
             + (f"nDCG {ndcg:.3f} (min {attribution['min_ndcg']})" if ndcg is not None else "")
-            + (attribution.get("note") or "")
-            + f": {verdict_text}"
+            + (report.attribution.note or "")
+            + f": {judged[report.attribution.passed]}"
         )
 
 
@@ -201,7 +207,9 @@ def show(
     if as_json:
         print_json(report)
     else:
-        _render(report_id, report)
+        from shipline.monitoring.monitor_record import MonitorReport
+
+        _render(report_id, MonitorReport.model_validate(report))
 
 
 def alarms(

@@ -22,6 +22,7 @@ import orjson
 
 from shipline.artifacts import ContentStore
 from shipline.data.profile import statistics
+from shipline.monitoring.monitor_record import MonitorReport
 from shipline.monitoring.traffic import split_columns
 from shipline.registry import ModelVersion
 from shipline.store import Database
@@ -77,32 +78,32 @@ def constraints(stats: dict[str, Any], drift_threshold: float = 0.1) -> dict[str
 
 
 def constraint_violations(
-    report: dict[str, Any], baseline_constraints: dict[str, Any]
+    report: MonitorReport, baseline_constraints: dict[str, Any]
 ) -> dict[str, Any]:
     """``constraint_violations.json`` for a stored shipline monitoring report, checked against
     the baseline's ``constraints.json``."""
     expected = {f["name"]: f for f in baseline_constraints["features"]}
     violations = []
-    for column in report["features"]["columns"]:
-        name = column["column"]
-        if column["drifted"]:
+    for column in report.features.columns:
+        name = column.column
+        if column.drifted:
             violations.append(
                 {
                     "feature_name": name,
                     "constraint_check_type": "baseline_drift_check",
-                    "description": f"{column['method']} = {column['statistic']:.6g} breaks "
-                    f"the threshold {column['threshold']} (shipline drift rule)",
+                    "description": f"{column.method} = {column.statistic:.6g} breaks "
+                    f"the threshold {column.threshold} (shipline drift rule)",
                 }
             )
-        if column["unseen"]:
+        if column.unseen:
             violations.append(
                 {
                     "feature_name": name,
                     "constraint_check_type": "categorical_values_check",
-                    "description": f"values not in the baseline: {', '.join(column['unseen'])}",
+                    "description": f"values not in the baseline: {', '.join(column.unseen)}",
                 }
             )
-        completeness = 1.0 - column["current_missing_share"]
+        completeness = 1.0 - column.current_missing_share
         wanted = expected.get(name, {}).get("completeness")
         if wanted is not None and completeness < wanted:
             violations.append(

@@ -27,6 +27,7 @@ from shipline.monitoring.attribution_drift import attribution_drift
 from shipline.monitoring.bias_drift import bias_drift
 from shipline.monitoring.drift import compare_columns
 from shipline.monitoring.estimation import estimate_multiclass, estimate_performance
+from shipline.monitoring.monitor_record import REPORT_SCHEMA_VERSION, MonitorReport
 from shipline.monitoring.notification import notify
 from shipline.monitoring.quality import labelled_quality, labelled_rows
 from shipline.monitoring.report_html import column_histograms, render_html
@@ -164,6 +165,7 @@ def _compare(
         DriftConfig(strict=rules.strict, min_effect=rules.min_effect),
     )
     return {
+        "schema_version": REPORT_SCHEMA_VERSION,
         "model": version.name,
         "version": version.version,
         "source": traffic.source,
@@ -254,47 +256,39 @@ def _store(
                 "quality_passed": (report.get("quality") or {}).get("passed"),
             },
         )
-        opened, closed = update_alarms(
-            tx, version.name, version.version, _verdicts(report, report_id)
-        )
+        verdicts = _verdicts(MonitorReport.model_validate(report), report_id)
+        opened, closed = update_alarms(tx, version.name, version.version, verdicts)
     return get_report(db, report_id), opened, closed
 
 
 def _verdicts(
-    report: dict[str, Any], report_id: int
+    report: MonitorReport, report_id: int
 ) -> dict[str, tuple[bool | None, dict[str, Any]]]:
     """Which monitoring rules broke, with the evidence an alarm keeps."""
-    features = report["features"]
+    features = report.features
     drift_evidence = {
         "report": report_id,
-        "share": features["share"],
-        "threshold": features["share_threshold"],
-        "drifted": [c["column"] for c in features["columns"] if c["drifted"]],
+        "share": features.share,
+        "threshold": features.share_threshold,
+        "drifted": features.drifted_columns,
     }
     verdicts: dict[str, tuple[bool | None, dict[str, Any]]] = {
-        "drift": (bool(features["dataset_drift"]), drift_evidence)
+        "drift": (features.dataset_drift, drift_evidence)
     }
-    quality = report.get("quality")
+    quality, estimated = report.quality, report.estimated_quality
+    evidence: dict[str, dict[str, Any]] = {}
     if quality is not None:
-        passed = quality.get("passed")
-        evidence = {"report": report_id, "metrics": quality["metrics"], "rule": quality.get("rule")}
-        verdicts["quality"] = (None if passed is None else not passed, evidence)
-    estimated = report.get("estimated_quality")
+        evidence["quality"] = {"metrics": quality.metrics, "rule": quality.rule}
     if estimated is not None:
-        passed = estimated.get("passed")
-        evidence = {
-            "report": report_id,
-            "estimated": estimated["estimated"],
-            "bands": estimated["bands"],
-            "assumption": estimated["assumption"],
+        evidence["estimated_quality"] = {
+            "estimated": estimated.estimated,
+            "bands": estimated.bands,
+            "assumption": estimated.assumption,
         }
-        verdicts["estimated_quality"] = (None if passed is None else not passed, evidence)
-    for kind in ("bias", "attribution"):
-        check = report.get(kind)
-        if check is not None:
-            passed = check.get("passed")
-            evidence = {"report": report_id, **{k: v for k, v in check.items() if k != "passed"}}
-            verdicts[kind] = (None if passed is None else not passed, evidence)
+    for kind, check in report.checks().items():
+        found = evidence.get(kind, check.evidence())
+        broken = None if check.passed is None else not check.passed
+        verdicts[kind] = (broken, {"report": report_id, **found})
     return verdicts
 
 
@@ -334,7 +328,7 @@ def list_reports(db: Database, model: str | None = None, limit: int = 50) -> lis
 def report_page(db: Database, store: ContentStore, report_id: int, history: int = 30) -> str:
     """A stored report as a self-contained HTML page, with the model's earlier reports."""
     summary = get_report(db, report_id)
-    report = orjson.loads(store.read_bytes(summary.report_digest))
+    report = _load(store, summary)
     with db.read() as conn:
         earlier = conn.execute(
             select(monitor_reports)
@@ -343,49 +337,52 @@ def report_page(db: Database, store: ContentStore, report_id: int, history: int 
             .limit(history)
         ).all()
     points = [_history_point(_summary(row), store) for row in reversed(earlier)]
-    drift = dict(report["features"])
-    drift["columns"] = [*drift["columns"], report["prediction"]]
+    drift = report.features.model_dump()
+    drift["columns"] = [*drift["columns"], report.prediction.model_dump()]
     return render_html(
         f"{summary.model}:{summary.version} monitoring report {report_id}",
         drift,
-        report.get("histograms") or {},
+        report.histograms or {},
         _page_lines(report),
         points if len(points) > 1 else None,
     )
 
 
+def _load(store: ContentStore, summary: MonitorSummary) -> MonitorReport:
+    return MonitorReport.model_validate(orjson.loads(store.read_bytes(summary.report_digest)))
+
+
 def _history_point(summary: MonitorSummary, store: ContentStore) -> dict[str, Any]:
-    report = orjson.loads(store.read_bytes(summary.report_digest))
+    report = _load(store, summary)
     point: dict[str, Any] = {"at": summary.created_at, "drifted share": summary.drifted_share}
-    for name, value in ((report.get("quality") or {}).get("metrics") or {}).items():
+    for name, value in (report.quality.metrics if report.quality else {}).items():
         if name in ("accuracy", "f1", "r2", "roc_auc"):
             point[f"quality {name}"] = value
-    estimated = (report.get("estimated_quality") or {}).get("estimated") or {}
+    estimated = report.estimated_quality.estimated if report.estimated_quality else {}
     if "accuracy" in estimated:
         point["estimated accuracy"] = estimated["accuracy"]
     return point
 
 
-def _page_lines(report: dict[str, Any]) -> list[str]:
-    features = report["features"]
+def _page_lines(report: MonitorReport) -> list[str]:
+    features = report.features
     lines = [
-        f"{report['rows']} rows from {report['source']}; {features['drifted']} of "
-        f"{features['compared']} features drifted ({features['share']:.0%}, dataset drift at "
-        f"{features['share_threshold']:.0%}): "
-        + ("DATASET DRIFT" if features["dataset_drift"] else "no dataset drift")
+        f"{report.rows} rows from {report.source}; {features.drifted} of "
+        f"{features.compared} features drifted ({features.share:.0%}, dataset drift at "
+        f"{features.share_threshold:.0%}): "
+        + ("DATASET DRIFT" if features.dataset_drift else "no dataset drift")
     ]
-    quality = report.get("quality")
-    if quality and quality.get("metrics"):
-        metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(quality["metrics"].items()))
-        lines.append(f"Quality on {quality['labelled_rows']} labelled rows: {metrics}")
-    estimated = report.get("estimated_quality")
+    quality = report.quality
+    if quality and quality.metrics:
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(quality.metrics.items()))
+        lines.append(f"Quality on {quality.labelled_rows} labelled rows: {metrics}")
+    estimated = report.estimated_quality
     if estimated:
         lines.append(
-            f"Estimated accuracy without labels (CBPE): {estimated['estimated']['accuracy']:.4f}."
-            f" Assumption: {estimated['assumption']}."
+            f"Estimated accuracy without labels (CBPE): {estimated.estimated['accuracy']:.4f}."
+            f" Assumption: {estimated.assumption}."
         )
-    for kind in ("bias", "attribution"):
-        check = report.get(kind)
-        if check and check.get("passed") is not None:
-            lines.append(f"{kind.capitalize()} drift: {'ok' if check['passed'] else 'ALARM'}")
+    for kind, check in (("bias", report.bias), ("attribution", report.attribution)):
+        if check and check.passed is not None:
+            lines.append(f"{kind.capitalize()} drift: {'ok' if check.passed else 'ALARM'}")
     return lines

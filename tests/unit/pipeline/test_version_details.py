@@ -60,3 +60,33 @@ def test_the_baseline_stored_at_training_is_what_monitoring_exports(project: Pro
     held_out = split_columns(project.db(), project.store(), version, "test")
     rows = len(next(iter(held_out.values())))
     assert stored["predictions"]["dataset"]["item_count"] == rows  # predicted on held-out rows
+
+
+def test_a_monitoring_report_loads_as_typed_records_now_and_as_written_before(
+    project: Project,
+) -> None:
+    import pandas as pd
+
+    from shipline.monitoring.monitor_record import REPORT_SCHEMA_VERSION, MonitorReport
+
+    assert project.run().status == "succeeded"
+    folder = project.settings.project_dir
+    data = pd.read_csv(folder / "data" / "breast_cancer.csv")
+    data.drop(columns=["benign"]).to_csv(folder / "current.csv", index=False)
+    summary, report = project.monitor("cancer:1", folder / "current.csv")
+    typed = MonitorReport.model_validate(report)
+    assert typed.schema_version == REPORT_SCHEMA_VERSION and typed.rows == len(data)
+    assert typed.features.dataset_drift == summary.dataset_drift
+    assert [c.column for c in typed.features.columns] == [
+        c["column"] for c in report["features"]["columns"]
+    ]
+    assert typed.model_dump(mode="json", exclude_unset=True) == report
+    stored = MonitorReport.model_validate(project.monitor_report(summary.id))
+    assert stored.prediction == typed.prediction
+    # As the previous release wrote it: no schema_version.
+    before = MonitorReport.model_validate(
+        {k: v for k, v in report.items() if k != "schema_version"}
+    )
+    assert (
+        before.schema_version == 1 and before.quality is None and before.checks() == typed.checks()
+    )

@@ -124,8 +124,8 @@ def _dates_as_numbers(
     from shipline.scoring.signature import coerce_arrays
     from shipline.timestamps import epoch_seconds
 
-    signature = model.bundle.signature
-    dated = [c["name"] for c in signature["inputs"] if c["dtype"].startswith("datetime64")]
+    signature = model.signature
+    dated = [c.name for c in signature.inputs if c.dtype.startswith("datetime64")]
     if not dated:
         return columns
     typed = coerce_arrays({n: list(columns[n]) for n in columns}, signature, rows)

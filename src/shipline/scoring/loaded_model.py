@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = ["LoadedModel", "ModelInput", "Prediction", "load_version"]
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -12,6 +13,7 @@ import pandas as pd
 
 from shipline.artifacts import ContentStore
 from shipline.registry import ModelVersion
+from shipline.registry.version_details import Signature
 from shipline.scoring.signature import coerce_arrays
 from shipline.training.bundle import ModelBundle, load_bundle
 
@@ -39,10 +41,15 @@ class LoadedModel:
     form: str = "native"
     onnx: Any = None
 
+    @cached_property
+    def signature(self) -> Signature:
+        """The columns the version takes and what it returns, typed once per loaded model."""
+        return Signature.model_validate(self.bundle.signature)
+
     @property
     def input_names(self) -> list[str]:
         """The signature's input columns, in order."""
-        return [c["name"] for c in self.bundle.signature["inputs"]]
+        return self.signature.input_names
 
     def frame(self, columns: dict[str, Any], rows: int) -> ModelInput:
         """Check request columns against the signature: the model's input for those rows.
@@ -50,7 +57,7 @@ class LoadedModel:
         Kept as one array (or list, for text) per column: requests are cheap to batch, and a
         native model gets its DataFrame once per batch.
         """
-        return coerce_arrays(columns, self.bundle.signature, rows)
+        return coerce_arrays(columns, self.signature, rows)
 
     @staticmethod
     def rows(inputs: ModelInput) -> int:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from shipline.errors import ShiplineError
+from shipline.registry.version_details import Signature, SignatureColumn
 
 _NUMERIC = ("int", "float", "uint")
 
@@ -22,19 +23,29 @@ class SchemaError(ShiplineError):
         super().__init__(f"{field}: {message}" if field else message)
 
 
-def coerce_columns(columns: dict[str, Any], signature: dict[str, Any], rows: int) -> pd.DataFrame:
+def coerce_columns(
+    columns: dict[str, Any], signature: Signature | dict[str, Any], rows: int
+) -> pd.DataFrame:
     """A frame with exactly the signature's columns, in order, each of the training dtype."""
     return pd.DataFrame(coerce_arrays(columns, signature, rows))
 
 
-def coerce_arrays(columns: dict[str, Any], signature: dict[str, Any], rows: int) -> dict[str, Any]:
+def coerce_arrays(
+    columns: dict[str, Any], signature: Signature | dict[str, Any], rows: int
+) -> dict[str, Any]:
     """The signature's columns, in order: float arrays for numbers, lists for text and bools.
 
     Numbers may arrive as JSON numbers or numeric strings; null is a missing value (the model's
-    imputer handles it); infinities are refused.
+    imputer handles it); infinities are refused. (A loaded model passes its signature already
+    typed; a stored one is read here.)
     """
-    expected = [(c["name"], c["dtype"]) for c in signature["inputs"]]
-    formats = {c["name"]: c["format"] for c in signature["inputs"] if c.get("format")}
+    inputs = (
+        signature.inputs
+        if isinstance(signature, Signature)
+        else [SignatureColumn.model_validate(c) for c in signature["inputs"]]
+    )
+    expected = [(c.name, c.dtype) for c in inputs]
+    formats = {c.name: c.format for c in inputs if c.format}
     names = {name for name, _ in expected}
     missing = [name for name, _ in expected if name not in columns]
     if missing:

@@ -98,7 +98,7 @@ class Gateway:
         log_loss once labels arrive; the response carries them only when the client asked.
         """
         model = slot.model  # validated against, and predicted by, the version current now
-        id_column = model.bundle.signature.get("id_column")
+        id_column = model.signature.id_column
         ids = {id_column: list(columns.pop(id_column))} if id_column in columns else {}
         if id_column in ids and len(ids[id_column]) != rows:
             raise SchemaError(id_column, f"has {len(ids[id_column])} values, expected {rows}")

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from shipline import __version__
 from shipline.errors import NotFoundError
+from shipline.registry.version_details import Signature, Task
 from shipline.scoring import Batch, PayloadError
 from shipline.scoring.payload import load_json_body
 from shipline.server.error_response import json_response
@@ -156,10 +157,10 @@ def _slot(gateway: Gateway, request: Request) -> Slot:
 
 
 def _metadata(slot: Slot) -> dict[str, Any]:
-    signature = slot.model.bundle.signature
+    signature = slot.model.signature
     inputs = [
-        {"name": c["name"], "datatype": _DATATYPES.get(c["dtype"], "BYTES"), "shape": [-1]}
-        for c in signature["inputs"]
+        {"name": c.name, "datatype": _DATATYPES.get(c.dtype, "BYTES"), "shape": [-1]}
+        for c in signature.inputs
     ]
     return {
         "name": slot.name,
@@ -173,12 +174,11 @@ def _metadata(slot: Slot) -> dict[str, Any]:
     }
 
 
-def _prediction_type(signature: dict[str, Any]) -> str:
+def _prediction_type(signature: Signature) -> str:
     """The V2 datatype of the predictions, as the infer response will carry them."""
-    output = signature.get("output", {})
-    if output.get("task") == "regression":
+    if signature.output.task == Task.REGRESSION:
         return "FP64"
-    classes = output.get("classes") or []
+    classes = signature.output.classes or []
     return _value_type(classes[0]) if classes else "BYTES"
 
 
@@ -191,7 +191,7 @@ def _value_type(sample: Any) -> str:
 
 
 def _output_tensor(name: str, values: list[Any], slot: Slot) -> dict[str, Any]:
-    datatype = _value_type(values[0]) if values else _prediction_type(slot.model.bundle.signature)
+    datatype = _value_type(values[0]) if values else _prediction_type(slot.model.signature)
     return {"name": name, "shape": [len(values)], "datatype": datatype, "data": values}
 
 

@@ -36,8 +36,6 @@ __all__ = [
     "parse_duration",
 ]
 
-import re
-from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
@@ -56,80 +54,21 @@ from pydantic_core import InitErrorDetails
 
 from shipline.config.drift_method import check_drift_method
 from shipline.config.trigger_kind import TRIGGER_KINDS
-from shipline.errors import UsageError
-from shipline.types import check_name
+from shipline.config.value_types import (
+    ColumnName,
+    Cron,
+    DottedPath,
+    Duration,
+    Entrypoint,
+    ModelName,
+    RelativePattern,
+    Share,
+    Url,
+    parse_duration,
+)
 
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
 REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
-_DURATION = re.compile(r"(\d+)(s|m|h|d|w)")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
-_ENTRYPOINT = re.compile(r"[^:\x00]+\.py:[A-Za-z_][A-Za-z0-9_]*")
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parse ``90s``, ``30m``, ``6h``, ``2d``, ``1w`` into a timedelta."""
-    match = _DURATION.fullmatch(text.strip())
-    if not match:
-        raise ValueError(
-            f"expected a duration such as '90s', '30m', '6h', '2d' or '1w', got {text!r}"
-        )
-    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
-
-
-def _check_duration(text: str) -> str:
-    parse_duration(text)
-    return text
-
-
-def _check_cron(text: str) -> str:
-    from croniter import croniter
-
-    if len(text.split()) != 5 or not croniter.is_valid(text):
-        raise ValueError(f"expected a 5-field cron expression such as '0 3 * * 0', got {text!r}")
-    return text
-
-
-def _check_model_name(text: str) -> str:
-    try:
-        return check_name(text, "name")
-    except UsageError as error:
-        raise ValueError(str(error)) from None
-
-
-def _check_dotted_path(text: str) -> str:
-    if not _DOTTED.fullmatch(text):
-        raise ValueError(
-            f"expected a dotted import path such as "
-            f"'sklearn.ensemble.HistGradientBoostingClassifier', got {text!r}"
-        )
-    return text
-
-
-def _check_entrypoint(text: str) -> str:
-    if not _ENTRYPOINT.fullmatch(text) or ".." in text.split(":", maxsplit=1)[0].split("/"):
-        raise ValueError(f"expected 'file.py:function' relative to the project, got {text!r}")
-    return text
-
-
-def _check_relative_pattern(text: str) -> str:
-    if text.startswith(("/", "~")) or "\\" in text or ".." in text.split("/"):
-        raise ValueError(
-            f"expected a file or glob relative to the project folder (no '..'), got {text!r}"
-        )
-    return text
-
-
-def _check_url(text: str) -> str:
-    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
-        raise ValueError(f"expected an http:// or https:// URL, got {text!r}")
-    return text
-
-
-Duration = Annotated[str, AfterValidator(_check_duration)]
-Cron = Annotated[str, AfterValidator(_check_cron)]
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
-ColumnName = Annotated[str, Field(min_length=1, max_length=200)]
 DriftMethodName = Annotated[str, AfterValidator(check_drift_method)]
 
 
@@ -175,13 +114,11 @@ class TrainingConfig(_Section):
     """What is trained: an estimator by dotted path, or a bring-your-own entrypoint."""
 
     task: Literal["classification", "regression"]
-    estimator: Annotated[str, AfterValidator(_check_dotted_path)] | None = None
+    estimator: DottedPath | None = None
     params: dict[str, Any] = Field(default_factory=dict)
-    entrypoint: Annotated[str, AfterValidator(_check_entrypoint)] | None = None
+    entrypoint: Entrypoint | None = None
     # Files the training code reads besides the data (globs): their bytes enter the cache key.
-    deps: list[Annotated[str, Field(min_length=1), AfterValidator(_check_relative_pattern)]] = (
-        Field(default_factory=list)
-    )
+    deps: list[RelativePattern] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_way_to_train(self) -> TrainingConfig:
@@ -433,7 +370,7 @@ class RetrainingConfig(_Section):
 class NotificationsConfig(_Section):
     """Where failures and alarms are reported."""
 
-    webhook: Annotated[str, AfterValidator(_check_url)] | None = None
+    webhook: Url | None = None
     timeout: Duration = "5s"
     # Loopback, private, link-local and other non-public addresses are refused unless allowed:
     # a webhook must not become a way to reach internal services (SSRF).
@@ -443,7 +380,7 @@ class NotificationsConfig(_Section):
 class ModelConfig(_Section):
     """A validated ``shipline.yaml``: one model's whole life."""
 
-    name: Annotated[str, AfterValidator(_check_model_name)]
+    name: ModelName
     owner: str | None = None
     description: str | None = Field(None, max_length=10_000)
     data: DataConfig

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from shipline.config.schema import Cron
 from shipline.config.trigger_kind import TriggerWatch, WatchedFileError
+from shipline.config.value_types import Cron
 from shipline.store import parse_stamp, stamp
 
 AlarmKind = Literal["drift", "quality", "estimated_quality", "bias", "attribution"]

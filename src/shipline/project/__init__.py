@@ -16,33 +16,29 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from shipline.project.operations import Operations
 from shipline.settings import CONFIG_FILENAME, Settings, load_settings
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from shipline.artifacts import ContentStore
-    from shipline.audit.state_check import Checkpoint, Verification
     from shipline.config import ModelConfig
     from shipline.config.schema import ServingConfig
     from shipline.controller.controller_loop import Controller
     from shipline.data import AddResult, DatasetDiff, DatasetVersion
     from shipline.data.schema_acceptance import SchemaAcceptance
-    from shipline.monitoring.alarm import Alarm
-    from shipline.monitoring.monitor_report import MonitorSummary
     from shipline.pipeline import RunRecord
     from shipline.pipeline.ci_check import CiResult
     from shipline.pipeline.metric_log import TrackedRun
     from shipline.registry import AliasMove, Approval, ModelVersion, Promotion
     from shipline.registry.applied_config import AppliedConfig, Change
-    from shipline.scoring.batch_scoring import ScoredFile
     from shipline.store import Database
-    from shipline.store.audit_log import AuditEvent
     from shipline.training.bundle import ModelBundle
 
 
 @dataclass
-class Project:
+class Project(Operations):
     """A project: its settings, metadata database and content store, opened on first use."""
 
     config_path: Path | None = None
@@ -210,84 +206,6 @@ class Project:
 
         return failure_reasons(self.store(), run)
 
-    def monitor(
-        self,
-        ref: str,
-        current_file: Path | None = None,
-        window: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        histograms: bool = False,
-    ) -> tuple[MonitorSummary, dict[str, Any]]:
-        """Drift, quality, bias and attribution of served traffic (or a file) against the
-        version's training data; stored, with alarms opened or closed."""
-        from shipline.config.schema import MonitoringConfig
-        from shipline.monitoring.monitor_report import monitor_version
-        from shipline.monitoring.traffic import TimeWindow
-
-        version = self.version(ref)
-        config = self.config() if self.settings.config_path.exists() else None
-        mine = config if config is not None and config.name == version.name else None
-        monitoring = mine.monitoring if mine else MonitoringConfig()
-        current = current_file or TimeWindow.from_options(window or monitoring.window, since, until)
-        return monitor_version(
-            self.db(),
-            self.store(),
-            version,
-            monitoring,
-            self.settings.actor,
-            current,
-            mine.notifications if mine else None,
-            histograms,
-        )
-
-    def write_monitor_html(self, report_id: int, path: Path) -> None:
-        """A stored report as a self-contained HTML page, with the model's earlier reports."""
-        from shipline.artifacts.local_file import write_atomically
-        from shipline.monitoring.monitor_report import report_page
-
-        write_atomically(path, report_page(self.db(), self.store(), report_id).encode())
-
-    def export_model_monitor_files(
-        self, ref: str, folder: Path, report_id: int | None = None
-    ) -> list[Path]:
-        """statistics.json and constraints.json of the version's training data (and
-        constraint_violations.json of a report) in SageMaker Model Monitor's shapes."""
-        import orjson
-
-        from shipline.artifacts.local_file import write_atomically
-        from shipline.monitoring.model_monitor_files import (
-            baseline_statistics,
-            constraint_violations,
-            constraints,
-        )
-        from shipline.monitoring.monitor_record import MonitorReport
-
-        baseline = baseline_statistics(self.db(), self.store(), self.version(ref))
-        implied = constraints(baseline)
-        documents = {"statistics.json": baseline, "constraints.json": implied}
-        if report_id is not None:
-            report = self.monitor_report(report_id)
-            documents["constraint_violations.json"] = constraint_violations(
-                MonitorReport.model_validate(report), implied
-            )
-        folder.mkdir(parents=True, exist_ok=True)
-        written = []
-        for name, document in documents.items():
-            path = folder / name
-            write_atomically(path, orjson.dumps(document, option=orjson.OPT_INDENT_2))
-            written.append(path)
-        return written
-
-    def monitor_report(self, report_id: int) -> dict[str, Any]:
-        """The full stored report."""
-        import orjson
-
-        from shipline.monitoring.monitor_report import get_report
-
-        summary = get_report(self.db(), report_id)
-        return dict(orjson.loads(self.store().read_bytes(summary.report_digest)))
-
     def datasets(self, name: str | None = None) -> list[DatasetVersion]:
         """Dataset versions (of one dataset when ``name`` is given)."""
         from shipline.data import list_versions
@@ -323,60 +241,6 @@ class Project:
         from shipline.pipeline.cache_explanation import explain_step
 
         return explain_step(self.db(), run_id, step)
-
-    def audit_events(
-        self, limit: int = 50, target: str | None = None, action: str | None = None
-    ) -> list[AuditEvent]:
-        """The newest audit events, oldest first (of one target or action when given)."""
-        from shipline.audit import list_events
-
-        return list_events(self.db(), limit, target, action)
-
-    def verify_audit(self, checkpoint: tuple[bytes, str] | None = None) -> Verification:
-        """Walk the audit chain and check the registry tables against it (read-only)."""
-        from shipline.audit.state_check import verify_audit
-
-        return verify_audit(self.db(read_only=True), checkpoint)
-
-    def audit_checkpoint(self) -> Checkpoint:
-        """The chain's head (sequence number and hash), to keep outside the database."""
-        from shipline.audit.state_check import chain_checkpoint
-
-        return chain_checkpoint(self.db(read_only=True))
-
-    def monitor_reports(self, model: str | None = None, limit: int = 50) -> list[MonitorSummary]:
-        """The newest monitoring reports (of one model when given)."""
-        from shipline.monitoring.monitor_report import list_reports
-
-        return list_reports(self.db(), model, limit)
-
-    def alarms(self, include_closed: bool = False, model: str | None = None) -> list[Alarm]:
-        """Open alarms (closed ones too with ``include_closed``), of one model when given."""
-        from shipline.monitoring.alarm import list_alarms
-
-        return list_alarms(self.db(), include_closed, model)
-
-    def add_labels(self, path: str | Path, allow_unknown: bool = False) -> int:
-        """Record ground truth for served requests from a file; returns the labels added."""
-        from shipline.scoring.labels import add_labels
-
-        return add_labels(self.db(), self.store(), Path(path), self.settings.actor, allow_unknown)
-
-    def score_file(
-        self,
-        ref: str,
-        source: str | Path,
-        target: str | Path,
-        probabilities: bool = False,
-        progress: Callable[[int], None] | None = None,
-    ) -> ScoredFile:
-        """Batch-score a CSV or Parquet file with a version, chunk by chunk, into ``target``."""
-        from shipline.scoring import load_version
-        from shipline.scoring.batch_scoring import ScoredFile, score_file
-
-        model = load_version(self.store(), self.version(ref))
-        rows = score_file(model, Path(source), Path(target), probabilities, progress)
-        return ScoredFile(model.name, model.version, rows, Path(target))
 
     def load_model(self, ref: str) -> ModelBundle:
         """The model of a version, loaded only after its bytes match the registered digest."""

@@ -177,7 +177,7 @@ def _deliver(
             run.model_version,
             "production",
             controls.actor,
-            config.deployment.approval,
+            None,  # the applied policy, read where the alias moves
             f"retrained by the controller (run {run.id}: {run.trigger})",
         )
         detail = (

@@ -35,6 +35,7 @@ from shipline.registry import (
     render_card,
     resolve_model_version,
 )
+from shipline.registry.applied_config import applied_policy
 from shipline.registry.version_details import DETAILS_SCHEMA_VERSION, VersionDetails
 from shipline.store import canonical_json
 from shipline.training import feature_columns, train_model
@@ -292,18 +293,19 @@ def register(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
             version = register_version(
                 tx, config.name, context.run_id, bundle_digest, card_digest, details
             )
-        if config.deployment.approval.staging == "auto":
+        # The applied policy decides, in this transaction; the run's own file does not.
+        policy = applied_policy(tx.conn, config.name)
+        if policy.staging == "auto":
             move_alias(tx, version, "staging", "promote", f"run {context.run_id}")
-    if config.deployment.approval.staging == "manual":
-        promote(
-            context.db,
-            config.name,
-            version.version,
-            "staging",
-            context.actor,
-            config.deployment.approval,
-        )
+    if policy.staging == "manual":
+        promote(context.db, config.name, version.version, "staging", context.actor)
     return {"registration": {"version": version.version, "created": created, "card": card_digest}}
+
+
+def _applied_approval(context: StepContext, inputs: dict[str, str]) -> dict[str, Any]:
+    """The approval policy registration follows: the model's applied one."""
+    with context.db.read() as conn:
+        return applied_policy(conn, context.config.name).model_dump(mode="json")
 
 
 def _training_code(context: StepContext, inputs: dict[str, str]) -> dict[str, Any]:
@@ -405,7 +407,8 @@ STEPS: list[Step] = [
         register,
         ("model", "signature", "evaluation", "gate", "dataset", "baseline", "train", "test"),
         {"registration": "json"},
-        lambda c: {"name": c.name, **_dump(c, "deployment")},
+        lambda c: {"name": c.name},
+        facts=_applied_approval,
     ),
 ]
 

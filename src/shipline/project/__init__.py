@@ -249,15 +249,11 @@ class Project(Operations):
         return load_bundle(self.store(), self.version(ref).bundle_digest)
 
     def promote(self, name: str, version: int, alias: str, reason: str | None = None) -> Promotion:
-        """Move an alias (or open an approval when the policy for that alias is manual)."""
+        """Move an alias, or open an approval when the model's applied policy for that alias
+        is manual (production is, until a config is applied); the local file never decides."""
         from shipline.registry import promote
 
-        policy = self.config().deployment.approval if self.settings.config_path.exists() else None
-        if policy is None:
-            from shipline.config.schema import ApprovalPolicy
-
-            policy = ApprovalPolicy()
-        return promote(self.db(), name, version, alias, self.settings.actor, policy, reason)
+        return promote(self.db(), name, version, alias, self.settings.actor, None, reason)
 
     def approve(self, approval_id: int, reason: str | None = None) -> Approval:
         """Approve a pending promotion (not allowed for the version's authors)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "AppliedConfig",
     "Change",
+    "applied_policy",
     "apply_config",
     "latest_applied",
     "list_applied",
@@ -20,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from shipline.config import ModelConfig, config_digest
+from shipline.config.schema import ApprovalPolicy
 from shipline.store import Database, utc_now
 from shipline.store.tables import applied_configs
 
@@ -89,6 +91,18 @@ def apply_config(
         applied = _latest(tx.conn, config.name)
     assert applied is not None
     return applied, changes
+
+
+def applied_policy(conn: Connection, model: str) -> ApprovalPolicy:
+    """The approval policy of the model's applied config (the desired state), read on the
+    caller's connection so that a promotion decides in the transaction that moves the alias;
+    the defaults (production ``manual``) when none was applied. A caller's local
+    shipline.yaml never decides."""
+    latest = _latest(conn, model)
+    if latest is None:
+        return ApprovalPolicy()
+    deployment = latest.document.get("deployment") or {}
+    return ApprovalPolicy.model_validate(deployment.get("approval") or {})
 
 
 def latest_applied(db: Database, model: str) -> AppliedConfig | None:

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Row, select
 from shipline.config.schema import ApprovalPolicy
 from shipline.errors import ConflictError, ForbiddenError, NotFoundError, UsageError
 from shipline.registry.alias import move_alias
+from shipline.registry.applied_config import applied_policy
 from shipline.registry.model_version import ModelVersion, load_model_version, resolve_model_version
 from shipline.store import Database, utc_now
 from shipline.store.tables import approvals, model_versions, models, runs
@@ -68,13 +69,19 @@ def promote(
     version: int,
     alias: str,
     actor: str,
-    policy: ApprovalPolicy,
+    policy: ApprovalPolicy | None = None,
     reason: str | None = None,
 ) -> Promotion:
-    """Move ``alias`` to ``name:version`` when the policy says auto, else open an approval."""
+    """Move ``alias`` to ``name:version`` when the policy says auto, else open an approval.
+
+    Without ``policy`` (every caller but tests of the mechanism) the policy is the model's
+    applied one, read in the transaction that moves the alias.
+    """
     check_name(alias, "alias")
     with db.write(actor) as tx:
         target = resolve_model_version(tx.conn, f"{check_name(name, 'model name')}:{version}")
+        if policy is None:
+            policy = applied_policy(tx.conn, target.name)
         if _mode(policy, alias) == "auto":
             move_alias(tx, target, alias, "promote", reason)
             return Promotion(resolve_model_version(tx.conn, target.ref), alias, True, None)

@@ -30,6 +30,7 @@ def test_ci_judges_against_production_and_registers_nothing(
     project: Project, folder: Path, write_config: Callable[[str], None]
 ) -> None:
     write_config("")
+    project.apply()  # production: auto, as applied (a local file alone decides nothing)
     assert project.run().status == "succeeded"
     assert project.promote("churn", 1, "production").moved
     production = project.version("churn@production")

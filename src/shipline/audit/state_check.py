@@ -135,7 +135,7 @@ def _apply(state: dict[str, dict[Any, Any]], action: str, target: str, after: An
         state["aliases"][target.removeprefix("model:")] = f"version {after['version']}"
     elif action == "approval.request":
         state["approvals"][f"#{after['approval']}"] = "pending"
-    elif action in ("approval.approve", "approval.reject"):
+    elif action in ("approval.approve", "approval.reject", "approval.supersede"):
         state["approvals"][f"#{target.removeprefix('approval:')}"] = after["status"]
 
 

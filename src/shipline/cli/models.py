@@ -136,6 +136,8 @@ def promote(
             f"{result.approval.required} approver(s) other than its authors "
             f"(shipline approve {result.approval.id})"
         )
+    else:
+        typer.echo(f"{name}@{to} already is {name}:{version}; nothing to move or approve")
 
 
 def rollback(

@@ -169,6 +169,7 @@ def _deliver(
 ) -> None:
     """After a run: gates passed → ask for production; rejected or failed → notify."""
     from shipline.registry import promote
+    from shipline.registry.alias import alias_holder
 
     if run.status == "succeeded" and run.model_version is not None:
         promotion = promote(
@@ -180,15 +181,20 @@ def _deliver(
             None,  # the applied policy, read where the alias moves
             f"retrained by the controller (run {run.id}: {run.trigger})",
         )
-        detail = (
-            "production moved"
-            if promotion.moved
-            else f"approval {promotion.approval.id if promotion.approval else '?'} pending"
-        )
+        if promotion.moved:
+            detail = "production moved"
+        elif promotion.approval is not None:
+            detail = f"approval {promotion.approval.id} pending"
+        else:
+            detail = f"production already is version {run.model_version}"
         set_status(
             db, controls.actor, ids, "done", run.id, f"version {run.model_version}; {detail}"
         )
-        result.notes.append(f"{config.name}:{run.model_version} staged; {detail}")
+        with db.read() as conn:
+            staged = alias_holder(conn, config.name, "staging") == run.model_version
+        # Say what happened: "staged" only when staging holds the new version.
+        done = "staged" if staged else "registered (staging not moved)"
+        result.notes.append(f"{config.name}:{run.model_version} {done}; {detail}")
         return
     status = "done" if run.status == "rejected" else "failed"
     reason = run.error or "gates rejected the candidate"

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["AliasMove", "alias_history", "move_alias", "previous_holder", "rollback"]
+__all__ = [
+    "AliasMove",
+    "alias_history",
+    "alias_holder",
+    "move_alias",
+    "previous_holder",
+    "rollback",
+    "supersede_pending",
+]
 
 from dataclasses import dataclass
 from typing import Any
@@ -10,10 +18,11 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from shipline.errors import ConflictError
+from shipline.registry.approval_status import ApprovalStatus
 from shipline.registry.model_version import ModelVersion, resolve_model_version
 from shipline.store import Database, Transaction, utc_now
 from shipline.store.tables import alias_history as history_table
-from shipline.store.tables import aliases, model_versions, models
+from shipline.store.tables import aliases, approvals, model_versions, models
 from shipline.types import check_name
 
 
@@ -82,7 +91,55 @@ def move_alias(
         {"version": current},
         {"version": version.version, "reason": reason},
     )
+    # Requests to move the alias were made against the holder it had: they are stale now.
+    supersede_pending(tx, version.name, alias, f"{alias} moved to version {version.version}")
     return current
+
+
+def alias_holder(conn: Connection, name: str, alias: str) -> int | None:
+    """The version ``alias`` points at now, or None."""
+    holder: int | None = conn.execute(
+        select(model_versions.c.version)
+        .join(aliases, aliases.c.version_id == model_versions.c.id)
+        .join(models, models.c.id == aliases.c.model_id)
+        .where(models.c.name == name, aliases.c.alias == alias)
+    ).scalar()
+    return holder
+
+
+def supersede_pending(
+    tx: Transaction, name: str, alias: str, why: str, keep: int | None = None
+) -> list[int]:
+    """Close the model's pending approvals for ``alias`` (all but ``keep``) for good, audited;
+    returns their ids. Approving a superseded request is refused."""
+    stale = [
+        int(i)
+        for i in tx.conn.execute(
+            select(approvals.c.id)
+            .join(models, models.c.id == approvals.c.model_id)
+            .where(
+                models.c.name == name,
+                approvals.c.alias == alias,
+                approvals.c.status == ApprovalStatus.PENDING,
+                approvals.c.id != (keep if keep is not None else -1),
+            )
+        ).scalars()
+    ]
+    for approval_id in stale:
+        tx.conn.execute(
+            approvals.update()
+            .where(approvals.c.id == approval_id)
+            .values(
+                status=ApprovalStatus.SUPERSEDED, decided_at=utc_now(), reason=f"superseded: {why}"
+            )
+        )
+        tx.record(
+            "approval.supersede",
+            f"approval:{approval_id}",
+            {"status": ApprovalStatus.PENDING},
+            {"status": ApprovalStatus.SUPERSEDED, "reason": why},
+        )
+    return stale
 
 
 def _ids(conn: Connection, version: ModelVersion) -> tuple[int, int]:

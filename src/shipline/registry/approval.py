@@ -12,20 +12,13 @@ from sqlalchemy import Connection, Row, select
 
 from shipline.config.schema import ApprovalPolicy
 from shipline.errors import ConflictError, ForbiddenError, NotFoundError, UsageError
-from shipline.registry.alias import move_alias
+from shipline.registry.alias import alias_holder, move_alias, supersede_pending
 from shipline.registry.applied_config import applied_policy
+from shipline.registry.approval_status import ApprovalStatus
 from shipline.registry.model_version import ModelVersion, load_model_version, resolve_model_version
 from shipline.store import Database, utc_now
 from shipline.store.tables import approvals, model_versions, models, runs
-from shipline.types import Status, check_name
-
-
-class ApprovalStatus(Status):
-    """Pending until enough approvers decide; approved or rejected for good."""
-
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
+from shipline.types import check_name
 
 
 @dataclass(frozen=True)
@@ -82,6 +75,8 @@ def promote(
         target = resolve_model_version(tx.conn, f"{check_name(name, 'model name')}:{version}")
         if policy is None:
             policy = applied_policy(tx.conn, target.name)
+        if alias_holder(tx.conn, target.name, alias) == target.version:
+            return Promotion(target, alias, False, None)  # nothing to move, nothing to approve
         if _mode(policy, alias) == "auto":
             move_alias(tx, target, alias, "promote", reason)
             return Promotion(resolve_model_version(tx.conn, target.ref), alias, True, None)
@@ -114,6 +109,7 @@ def promote(
                 None,
                 {"approval": pending, "reason": reason},
             )
+            supersede_pending(tx, target.name, alias, f"approval {pending}", keep=pending)
         return Promotion(target, alias, False, _load(tx.conn, pending))
 
 

@@ -180,3 +180,34 @@ def test_concurrent_promotions_leave_one_consistent_holder(db: Database, db_url:
         assert later.from_version == earlier.to_version  # no lost update
     assert history[-1].to_version == holder
     assert verify_chain(db).ok
+
+
+def test_stale_approvals_are_superseded_and_cannot_be_approved(db: Database) -> None:
+    from shipline.registry.approval_status import ApprovalStatus
+
+    _register(db, "alice", 3)
+    first = promote(db, "churn", 1, "production", "alice", MANUAL).approval
+    second = promote(db, "churn", 2, "production", "alice", MANUAL).approval
+    assert first is not None and second is not None
+    statuses = {a.id: a.status for a in list_approvals(db)}
+    assert statuses == {first.id: ApprovalStatus.SUPERSEDED, second.id: "pending"}
+    with pytest.raises(ConflictError, match="already superseded"):
+        approve(db, first.id, "bob")
+    # The alias moving any other way (here: at once, under an auto policy) supersedes the rest.
+    promote(db, "churn", 3, "production", "alice", ApprovalPolicy(production="auto"))
+    assert {a.id: a.status for a in list_approvals(db)}[second.id] == "superseded"
+    assert _holder(db, "churn@production") == 3
+    events = [e.action for e in list_events(db, 50)]
+    assert events.count("approval.supersede") == 2
+    assert verify_chain(db).ok
+    from shipline.audit.state_check import verify_audit
+
+    assert verify_audit(db).ok  # the superseded states are vouched for by the chain
+
+
+def test_no_approval_opens_for_the_version_an_alias_already_holds(db: Database) -> None:
+    _register(db, "alice", 1)
+    assert promote(db, "churn", 1, "production", "alice", ApprovalPolicy(production="auto")).moved
+    again = promote(db, "churn", 1, "production", "alice", MANUAL)
+    assert not again.moved and again.approval is None
+    assert list_approvals(db) == []

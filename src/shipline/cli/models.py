@@ -148,8 +148,15 @@ def rollback(
 ) -> None:
     """Move an alias back to the version that held it before."""
     project: Project = ctx.obj
-    version = project.rollback(name, alias, reason)
-    typer.echo(f"{name}@{alias} -> {version.ref} (rolled back)")
+    result = project.rollback(name, alias, reason)
+    if result.moved:
+        typer.echo(f"{name}@{alias} -> {result.version.ref} (rolled back)")
+    elif result.approval is not None:
+        typer.echo(
+            f"approval {result.approval.id} opened: roll {name}@{alias} back to "
+            f"{result.version.ref}; needs {result.approval.required} approver(s) "
+            f"(shipline approve {result.approval.id})"
+        )
 
 
 def approve(

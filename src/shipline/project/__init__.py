@@ -267,11 +267,12 @@ class Project(Operations):
 
         return reject(self.db(), approval_id, self.settings.actor, reason)
 
-    def rollback(self, name: str, alias: str, reason: str | None = None) -> ModelVersion:
-        """Move an alias back to its previous holder."""
-        from shipline.registry import rollback
+    def rollback(self, name: str, alias: str, reason: str | None = None) -> Promotion:
+        """Move an alias back to its previous holder, under the same applied policy as a
+        promotion (a manual alias opens an approval)."""
+        from shipline.registry.approval import roll_back
 
-        return rollback(self.db(), name, alias, self.settings.actor, reason)
+        return roll_back(self.db(), name, alias, self.settings.actor, reason)
 
     def plan(self) -> list[Change]:
         """What applying shipline.yaml would change against the model's applied config."""

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["Approval", "Promotion", "approve", "list_approvals", "promote", "reject"]
+__all__ = [
+    "Approval",
+    "Promotion",
+    "approve",
+    "list_approvals",
+    "promote",
+    "reject",
+    "roll_back",
+]
 
 from dataclasses import dataclass
 from typing import Any
@@ -12,11 +20,16 @@ from sqlalchemy import Connection, Row, select
 
 from shipline.config.schema import ApprovalPolicy
 from shipline.errors import ConflictError, ForbiddenError, NotFoundError, UsageError
-from shipline.registry.alias import alias_holder, move_alias, supersede_pending
+from shipline.registry.alias import (
+    alias_holder,
+    move_alias,
+    previous_holder,
+    supersede_pending,
+)
 from shipline.registry.applied_config import applied_policy
 from shipline.registry.approval_status import ApprovalStatus
 from shipline.registry.model_version import ModelVersion, load_model_version, resolve_model_version
-from shipline.store import Database, utc_now
+from shipline.store import Database, Transaction, utc_now
 from shipline.store.tables import approvals, model_versions, models, runs
 from shipline.types import check_name
 
@@ -73,44 +86,88 @@ def promote(
     check_name(alias, "alias")
     with db.write(actor) as tx:
         target = resolve_model_version(tx.conn, f"{check_name(name, 'model name')}:{version}")
-        if policy is None:
-            policy = applied_policy(tx.conn, target.name)
-        if alias_holder(tx.conn, target.name, alias) == target.version:
-            return Promotion(target, alias, False, None)  # nothing to move, nothing to approve
-        if _mode(policy, alias) == "auto":
-            move_alias(tx, target, alias, "promote", reason)
-            return Promotion(resolve_model_version(tx.conn, target.ref), alias, True, None)
-        version_id = _version_id(tx.conn, target)
-        pending = tx.conn.execute(
-            select(approvals.c.id).where(
-                approvals.c.version_id == version_id,
-                approvals.c.alias == alias,
-                approvals.c.status == ApprovalStatus.PENDING,
+        return _move_or_request(tx, target, alias, policy, "promote", reason)
+
+
+def roll_back(
+    db: Database, name: str, alias: str, actor: str, reason: str | None = None
+) -> Promotion:
+    """Move ``alias`` back to the version that held it before, under the same applied policy
+    as a promotion: at once when it is auto, else through an approval."""
+    with db.write(actor) as tx:
+        current = resolve_model_version(
+            tx.conn, f"{check_name(name, 'model name')}@{check_name(alias, 'alias')}"
+        )
+        before = previous_holder(tx.conn, name, alias)
+        if before is None:
+            raise ConflictError(
+                f"{name}@{alias} has no earlier holder to roll back to (it is {current.ref})"
             )
-        ).scalar()
-        if pending is None:
-            pending = tx.conn.execute(
-                approvals.insert()
-                .values(
-                    model_id=select(models.c.id).where(models.c.name == name).scalar_subquery(),
-                    version_id=version_id,
-                    alias=alias,
-                    status=ApprovalStatus.PENDING,
-                    requested_by=actor,
-                    requested_at=utc_now(),
-                    decisions=orjson.dumps({"required": policy.approvers, "by": []}).decode(),
-                    reason=reason,
-                )
-                .returning(approvals.c.id)
-            ).scalar_one()
-            tx.record(
-                "approval.request",
-                f"model:{target.ref}@{alias}",
-                None,
-                {"approval": pending, "reason": reason},
-            )
-            supersede_pending(tx, target.name, alias, f"approval {pending}", keep=pending)
-        return Promotion(target, alias, False, _load(tx.conn, pending))
+        target = resolve_model_version(tx.conn, f"{name}:{before}")
+        why = reason or f"roll back from version {current.version}"
+        return _move_or_request(tx, target, alias, None, "rollback", why)
+
+
+def _move_or_request(
+    tx: Transaction,
+    target: ModelVersion,
+    alias: str,
+    policy: ApprovalPolicy | None,
+    kind: str,
+    reason: str | None,
+) -> Promotion:
+    """In the caller's transaction: move the alias when the policy is auto, else open (or find)
+    the approval that will."""
+    if policy is None:
+        policy = applied_policy(tx.conn, target.name)
+    if alias_holder(tx.conn, target.name, alias) == target.version:
+        return Promotion(target, alias, False, None)  # nothing to move, nothing to approve
+    if _mode(policy, alias) == "auto":
+        move_alias(tx, target, alias, kind, reason)
+        return Promotion(resolve_model_version(tx.conn, target.ref), alias, True, None)
+    return Promotion(
+        target, alias, False, _load(tx.conn, _open_approval(tx, target, alias, policy, reason))
+    )
+
+
+def _open_approval(
+    tx: Transaction, target: ModelVersion, alias: str, policy: ApprovalPolicy, reason: str | None
+) -> int:
+    """The pending approval to move ``alias`` to ``target`` (opened now unless one exists);
+    opening one supersedes the alias's other pending requests."""
+    version_id = _version_id(tx.conn, target)
+    pending: int | None = tx.conn.execute(
+        select(approvals.c.id).where(
+            approvals.c.version_id == version_id,
+            approvals.c.alias == alias,
+            approvals.c.status == ApprovalStatus.PENDING,
+        )
+    ).scalar()
+    if pending is not None:
+        return pending
+    model_id = select(models.c.id).where(models.c.name == target.name).scalar_subquery()
+    opened: int = tx.conn.execute(
+        approvals.insert()
+        .values(
+            model_id=model_id,
+            version_id=version_id,
+            alias=alias,
+            status=ApprovalStatus.PENDING,
+            requested_by=tx.actor,
+            requested_at=utc_now(),
+            decisions=orjson.dumps({"required": policy.approvers, "by": []}).decode(),
+            reason=reason,
+        )
+        .returning(approvals.c.id)
+    ).scalar_one()
+    tx.record(
+        "approval.request",
+        f"model:{target.ref}@{alias}",
+        None,
+        {"approval": opened, "reason": reason},
+    )
+    supersede_pending(tx, target.name, alias, f"approval {opened}", keep=opened)
+    return opened
 
 
 def approve(db: Database, approval_id: int, actor: str, reason: str | None = None) -> Approval:

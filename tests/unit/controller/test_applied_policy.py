@@ -83,3 +83,25 @@ def test_promoting_another_model_follows_that_models_policy(
     # From churn's folder (applied: production auto), fraud has no applied policy: manual.
     assert not project.promote("fraud", 1, "production").moved
     assert project.promote("churn", 1, "production").moved
+
+
+def test_rolling_production_back_follows_the_promotion_policy(
+    project: Project, folder: Path, write_config: Callable[[str], None]
+) -> None:
+    write_config("")
+    project.apply()  # production: auto
+    assert project.run().status == "succeeded"
+    data = folder / "data" / "churn.csv"
+    data.write_text(data.read_text() + data.read_text().split("\n", 1)[1])  # rows twice: v2
+    assert project.run().status == "succeeded"
+    assert project.promote("churn", 1, "production").moved
+    assert project.promote("churn", 2, "production").moved
+    config = folder / "shipline.yaml"
+    config.write_text(config.read_text().replace("production: auto", "production: manual"))
+    project.apply()
+    back = project.rollback("churn", "production", "version 2 misbehaves")
+    assert not back.moved and back.approval is not None and back.version.version == 1
+    assert project.version("churn@production").version == 2  # nothing moved yet
+    staged = project.rollback("churn", "staging")  # staging: auto, at once, as a rollback
+    assert staged.moved and staged.version.version == 1
+    assert project.alias_history("churn", "staging")[-1].kind == "rollback"

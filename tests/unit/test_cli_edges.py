@@ -15,11 +15,27 @@ REACHING_PAST = re.compile(
 )
 
 
+def _runtime_lines(text: str) -> list[tuple[int, str]]:
+    """The lines that run: an ``if TYPE_CHECKING:`` block names types, it opens nothing."""
+    kept, typing_only = [], False
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith("if TYPE_CHECKING:"):
+            typing_only = True
+            continue
+        if typing_only and line and not line.startswith(" "):
+            typing_only = False
+        if not typing_only:
+            kept.append((number, line))
+    return kept
+
+
 def test_no_cli_verb_opens_the_database_or_store_itself() -> None:
     found = [
         f"{path.name}:{number}: {line.strip()}"
         for path in sorted(CLI.glob("*.py"))
-        for number, line in enumerate(path.read_text().splitlines(), 1)
+        for number, line in _runtime_lines(path.read_text())
         if REACHING_PAST.search(line)
     ]
     assert found == []
+    # The rule is checked, not skipped: a runtime import of the store is found.
+    assert _runtime_lines("from shipline.store import Database\n")[0][1].startswith("from")

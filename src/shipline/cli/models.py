@@ -4,12 +4,15 @@ from __future__ import annotations
 
 __all__ = ["app", "approvals", "approve", "promote", "reject", "rollback"]
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from shipline.cli.output import MAX_ID, print_json, print_table, when
 from shipline.project import Project
+
+if TYPE_CHECKING:
+    from shipline.registry.approval import Promotion
 
 app = typer.Typer(
     help="The model registry: versions, aliases, cards, history.", no_args_is_help=True
@@ -127,17 +130,7 @@ def promote(
 ) -> None:
     """Move an alias to a version, or open an approval when the policy is manual."""
     project: Project = ctx.obj
-    result = project.promote(name, version, to, reason)
-    if result.moved:
-        typer.echo(f"{name}@{to} -> {name}:{version}")
-    elif result.approval is not None:
-        typer.echo(
-            f"approval {result.approval.id} opened: {name}:{version} -> @{to} needs "
-            f"{result.approval.required} approver(s) other than its authors "
-            f"(shipline approve {result.approval.id})"
-        )
-    else:
-        typer.echo(f"{name}@{to} already is {name}:{version}; nothing to move or approve")
+    _say(project.promote(name, version, to, reason), "")
 
 
 def rollback(
@@ -148,15 +141,22 @@ def rollback(
 ) -> None:
     """Move an alias back to the version that held it before."""
     project: Project = ctx.obj
-    result = project.rollback(name, alias, reason)
+    _say(project.rollback(name, alias, reason), " (rolled back)")
+
+
+def _say(result: Promotion, moved_note: str) -> None:
+    """What a promotion or rollback did: moved, opened an approval, or nothing to do."""
+    target, alias = result.version.ref, f"{result.version.name}@{result.alias}"
     if result.moved:
-        typer.echo(f"{name}@{alias} -> {result.version.ref} (rolled back)")
+        typer.echo(f"{alias} -> {target}{moved_note}")
     elif result.approval is not None:
         typer.echo(
-            f"approval {result.approval.id} opened: roll {name}@{alias} back to "
-            f"{result.version.ref}; needs {result.approval.required} approver(s) "
+            f"approval {result.approval.id} opened: {target} -> @{result.alias} needs "
+            f"{result.approval.required} approver(s) other than its authors "
             f"(shipline approve {result.approval.id})"
         )
+    else:
+        typer.echo(f"{alias} already is {target}; nothing to move or approve")
 
 
 def approve(

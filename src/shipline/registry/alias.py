@@ -9,6 +9,7 @@ __all__ = [
     "move_alias",
     "previous_holder",
     "rollback",
+    "rollback_target",
     "supersede_pending",
 ]
 
@@ -168,17 +169,23 @@ def rollback(
 ) -> ModelVersion:
     """Move ``alias`` back to the version that held it before the current one."""
     with db.write(actor) as tx:
-        current = resolve_model_version(
-            tx.conn, f"{check_name(name, 'model name')}@{check_name(alias, 'alias')}"
-        )
-        before = previous_holder(tx.conn, name, alias)
-        if before is None:
-            raise ConflictError(
-                f"{name}@{alias} has no earlier holder to roll back to (it is {current.ref})"
-            )
-        target = resolve_model_version(tx.conn, f"{name}:{before}")
+        _, target = rollback_target(tx.conn, name, alias)
         move_alias(tx, target, alias, "rollback", reason)
-        return resolve_model_version(tx.conn, f"{name}:{before}")
+        return resolve_model_version(tx.conn, target.ref)
+
+
+def rollback_target(conn: Connection, name: str, alias: str) -> tuple[ModelVersion, ModelVersion]:
+    """The alias's current holder and the version that held it before (a ConflictError when
+    there was none)."""
+    current = resolve_model_version(
+        conn, f"{check_name(name, 'model name')}@{check_name(alias, 'alias')}"
+    )
+    before = previous_holder(conn, name, alias)
+    if before is None:
+        raise ConflictError(
+            f"{name}@{alias} has no earlier holder to roll back to (it is {current.ref})"
+        )
+    return current, resolve_model_version(conn, f"{name}:{before}")
 
 
 def alias_history(db: Database, name: str, alias: str | None = None) -> list[AliasMove]:

@@ -23,7 +23,7 @@ from shipline.errors import ConflictError, ForbiddenError, NotFoundError, UsageE
 from shipline.registry.alias import (
     alias_holder,
     move_alias,
-    previous_holder,
+    rollback_target,
     supersede_pending,
 )
 from shipline.registry.applied_config import applied_policy
@@ -95,15 +95,7 @@ def roll_back(
     """Move ``alias`` back to the version that held it before, under the same applied policy
     as a promotion: at once when it is auto, else through an approval."""
     with db.write(actor) as tx:
-        current = resolve_model_version(
-            tx.conn, f"{check_name(name, 'model name')}@{check_name(alias, 'alias')}"
-        )
-        before = previous_holder(tx.conn, name, alias)
-        if before is None:
-            raise ConflictError(
-                f"{name}@{alias} has no earlier holder to roll back to (it is {current.ref})"
-            )
-        target = resolve_model_version(tx.conn, f"{name}:{before}")
+        current, target = rollback_target(tx.conn, name, alias)
         why = reason or f"roll back from version {current.version}"
         return _move_or_request(tx, target, alias, None, "rollback", why)
 

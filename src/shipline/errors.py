@@ -19,6 +19,7 @@ __all__ = [
     "Problem",
     "ShiplineError",
     "StorageError",
+    "UnauthenticatedError",
     "UsageError",
 ]
 
@@ -111,3 +112,7 @@ class NotAModelError(ShiplineError):
 
 class AuditChainError(ShiplineError):
     """The audit chain is broken at a given row."""
+
+
+class UnauthenticatedError(ShiplineError):
+    """A request carried no credential, or one that is unknown, expired, revoked or forged."""

@@ -22,11 +22,12 @@ from shipline.cli import (
     run,
     runs,
     serving,
+    team,
     validate,
 )
 from shipline.cli.output import print_error
 from shipline.errors import ShiplineError
-from shipline.project import Project
+from shipline.project import open_project
 
 app = typer.Typer(
     name="shipline",
@@ -60,6 +61,12 @@ app.command("apply")(delivery.apply)
 app.command("controller")(delivery.controller)
 app.command("status")(delivery.status)
 app.add_typer(audit.app, name="audit")
+app.command("server")(team.server)
+app.command("login")(team.login)
+app.command("logout")(team.logout)
+app.command("whoami")(team.whoami)
+app.add_typer(team.users_app, name="users")
+app.add_typer(team.tokens_app, name="tokens")
 
 
 def _show_version(value: bool) -> None:
@@ -81,7 +88,7 @@ def _root(
     ] = False,
 ) -> None:
     """One shipline.yaml drives a model from data to production and back."""
-    project = Project(config)
+    project = open_project(config)
     ctx.obj = project
     ctx.call_on_close(project.close)
 

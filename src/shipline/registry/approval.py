@@ -6,6 +6,7 @@ __all__ = [
     "Approval",
     "Promotion",
     "approve",
+    "get_approval",
     "list_approvals",
     "promote",
     "reject",
@@ -163,14 +164,17 @@ def _open_approval(
 
 
 def approve(db: Database, approval_id: int, actor: str, reason: str | None = None) -> Approval:
-    """Record ``actor``'s approval; with enough distinct approvers the alias moves now."""
+    """Record ``actor``'s approval; with enough distinct approvers the alias moves now.
+
+    Four-eyes: the registrant, the run's owner and the requester cannot approve."""
     with db.write(actor) as tx:
         approval = _pending(tx.conn, approval_id, "approve")
         version = load_model_version(tx.conn, _version_id_of(tx.conn, approval_id))
         authors = {version.created_by, _run_actor(tx.conn, version.run_id)}
-        if actor in authors:
+        if actor in authors or actor == approval.requested_by:
+            role = "an author of" if actor in authors else "the requester of moving"
             raise ForbiddenError(
-                f"approval {approval_id}: {actor!r} is an author of {version.ref} and cannot "
+                f"approval {approval_id}: {actor!r} is {role} {version.ref} and cannot "
                 "approve it; another person must (four-eyes)"
             )
         if any(d["actor"] == actor for d in approval.decisions):
@@ -236,6 +240,12 @@ def list_approvals(db: Database, status: str | None = None) -> list[Approval]:
         query = query.where(approvals.c.status == status)
     with db.read() as conn:
         return [_load(conn, i) for i in conn.execute(query).scalars()]
+
+
+def get_approval(db: Database, approval_id: int) -> Approval:
+    """One approval by id."""
+    with db.read() as conn:
+        return _load(conn, approval_id)
 
 
 def _pending(conn: Connection, approval_id: int, verb: str) -> Approval:

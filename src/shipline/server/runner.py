@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["parse_targets", "serve"]
-
+__all__ = ["parse_targets", "run_app", "serve"]
+from typing import Any
 
 from shipline.errors import UsageError
 from shipline.project import Project
@@ -36,6 +36,26 @@ def serve(
     prefer_onnx: bool = True,
 ) -> None:
     """Load the versions (digest-verified) and serve until SIGTERM or Ctrl-C."""
+    serving = project.serving_config()
+    service = PredictionService(
+        project.db(), project.store(), targets, serving, poll_seconds, prefer_onnx
+    )
+    service.load()
+    limits = serving.limits
+    run_app(build_app(service), host, port, limits.header_timeout_s, limits.max_connections)
+
+
+def run_app(
+    app: Any,
+    host: str,
+    port: int,
+    header_timeout_s: float = 10.0,
+    max_connections: int = 1000,
+    **options: Any,
+) -> None:
+    """Serve an ASGI app on uvicorn with the header deadline and connection cap, until
+    SIGTERM (exit 0 once in-flight requests drained) or Ctrl-C; ``options`` go to uvicorn
+    (TLS files, proxy headers)."""
     import signal
     from types import FrameType
 
@@ -53,20 +73,15 @@ def serve(
             if sig == signal.SIGTERM and sig in self._captured_signals:
                 self._captured_signals.remove(sig)
 
-    serving = project.serving_config()
-    service = PredictionService(
-        project.db(), project.store(), targets, serving, poll_seconds, prefer_onnx
-    )
-    service.load()
-    limits = serving.limits
     config = uvicorn.Config(
-        build_app(service),
+        app,
         host=host,
         port=port,
-        http=guarded_protocol(limits.header_timeout_s, limits.max_connections),
+        http=guarded_protocol(header_timeout_s, max_connections),
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=30,
         lifespan="on",
+        **options,
     )
     DrainingServer(config).run()

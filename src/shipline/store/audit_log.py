@@ -10,13 +10,19 @@ from __future__ import annotations
 __all__ = [
     "GENESIS_HASH",
     "AuditEvent",
+    "Origin",
     "append_event",
     "canonical_json",
     "event_hash",
+    "request_origin",
+    "set_request_origin",
     "utc_now",
 ]
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -42,10 +48,13 @@ class AuditEvent:
     after: str
     prev_hash: str
     row_hash: str
+    via: str | None = None
+    client: str | None = None
 
     def hashed_fields(self) -> dict[str, Any]:
-        """The fields covered by ``row_hash``."""
-        return {
+        """The fields covered by ``row_hash`` (``via`` and ``client`` only when recorded, so
+        rows from before they existed hash as they did)."""
+        fields: dict[str, Any] = {
             "seq": self.seq,
             "at": self.at,
             "actor": self.actor,
@@ -54,6 +63,41 @@ class AuditEvent:
             "before": self.before,
             "after": self.after,
         }
+        if self.via is not None:
+            fields["via"] = self.via
+        if self.client is not None:
+            fields["client"] = self.client
+        return fields
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a change comes from beyond the actor's name: how the actor was authenticated
+    (``token 12``, ``oidc <subject>``) and the client's address."""
+
+    via: str
+    client: str | None
+
+
+# Set by the API edge around one request, so every event the request writes carries it
+# without threading it through each domain function (a context variable: one per request).
+_ORIGIN: ContextVar[Origin | None] = ContextVar("shipline_audit_origin", default=None)
+
+
+def set_request_origin(origin: Origin) -> None:
+    """Record ``origin`` on every audit event appended from here on in this context (a web
+    request's task: the context ends with the request)."""
+    _ORIGIN.set(origin)
+
+
+@contextmanager
+def request_origin(origin: Origin) -> Iterator[None]:
+    """Record ``origin`` on every audit event appended inside the block."""
+    token = _ORIGIN.set(origin)
+    try:
+        yield
+    finally:
+        _ORIGIN.reset(token)
 
 
 def canonical_json(value: Any) -> str:
@@ -96,6 +140,7 @@ def append_event(
         .limit(1)
     ).first()
     seq, prev_hash = (last.seq + 1, last.row_hash) if last else (1, GENESIS_HASH)
+    origin = _ORIGIN.get()
     unsigned = AuditEvent(
         seq=seq,
         at=utc_now(),
@@ -106,6 +151,8 @@ def append_event(
         after=canonical_json(after),
         prev_hash=prev_hash,
         row_hash="",
+        via=None if origin is None else origin.via,
+        client=None if origin is None else origin.client,
     )
     event = replace(unsigned, row_hash=event_hash(prev_hash, unsigned.hashed_fields()))
     conn.execute(audit_events.insert().values(**asdict(event)))

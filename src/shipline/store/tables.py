@@ -10,6 +10,7 @@ __all__ = [
     "alarms",
     "alias_history",
     "aliases",
+    "api_tokens",
     "applied_configs",
     "approvals",
     "audit_events",
@@ -25,11 +26,13 @@ __all__ = [
     "model_versions",
     "models",
     "monitor_reports",
+    "role_grants",
     "run_metrics",
     "run_steps",
     "runs",
     "schema_acceptances",
     "trigger_events",
+    "users",
     "watch_state",
 ]
 
@@ -67,6 +70,10 @@ audit_events = Table(
     Column("after", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("row_hash", String(64), nullable=False, unique=True),
+    # How the actor was authenticated (``token 12``, ``oidc <subject>``) and from which
+    # address; hashed when present, so rows written before 0008 verify unchanged.
+    Column("via", String(200), nullable=True),
+    Column("client", String(100), nullable=True),
 )
 
 datasets = Table(
@@ -337,4 +344,37 @@ blob_kinds = Table(
     metadata,
     Column("digest", String(64), primary_key=True),
     Column("kind", String(20), primary_key=True),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(100), nullable=False),
+)
+
+# ``model`` is ``*`` for a grant on every model.
+role_grants = Table(
+    "role_grants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("role", String(30), nullable=False),
+    Column("model", String(100), nullable=False),
+    UniqueConstraint("user_id", "role", "model", name="uq_role_grants"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32), nullable=True),
+    Column("last_used_at", String(32), nullable=True),
+    Column("revoked_at", String(32), nullable=True),
 )

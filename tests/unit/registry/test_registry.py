@@ -105,17 +105,17 @@ def test_manual_alias_needs_someone_other_than_the_author(db: Database) -> None:
         approve(db, result.approval.id, "carol")
 
 
-def test_the_run_owner_cannot_approve_either(db: Database) -> None:
+def test_the_run_owner_and_the_requester_cannot_approve_either(db: Database) -> None:
     run_id = start_run(db, "dana", "churn", "test", {}, "0" * 64, {}, {})
     with db.write("ci-bot") as tx:
         record_kinds(tx.conn, {"a" * 64: "model"})
         register_version(tx, "churn", run_id, "a" * 64, "a" * 64, {})
     approval = promote(db, "churn", 1, "production", "erin", MANUAL).approval
     assert approval is not None
-    for author in ("ci-bot", "dana"):
-        with pytest.raises(ForbiddenError):
+    for author in ("ci-bot", "dana", "erin"):
+        with pytest.raises(ForbiddenError, match="four-eyes"):
             approve(db, approval.id, author)
-    assert approve(db, approval.id, "erin").status == "approved"
+    assert approve(db, approval.id, "frank").status == "approved"
 
 
 def test_two_approvers_when_the_policy_asks(db: Database) -> None:

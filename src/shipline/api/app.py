@@ -1,0 +1,129 @@
+"""The management API application: routes under ``/api/v1``, errors as JSON with the HTTP
+status each kind of error means, the OpenAPI document at ``/api/v1/openapi.json``."""
+
+from __future__ import annotations
+
+__all__ = ["API_PREFIX", "create_app"]
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+
+from shipline import __version__
+from shipline.api import identity_routes, record_routes, registry_routes
+from shipline.api.bodies import needs
+from shipline.api.credentials import ServerState, caller, state
+from shipline.errors import (
+    ConfigError,
+    ConflictError,
+    DataFileError,
+    ForbiddenError,
+    NotFoundError,
+    ShiplineError,
+    UnauthenticatedError,
+    UsageError,
+)
+from shipline.identity import Permission, Principal
+
+API_PREFIX = "/api/v1"
+MAX_UPLOAD = 256 * 1024 * 1024
+_STATUS: tuple[tuple[type[ShiplineError], int, str], ...] = (
+    (UnauthenticatedError, 401, "unauthenticated"),
+    (ForbiddenError, 403, "forbidden"),
+    (NotFoundError, 404, "not_found"),
+    (ConflictError, 409, "conflict"),
+    (ConfigError, 422, "invalid_config"),
+    (DataFileError, 422, "invalid_data"),
+    (UsageError, 400, "bad_request"),
+)
+
+_misc = APIRouter()
+
+
+@_misc.get("/health")
+def health() -> dict[str, str]:
+    """Liveness: the one operation that needs no credential."""
+    return {"status": "ok", "version": __version__}
+
+
+@_misc.post("/labels", **needs(Permission.ADD_LABELS))
+async def add_labels(
+    request: Request,
+    who: Annotated[Principal, Depends(caller)],
+    server: Annotated[ServerState, Depends(state)],
+    allow_unknown: bool = False,
+    file_format: Annotated[str, Query(alias="format", pattern="^(csv|parquet)$")] = "csv",
+) -> dict[str, int]:
+    """Ground truth for served requests: the body is a CSV or Parquet file with
+    ``request_id``, ``label`` (and optional ``row``) columns."""
+    from starlette.concurrency import run_in_threadpool
+
+    from shipline.scoring.labels import add_labels as add
+
+    who.require(Permission.ADD_LABELS)
+    with tempfile.TemporaryDirectory(prefix="shipline-labels-") as folder:
+        path = Path(folder) / f"labels.{file_format}"
+        await _receive(request, path)
+        added = await run_in_threadpool(add, server.db, server.store, path, who.name, allow_unknown)
+    return {"added": added}
+
+
+async def _receive(request: Request, path: Path) -> None:
+    """Stream the request body into ``path``, refusing more than ``MAX_UPLOAD`` bytes."""
+    received = 0
+    with path.open("wb") as out:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > MAX_UPLOAD:
+                raise UsageError(f"the upload is over the {MAX_UPLOAD // 2**20} MiB limit")
+            out.write(chunk)
+
+
+def _error(_: Request, error: Exception) -> JSONResponse:
+    for kind, status, code in _STATUS:
+        if isinstance(error, kind):
+            headers = {"www-authenticate": "Bearer"} if status == 401 else None
+            return JSONResponse({"error": code, "message": str(error)}, status, headers)
+    return JSONResponse({"error": "failed", "message": str(error)}, 500)
+
+
+def create_app(server: ServerState) -> FastAPI:
+    """The API over ``server``'s database and store."""
+    app = FastAPI(
+        title="shipline",
+        version=__version__,
+        summary="The team server's management API: registry, governance, runs, data, audit.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.shipline = server
+    for router in (_misc, registry_routes.router, record_routes.router, identity_routes.router):
+        app.include_router(router, prefix=API_PREFIX)
+    app.add_exception_handler(ShiplineError, _error)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with the bearer scheme every operation but health requires."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        document = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        document.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer"}
+        }
+        for path, operations in document["paths"].items():
+            for operation in operations.values():
+                if path != f"{API_PREFIX}/health":
+                    operation["security"] = [{"bearer": []}]
+                    operation["responses"].setdefault("401", {"description": "No valid credential"})
+                    operation["responses"].setdefault("403", {"description": "Not permitted"})
+        app.openapi_schema = document
+    return app.openapi_schema

@@ -1,0 +1,138 @@
+"""What happened: runs, dataset versions, monitoring reports, alarms, status, the audit log."""
+
+from __future__ import annotations
+
+__all__ = ["router"]
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from shipline.api.bodies import needs
+from shipline.api.credentials import ServerState, caller, state
+from shipline.audit.state_check import Checkpoint, Verification
+from shipline.data import DatasetVersion
+from shipline.identity import Permission, Principal
+from shipline.monitoring.alarm import Alarm
+from shipline.monitoring.monitor_report import MonitorSummary
+from shipline.pipeline import RunRecord
+from shipline.store.audit_log import AuditEvent
+
+router = APIRouter()
+Caller = Annotated[Principal, Depends(caller)]
+Server = Annotated[ServerState, Depends(state)]
+_Name = Annotated[str, Query(max_length=100)]
+_Limit = Annotated[int, Query(ge=1, le=10_000)]
+
+
+@router.get("/runs", **needs(Permission.READ))
+def list_runs(
+    who: Caller, server: Server, model: _Name | None = None, limit: _Limit = 50
+) -> list[RunRecord]:
+    """The newest runs (of one model when given)."""
+    from shipline.pipeline import list_runs as runs
+
+    who.require(Permission.READ, model)
+    return runs(server.db, model, limit)
+
+
+@router.get("/runs/{run_id}", **needs(Permission.READ))
+def get_run(run_id: int, who: Caller, server: Server) -> RunRecord:
+    """One run with its steps."""
+    from shipline.pipeline import get_run as run
+
+    who.require_somewhere(Permission.READ)
+    found = run(server.db, run_id)
+    who.require(Permission.READ, found.model)
+    return found
+
+
+@router.get("/datasets", **needs(Permission.READ))
+def list_datasets(who: Caller, server: Server, name: _Name | None = None) -> list[DatasetVersion]:
+    """Dataset versions, oldest first (of one dataset when given)."""
+    from shipline.data import list_versions
+
+    who.require(Permission.READ)
+    return list_versions(server.db, name)
+
+
+@router.get("/monitor/reports", **needs(Permission.READ))
+def list_reports(
+    who: Caller, server: Server, model: _Name | None = None, limit: _Limit = 50
+) -> list[MonitorSummary]:
+    """The newest monitoring reports (of one model when given)."""
+    from shipline.monitoring.monitor_report import list_reports as reports
+
+    who.require(Permission.READ, model)
+    return reports(server.db, model, limit)
+
+
+@router.get("/monitor/reports/{report_id}", **needs(Permission.READ))
+def get_report(report_id: int, who: Caller, server: Server) -> dict[str, Any]:
+    """The full stored report."""
+    import orjson
+
+    from shipline.monitoring.monitor_report import get_report as summary
+
+    who.require_somewhere(Permission.READ)
+    found = summary(server.db, report_id)
+    who.require(Permission.READ, found.model)
+    return dict(orjson.loads(server.store.read_bytes(found.report_digest)))
+
+
+@router.get("/alarms", **needs(Permission.READ))
+def list_alarms(
+    who: Caller, server: Server, model: _Name | None = None, closed: bool = False
+) -> list[Alarm]:
+    """Open alarms (closed ones too with ``closed``)."""
+    from shipline.monitoring.alarm import list_alarms as alarms
+
+    who.require(Permission.READ, model)
+    return alarms(server.db, closed, model)
+
+
+@router.get("/status", **needs(Permission.READ))
+def status(who: Caller, server: Server, model: _Name | None = None) -> list[dict[str, Any]]:
+    """One summary per applied model (or the named one)."""
+    from datetime import UTC, datetime
+
+    from shipline.controller.model_status import model_status
+    from shipline.registry.applied_config import list_applied
+
+    who.require(Permission.READ, model)
+    names = [model] if model else sorted({a.model for a in list_applied(server.db)})
+    now = datetime.now(UTC)
+    return [model_status(server.db, name, now) for name in names]
+
+
+@router.get("/audit", **needs(Permission.READ_AUDIT))
+def audit_events(
+    who: Caller,
+    server: Server,
+    limit: _Limit = 50,
+    target: Annotated[str | None, Query(max_length=300)] = None,
+    action: _Name | None = None,
+) -> list[AuditEvent]:
+    """The newest audit events, oldest first."""
+    from shipline.audit import list_events
+
+    who.require(Permission.READ_AUDIT)
+    return list_events(server.db, limit, target, action)
+
+
+@router.get("/audit/verify", **needs(Permission.READ_AUDIT))
+def verify(who: Caller, server: Server) -> Verification:
+    """Walk the chain and check the registry tables against it."""
+    from shipline.audit.state_check import verify_audit
+
+    who.require(Permission.READ_AUDIT)
+    return verify_audit(server.db)
+
+
+@router.get("/audit/checkpoint", **needs(Permission.READ_AUDIT))
+def checkpoint(who: Caller, server: Server) -> Checkpoint:
+    """The chain's head, to keep outside the database."""
+    from shipline.audit.state_check import chain_checkpoint
+
+    who.require(Permission.READ_AUDIT)
+    return chain_checkpoint(server.db)

@@ -1,0 +1,374 @@
+"""Remote mode: the same ``Project`` API, every read and change of shared state made through
+the team server's REST API with the user's token. The client holds no database or store
+credentials; verbs that would need them say so instead of touching local files."""
+
+from __future__ import annotations
+
+__all__ = ["ApiClient", "RemoteProject"]
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from shipline.errors import (
+    ConfigError,
+    ConflictError,
+    DataFileError,
+    ForbiddenError,
+    NotFoundError,
+    Problem,
+    ShiplineError,
+    StorageError,
+    UnauthenticatedError,
+    UsageError,
+)
+from shipline.project import Project
+from shipline.project.login import Login
+
+if TYPE_CHECKING:
+    import httpx
+
+    from shipline.artifacts import ContentStore
+    from shipline.audit.state_check import Checkpoint, Verification
+    from shipline.data import DatasetVersion
+    from shipline.identity.api_token import ApiToken, IssuedToken
+    from shipline.identity.principal import Grant
+    from shipline.identity.user import User
+    from shipline.monitoring.alarm import Alarm
+    from shipline.monitoring.monitor_report import MonitorSummary
+    from shipline.pipeline import RunRecord
+    from shipline.registry import AliasMove, Approval, ModelVersion, Promotion
+    from shipline.registry.applied_config import AppliedConfig, Change
+    from shipline.store import Database
+    from shipline.store.audit_log import AuditEvent
+
+T = TypeVar("T")
+_ERRORS: dict[int, type[ShiplineError]] = {
+    400: UsageError,
+    401: UnauthenticatedError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    409: ConflictError,
+}
+
+
+class ApiClient:
+    """JSON over HTTP to ``/api/v1`` with the bearer token; errors come back as shipline's."""
+
+    def __init__(self, login: Login, timeout: float = 60.0) -> None:
+        import httpx
+
+        self.url = login.url
+        self._http = httpx.Client(
+            base_url=f"{login.url}/api/v1",
+            headers={"authorization": f"Bearer {login.token}"},
+            timeout=timeout,
+        )
+
+    def call(self, method: str, path: str, **options: Any) -> Any:
+        """One request; the decoded JSON answer, or the server's error raised."""
+        import httpx
+
+        try:
+            answer = self._http.request(method, path, **options)
+        except httpx.HTTPError as error:
+            raise StorageError(f"team server {self.url} unreachable: {error}") from None
+        return _decoded(answer)
+
+    def typed(self, kind: type[T], method: str, path: str, **options: Any) -> T:
+        """One request whose answer is read back into ``kind`` (a record or list of them)."""
+        from pydantic import TypeAdapter
+
+        return TypeAdapter(kind).validate_python(self.call(method, path, **options))
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+
+def _decoded(answer: httpx.Response) -> Any:
+    body = answer.json() if answer.headers.get("content-type") == "application/json" else None
+    if answer.status_code < 400:
+        return body
+    message = body.get("message") if isinstance(body, dict) else None
+    if answer.status_code == 422 and isinstance(body, dict) and "detail" in body:
+        problems = [
+            Problem(".".join(str(p) for p in d.get("loc", [])), str(d.get("msg")))
+            for d in body["detail"]
+        ]
+        raise ConfigError("request", problems)
+    if answer.status_code == 422:
+        kind: type[ShiplineError] = (
+            DataFileError if body and body.get("error") == "invalid_data" else UsageError
+        )
+        raise kind(message or answer.text)
+    error = _ERRORS.get(answer.status_code, StorageError)
+    raise error(message or f"team server answered {answer.status_code}")
+
+
+@dataclass
+class RemoteProject(Project):
+    """A ``Project`` whose shared state lives behind a team server."""
+
+    login: Login | None = None
+    _client: ApiClient | None = field(default=None, init=False)
+
+    @property
+    def api(self) -> ApiClient:
+        """The API client (opened on first use)."""
+        if self._client is None:
+            assert self.login is not None
+            self._client = ApiClient(self.login)
+        return self._client
+
+    def db(self, read_only: bool = False) -> Database:
+        """Refused: in remote mode the server alone holds the database."""
+        raise UsageError(
+            f"this command needs the database, which in remote mode only the team server "
+            f"({self.api.url}) holds; run it there, or unset SHIPLINE_URL/`shipline logout` "
+            "for local mode"
+        )
+
+    def store(self) -> ContentStore:
+        """Refused: in remote mode the server alone holds the store."""
+        self.db()
+        raise AssertionError  # db() raised
+
+    def close(self) -> None:
+        """Close the API client."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def whoami(self) -> dict[str, Any]:
+        """The principal the server sees behind this token."""
+        found: dict[str, Any] = self.api.call("GET", "/whoami")
+        return found
+
+    def versions(self, name: str | None = None) -> list[ModelVersion]:
+        """Registered model versions."""
+        from shipline.registry import ModelVersion
+
+        return self.api.typed(list[ModelVersion], "GET", "/versions", params=_given(model=name))
+
+    def version(self, ref: str) -> ModelVersion:
+        """One version by ``name``, ``name:N`` or ``name@alias``."""
+        from shipline.registry import ModelVersion
+
+        return self.api.typed(ModelVersion, "GET", f"/versions/{_segment(ref)}")
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
+        """Every move of a model's aliases."""
+        from shipline.registry import AliasMove
+
+        path = f"/models/{_segment(name)}/aliases/history"
+        return self.api.typed(list[AliasMove], "GET", path, params=_given(alias=alias))
+
+    def approvals(self, status: str | None = None) -> list[Approval]:
+        """Promotion approvals."""
+        from shipline.registry import Approval
+
+        return self.api.typed(list[Approval], "GET", "/approvals", params=_given(status=status))
+
+    def promote(self, name: str, version: int, alias: str, reason: str | None = None) -> Promotion:
+        """Ask the server to move an alias (it decides the policy from the applied config)."""
+        from shipline.registry import Promotion
+
+        path = f"/models/{_segment(name)}/versions/{version}/promote"
+        body = {"alias": alias, "reason": reason}
+        return self.api.typed(Promotion, "POST", path, json=body)
+
+    def approve(self, approval_id: int, reason: str | None = None) -> Approval:
+        """Approve a pending promotion as the authenticated principal."""
+        from shipline.registry import Approval
+
+        path = f"/approvals/{approval_id}/approve"
+        return self.api.typed(Approval, "POST", path, json={"reason": reason})
+
+    def reject(self, approval_id: int, reason: str) -> Approval:
+        """Reject a pending promotion."""
+        from shipline.registry import Approval
+
+        path = f"/approvals/{approval_id}/reject"
+        return self.api.typed(Approval, "POST", path, json={"reason": reason})
+
+    def rollback(self, name: str, alias: str, reason: str | None = None) -> Promotion:
+        """Move an alias back, under the server's applied policy."""
+        from shipline.registry import Promotion
+
+        path = f"/models/{_segment(name)}/aliases/{_segment(alias)}/rollback"
+        return self.api.typed(Promotion, "POST", path, json={"reason": reason})
+
+    def plan(self) -> list[Change]:
+        """What applying the local shipline.yaml would change on the server."""
+        from shipline.registry.applied_config import Change
+
+        name, body = self._config_body()
+        return self.api.typed(list[Change], "POST", f"/models/{name}/config/plan", json=body)
+
+    def apply(self) -> tuple[AppliedConfig, list[Change]]:
+        """Record the local shipline.yaml as the model's desired state on the server."""
+        from shipline.registry.applied_config import AppliedConfig, Change
+
+        name, body = self._config_body()
+        answer = self.api.call("POST", f"/models/{name}/config/apply", json=body)
+        from pydantic import TypeAdapter
+
+        return (
+            TypeAdapter(AppliedConfig).validate_python(answer["applied"]),
+            TypeAdapter(list[Change]).validate_python(answer["changes"]),
+        )
+
+    def applied_config(self, name: str) -> AppliedConfig | None:
+        """The model's latest applied config on the server."""
+        from pydantic import TypeAdapter
+
+        from shipline.registry.applied_config import AppliedConfig
+
+        answer = self.api.call("GET", f"/models/{_segment(name)}/config")
+        return None if answer is None else TypeAdapter(AppliedConfig).validate_python(answer)
+
+    def _config_body(self) -> tuple[str, dict[str, Any]]:
+        config = self.config()  # validated here, with this machine's environment
+        source = self.settings.config_path.read_text(encoding="utf-8")
+        return _segment(config.name), {
+            "source": source,
+            "document": config.model_dump(mode="json"),
+            "project_dir": str(self.settings.project_dir.resolve()),
+        }
+
+    def runs(self, limit: int = 50, model: str | None = None) -> list[RunRecord]:
+        """The newest runs."""
+        from shipline.pipeline import RunRecord
+
+        params = _given(model=model, limit=limit)
+        return self.api.typed(list[RunRecord], "GET", "/runs", params=params)
+
+    def get_run(self, run_id: int | str) -> RunRecord:
+        """One run with its steps."""
+        from shipline.pipeline import RunRecord
+
+        return self.api.typed(RunRecord, "GET", f"/runs/{_segment(str(run_id))}")
+
+    def datasets(self, name: str | None = None) -> list[DatasetVersion]:
+        """Dataset versions."""
+        from shipline.data import DatasetVersion
+
+        return self.api.typed(list[DatasetVersion], "GET", "/datasets", params=_given(name=name))
+
+    def monitor_reports(self, model: str | None = None, limit: int = 50) -> list[MonitorSummary]:
+        """The newest monitoring reports."""
+        from shipline.monitoring.monitor_report import MonitorSummary
+
+        params = _given(model=model, limit=limit)
+        return self.api.typed(list[MonitorSummary], "GET", "/monitor/reports", params=params)
+
+    def monitor_report(self, report_id: int) -> dict[str, Any]:
+        """The full stored report."""
+        found: dict[str, Any] = self.api.call("GET", f"/monitor/reports/{report_id}")
+        return found
+
+    def alarms(self, include_closed: bool = False, model: str | None = None) -> list[Alarm]:
+        """Open alarms (closed ones too with ``include_closed``)."""
+        from shipline.monitoring.alarm import Alarm
+
+        params = _given(model=model, closed=include_closed)
+        return self.api.typed(list[Alarm], "GET", "/alarms", params=params)
+
+    def add_labels(self, path: str | Path, allow_unknown: bool = False) -> int:
+        """Upload ground truth for served requests."""
+        from shipline.data.data_file import data_format
+
+        source = Path(path)
+        kind = data_format(source)
+        if kind is None or not source.is_file():
+            raise DataFileError(f"{source}: expected an existing .csv or .parquet file")
+        with source.open("rb") as body:
+            params = {"format": kind, "allow_unknown": allow_unknown}
+            answer = self.api.call("POST", "/labels", params=params, content=body)
+        return int(answer["added"])
+
+    def audit_events(
+        self, limit: int = 50, target: str | None = None, action: str | None = None
+    ) -> list[AuditEvent]:
+        """The newest audit events, oldest first."""
+        from shipline.store.audit_log import AuditEvent
+
+        params = _given(limit=limit, target=target, action=action)
+        return self.api.typed(list[AuditEvent], "GET", "/audit", params=params)
+
+    def verify_audit(self, checkpoint: tuple[bytes, str] | None = None) -> Verification:
+        """The server walks its chain and checks its tables against it."""
+        from shipline.audit.state_check import Verification
+
+        if checkpoint is not None:
+            raise UsageError("--checkpoint is checked where the database is: on the server")
+        return self.api.typed(Verification, "GET", "/audit/verify")
+
+    def audit_checkpoint(self) -> Checkpoint:
+        """The server's chain head."""
+        from shipline.audit.state_check import Checkpoint
+
+        return self.api.typed(Checkpoint, "GET", "/audit/checkpoint")
+
+    def status(self, name: str | None = None) -> list[dict[str, Any]]:
+        """One summary per model, as the server sees it."""
+        found: list[dict[str, Any]] = self.api.call("GET", "/status", params=_given(model=name))
+        return found
+
+    def users(self) -> list[User]:
+        """Every user and their roles."""
+        from shipline.identity.user import User
+
+        return self.api.typed(list[User], "GET", "/users")
+
+    def add_user(self, name: str, grants: tuple[Grant, ...]) -> User:
+        """A new user holding ``grants``."""
+        from shipline.identity.user import User
+
+        roles = [{"role": str(g.role), "model": g.model} for g in grants]
+        return self.api.typed(User, "POST", "/users", json={"name": name, "roles": roles})
+
+    def grant_role(self, name: str, grant: Grant) -> User:
+        """Give a user a role."""
+        from shipline.identity.user import User
+
+        body = {"role": str(grant.role), "model": grant.model}
+        return self.api.typed(User, "POST", f"/users/{_segment(name)}/roles", json=body)
+
+    def revoke_role(self, name: str, grant: Grant) -> User:
+        """Take a role away."""
+        from shipline.identity.user import User
+
+        path = f"/users/{_segment(name)}/roles/{_segment(str(grant.role))}"
+        return self.api.typed(User, "DELETE", path, params={"model": grant.model})
+
+    def issue_token(self, name: str, user: str | None, expires_days: int | None) -> IssuedToken:
+        """A new token (for yourself unless ``user`` is given)."""
+        from shipline.identity.api_token import IssuedToken
+
+        body = {"name": name, "user": user, "expires_days": expires_days}
+        return self.api.typed(IssuedToken, "POST", "/tokens", json=body)
+
+    def tokens(self, user: str | None = None) -> list[ApiToken]:
+        """Tokens: yours by default (``user`` for user managers)."""
+        from shipline.identity.api_token import ApiToken
+
+        owner = user or str(self.whoami()["name"])
+        return self.api.typed(list[ApiToken], "GET", "/tokens", params={"user": owner})
+
+    def revoke_token(self, token_id: int) -> ApiToken:
+        """Revoke a token."""
+        from shipline.identity.api_token import ApiToken
+
+        return self.api.typed(ApiToken, "DELETE", f"/tokens/{token_id}")
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _segment(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="@:")

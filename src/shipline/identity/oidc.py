@@ -31,6 +31,9 @@ class OidcSettings:
     role_map: Mapping[str, tuple[Grant, ...]]
     groups_claim: str = "groups"
     name_claim: str = "preferred_username"
+    # An unknown key id refetches the JWKS at most this often (a flood of made-up key ids
+    # cannot hammer the provider); a rotated key is accepted after at most this long.
+    refetch_after_s: float = 30.0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> OidcSettings | None:
@@ -50,7 +53,18 @@ class OidcSettings:
             role_map=parse_role_map(environ.get("SHIPLINE_OIDC_ROLES", "")),
             groups_claim=environ.get("SHIPLINE_OIDC_GROUPS_CLAIM", "groups").strip(),
             name_claim=environ.get("SHIPLINE_OIDC_NAME_CLAIM", "preferred_username").strip(),
+            refetch_after_s=_seconds(environ.get("SHIPLINE_OIDC_JWKS_REFETCH_S", "30")),
         )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86400:
+        raise UsageError(f"SHIPLINE_OIDC_JWKS_REFETCH_S must be 0 to 86400 seconds, got {text!r}")
+    return value
 
 
 def parse_role_map(text: str) -> dict[str, tuple[Grant, ...]]:
@@ -74,7 +88,13 @@ class OidcVerifier:
         import jwt
 
         self.settings = settings
-        self._keys = jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=300, timeout=10)
+        self._keys = jwt.PyJWKClient(
+            settings.jwks_url,
+            cache_keys=True,
+            lifespan=300,
+            timeout=10,
+            cooldown_duration=settings.refetch_after_s,
+        )
 
     def principal(self, token: str) -> Principal:
         """The principal a JWT stands for, or ``UnauthenticatedError`` saying why not."""

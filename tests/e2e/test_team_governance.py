@@ -3,6 +3,7 @@ concurrent API clients, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import threading
@@ -153,7 +154,7 @@ def test_twenty_clients_promote_and_approve_at_once(team: TeamServer, db_url: st
         history = admin.get("/models/churn/aliases/history").json()
         for alias in ("staging", "production"):
             moves = [m for m in history if m["alias"] == alias]
-            for earlier, later in zip(moves, moves[1:], strict=False):
+            for earlier, later in itertools.pairwise(moves):
                 assert later["from_version"] == earlier["to_version"]  # no lost move
         production = [m for m in history if m["alias"] == "production"]
         assert len(production) == sum(a["status"] == "approved" for a in approvals)

@@ -40,7 +40,7 @@ class IdentityProvider:
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 body = json.dumps(provider.jwks()).encode()
                 self.send_response(200)
                 self.send_header("content-type", "application/json")

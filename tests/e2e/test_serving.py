@@ -864,7 +864,7 @@ def test_every_serving_protocol_conforms(serve, trained: Path, name: str) -> Non
     assert set(SERVING_PROTOCOLS.names()) >= {"invocations", "v2"}
     protocol = SERVING_PROTOCOLS.get(name)
     with _as_alice(trained) as project:
-        gateway = Gateway(PredictionService(project.db(), project.store(), [], ServingConfig()))
+        gateway = Gateway(PredictionService(project.serving_source(), [], ServingConfig()))
     claimed = {
         (route.path, method)
         for other in SERVING_PROTOCOLS

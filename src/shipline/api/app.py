@@ -71,6 +71,39 @@ async def add_labels(
     return {"added": added}
 
 
+@_misc.post("/captures", status_code=201, **needs(Permission.CAPTURE))
+async def add_captures(
+    request: Request,
+    who: Annotated[Principal, Depends(caller)],
+    server: Annotated[ServerState, Depends(state)],
+    model: Annotated[str, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")],
+    version: Annotated[int, Query(ge=1)],
+) -> dict[str, int]:
+    """Captured traffic from a prediction server: one Parquet partition of ``model:version``
+    (re-hashed and checked here before it is stored and indexed)."""
+    from starlette.concurrency import run_in_threadpool
+
+    from shipline.scoring.capture import record_capture
+
+    who.require(Permission.CAPTURE, model)
+    with tempfile.TemporaryDirectory(prefix="shipline-capture-") as folder:
+        path = Path(folder) / "capture.parquet"
+        await _receive(request, path)
+        data = path.read_bytes()
+    await run_in_threadpool(_known_version, server, model, version)
+    rows = await run_in_threadpool(
+        record_capture, server.db, server.store, model, version, data, who.name
+    )
+    return {"rows": rows}
+
+
+def _known_version(server: ServerState, model: str, version: int) -> None:
+    from shipline.registry import resolve_model_version
+
+    with server.db.read() as conn:
+        resolve_model_version(conn, f"{model}:{version}")
+
+
 async def _receive(request: Request, path: Path) -> None:
     """Stream the request body into ``path``, refusing more than ``MAX_UPLOAD`` bytes."""
     received = 0

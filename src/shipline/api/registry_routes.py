@@ -7,12 +7,12 @@ __all__ = ["router"]
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import ValidationError
 
 from shipline.api.bodies import ConfigBody, DecisionBody, PromoteBody, ReasonBody, needs
 from shipline.api.credentials import ServerState, caller, state
-from shipline.errors import ConfigError, Problem, UsageError
+from shipline.errors import ConfigError, NotFoundError, Problem, UsageError
 from shipline.identity import Permission, Principal
 from shipline.registry import AliasMove, Approval, ModelVersion, Promotion
 from shipline.registry.applied_config import AppliedConfig, Change
@@ -46,6 +46,28 @@ def get_version(ref: str, who: Caller, server: Server) -> ModelVersion:
     who.require(Permission.READ, None if reference is None else reference.name)
     with server.db.read() as conn:
         return resolve_model_version(conn, ref)
+
+
+@router.get(
+    "/versions/{ref}/blobs/{digest}",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+    **needs(Permission.READ),
+)
+def version_blob(ref: str, digest: str, who: Caller, server: Server) -> Response:
+    """A file of a version (its bundle, ONNX form or card) by digest, for prediction servers
+    in remote mode; they verify the bytes against the digest."""
+    from shipline.registry import resolve_model_version
+
+    reference = parse_reference(ref, "model")
+    who.require(Permission.READ, None if reference is None else reference.name)
+    with server.db.read() as conn:
+        version = resolve_model_version(conn, ref)
+    onnx = version.facts.serving_forms.onnx
+    files = {version.bundle_digest, version.card_digest, onnx.digest if onnx else None}
+    if digest not in files:
+        raise NotFoundError(f"{version.ref} has no file blake3:{digest[:64]}")
+    return Response(server.store.read_bytes(digest), media_type="application/octet-stream")
 
 
 @router.get("/models/{name}/aliases/history", **needs(Permission.READ))

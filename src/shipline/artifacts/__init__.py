@@ -1,6 +1,7 @@
 """The content-addressed store and directory manifests."""
 
 from shipline.artifacts.content_store import (
+    BlobReader,
     ContentStore,
     StoredObject,
     StreamCheck,
@@ -9,6 +10,7 @@ from shipline.artifacts.content_store import (
 from shipline.artifacts.manifest import Manifest, ManifestEntry, read_manifest, store_manifest
 
 __all__ = [
+    "BlobReader",
     "ContentStore",
     "Manifest",
     "ManifestEntry",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "CHUNK_BYTES",
+    "BlobReader",
     "ContentStore",
     "StoredObject",
     "StreamCheck",
@@ -69,6 +70,15 @@ class StoredObject:
 
 def _hasher() -> Any:
     return blake3.blake3(max_threads=blake3.blake3.AUTO)
+
+
+class BlobReader(Protocol):
+    """What loading a model needs of a store: verified bytes by digest (the content store
+    itself, or a team server's API in remote mode)."""
+
+    def read_bytes(self, digest: str) -> bytes:
+        """The bytes of ``digest``, verified against it."""
+        ...
 
 
 class ContentStore:

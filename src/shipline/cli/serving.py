@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = ["labels_app", "predict", "serve"]
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +32,13 @@ def serve(
     native: Annotated[
         bool, typer.Option("--native", help="Serve native models even where an ONNX form exists.")
     ] = False,
+    auth: Annotated[
+        bool,
+        typer.Option(
+            "--auth",
+            help="Callers need a token that may predict (checked with the team server).",
+        ),
+    ] = False,
 ) -> None:
     """Serve models over HTTP: /invocations (SageMaker, MLflow), /v2 (Open Inference), /metrics."""
     from shipline.server.runner import parse_targets
@@ -38,7 +46,8 @@ def serve(
 
     project: Project = ctx.obj
     chosen = parse_targets(targets)
-    if host not in ("127.0.0.1", "::1", "localhost"):
+    metrics_token = os.environ.get("SHIPLINE_METRICS_TOKEN", "").strip() or None
+    if host not in ("127.0.0.1", "::1", "localhost") and not auth:
         typer.echo(
             f"warning: listening on {host}: the prediction server has no authentication; "
             "anyone who can reach this address can score and read model metadata. Put it "
@@ -48,7 +57,7 @@ def serve(
     typer.echo(
         f"serving {', '.join(f'{n}@{a}' for n, a in chosen)} on http://{host}:{port}", err=True
     )
-    run_server(project, chosen, host, port, poll, not native)
+    run_server(project, chosen, host, port, poll, not native, auth, metrics_token)
 
 
 def predict(

@@ -19,7 +19,7 @@ class Role(Status):
     APPROVER = "approver"
     ADMIN = "admin"
     PREDICTOR = "predictor"  # callers of a prediction server started with --auth
-    SERVING = "serving"  # a prediction server: reads versions, checks its callers' tokens
+    SERVING = "serving"  # a prediction server: loads versions, sends captures, checks callers
 
 
 class Permission(Status):
@@ -38,6 +38,7 @@ class Permission(Status):
     READ_AUDIT = "read-audit"  # the audit log, its verification, checkpoints
     MANAGE_USERS = "manage-users"  # users, role grants, other people's tokens
     PREDICT = "predict"
+    CAPTURE = "capture"  # send captured traffic (prediction servers)
     CHECK_CALLERS = "check-callers"  # ask whether a token may predict (prediction servers)
 
 
@@ -65,7 +66,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.APPROVER: frozenset({Permission.READ, Permission.APPROVE, Permission.READ_AUDIT}),
     Role.ADMIN: frozenset(Permission),
     Role.PREDICTOR: frozenset({Permission.PREDICT}),
-    Role.SERVING: frozenset({Permission.READ, Permission.CHECK_CALLERS}),
+    Role.SERVING: frozenset({Permission.READ, Permission.CHECK_CALLERS, Permission.CAPTURE}),
 }
 
 

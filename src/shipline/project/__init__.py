@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from shipline.pipeline.metric_log import TrackedRun
     from shipline.registry import AliasMove, Approval, ModelVersion, Promotion
     from shipline.registry.applied_config import AppliedConfig, Change
+    from shipline.scoring.serving_source import ServingSource
     from shipline.store import Database
     from shipline.training.bundle import ModelBundle
 
@@ -339,6 +340,12 @@ class Project(Operations):
 
         config = self.config()
         return ci_check(self.db(), config, self.settings.project_dir, self.settings.actor, sample)
+
+    def serving_source(self) -> ServingSource:
+        """Where a prediction server of this project gets models and sends captures."""
+        from shipline.scoring.serving_source import LocalServingSource
+
+        return LocalServingSource(self.db(), self.store())
 
     def whoami(self) -> dict[str, Any]:
         """Who this project acts as: locally, the OS user (or ``SHIPLINE_USER``); it is a

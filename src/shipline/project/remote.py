@@ -4,7 +4,7 @@ credentials; verbs that would need them say so instead of touching local files."
 
 from __future__ import annotations
 
-__all__ = ["ApiClient", "RemoteProject"]
+__all__ = ["ApiClient", "RemoteProject", "RemoteServingSource"]
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from shipline.pipeline import RunRecord
     from shipline.registry import AliasMove, Approval, ModelVersion, Promotion
     from shipline.registry.applied_config import AppliedConfig, Change
+    from shipline.scoring import LoadedModel
+    from shipline.scoring.serving_source import ServingSource
     from shipline.store import Database
     from shipline.store.audit_log import AuditEvent
 
@@ -67,13 +69,22 @@ class ApiClient:
 
     def call(self, method: str, path: str, **options: Any) -> Any:
         """One request; the decoded JSON answer, or the server's error raised."""
+        return _decoded(self._send(method, path, **options))
+
+    def download(self, path: str) -> bytes:
+        """One GET whose answer is bytes (errors raised as for ``call``)."""
+        answer = self._send("GET", path)
+        if answer.status_code >= 400:
+            _decoded(answer)
+        return answer.content
+
+    def _send(self, method: str, path: str, **options: Any) -> httpx.Response:
         import httpx
 
         try:
-            answer = self._http.request(method, path, **options)
+            return self._http.request(method, path, **options)
         except httpx.HTTPError as error:
             raise StorageError(f"team server {self.url} unreachable: {error}") from None
-        return _decoded(answer)
 
     def typed(self, kind: type[T], method: str, path: str, **options: Any) -> T:
         """One request whose answer is read back into ``kind`` (a record or list of them)."""
@@ -139,6 +150,10 @@ class RemoteProject(Project):
         if self._client is not None:
             self._client.close()
             self._client = None
+
+    def serving_source(self) -> ServingSource:
+        """Models and captures through the team server (a ``serving`` token)."""
+        return RemoteServingSource(self.api)
 
     def whoami(self) -> dict[str, Any]:
         """The principal the server sees behind this token."""
@@ -362,6 +377,50 @@ class RemoteProject(Project):
         from shipline.identity.api_token import ApiToken
 
         return self.api.typed(ApiToken, "DELETE", f"/tokens/{token_id}")
+
+
+@dataclass(frozen=True)
+class _VersionFiles:
+    """A version's files through the API, each verified against its digest here."""
+
+    api: ApiClient
+    ref: str
+
+    def read_bytes(self, digest: str) -> bytes:
+        """The file's bytes, refused unless they hash to ``digest``."""
+        import blake3
+
+        from shipline.errors import DigestMismatchError
+
+        data = self.api.download(f"/versions/{_segment(self.ref)}/blobs/{_segment(digest)}")
+        actual = blake3.blake3(data).hexdigest()
+        if actual != digest:
+            raise DigestMismatchError(f"{self.api.url} {self.ref}", digest, actual)
+        return data
+
+
+@dataclass(frozen=True)
+class RemoteServingSource:
+    """A prediction server's models and captures, through the team server."""
+
+    api: ApiClient
+
+    def holder(self, name: str, alias: str) -> ModelVersion:
+        """The version ``name@alias`` points at now, as the server says."""
+        from shipline.registry import ModelVersion
+
+        return self.api.typed(ModelVersion, "GET", f"/versions/{_segment(f'{name}@{alias}')}")
+
+    def load(self, version: ModelVersion, prefer_onnx: bool) -> LoadedModel:
+        """The version's model from files downloaded and verified here."""
+        from shipline.scoring import load_version
+
+        return load_version(_VersionFiles(self.api, version.ref), version, prefer_onnx)
+
+    def write_capture(self, model: str, version: int, parquet: bytes) -> None:
+        """Send one partition; the server re-hashes, checks and indexes it."""
+        params = {"model": model, "version": version}
+        self.api.call("POST", "/captures", params=params, content=parquet)
 
 
 def _given(**values: Any) -> dict[str, Any]:

@@ -9,16 +9,17 @@ nothing buffered is lost on a clean stop; a failed write keeps its rows for the 
 
 from __future__ import annotations
 
-__all__ = ["CaptureBuffer", "sampled"]
+__all__ = ["CaptureBuffer", "CaptureSink", "StoreCaptureSink", "record_capture", "sampled"]
 
 import threading
 import zlib
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from shipline.artifacts import ContentStore
-from shipline.errors import StorageError
+from shipline.errors import DataFileError, StorageError
 from shipline.store import Database, utc_now
 from shipline.store.tables import captures
 
@@ -52,12 +53,11 @@ class CaptureBuffer:
 
     def __init__(
         self,
-        db: Database,
-        store: ContentStore,
+        sink: CaptureSink,
         flush_rows: int = 5000,
         max_backlog_rows: int = 100_000,
     ) -> None:
-        self.db, self.store, self.flush_rows = db, store, flush_rows
+        self.sink, self.flush_rows = sink, flush_rows
         self.max_backlog_rows = max_backlog_rows
         self._partitions: dict[Partition, _Columns] = defaultdict(_Columns)
         self._lock = threading.Lock()
@@ -153,20 +153,68 @@ class CaptureBuffer:
         import pyarrow as pa
         from pyarrow import parquet
 
-        model, version, day = key
+        model, version, _ = key
         buffer = io.BytesIO()
         parquet.write_table(pa.table(dict(partition.data)), buffer)
-        stored = self.store.put_bytes(buffer.getvalue())
-        stamps = partition.data["captured_at"]
-        with self.db.write("shipline-server") as tx:
-            tx.conn.execute(
-                captures.insert().values(
-                    model=model,
-                    version=version,
-                    day=day,
-                    digest=stored.digest,
-                    rows=partition.rows,
-                    first_at=min(stamps),
-                    last_at=max(stamps),
-                )
+        self.sink.write_capture(model, version, buffer.getvalue())
+
+
+class CaptureSink(Protocol):
+    """Where flushed partitions go: the store and the database here, or the team server."""
+
+    def write_capture(self, model: str, version: int, parquet: bytes) -> None:
+        """Keep one partition of captured rows (a Parquet file) for ``model:version``."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoreCaptureSink:
+    """Partitions written to the content store, then indexed in the database."""
+
+    db: Database
+    store: ContentStore
+    actor: str = "shipline-server"
+
+    def write_capture(self, model: str, version: int, parquet: bytes) -> None:
+        """Store the partition, then the row that points at it."""
+        record_capture(self.db, self.store, model, version, parquet, self.actor)
+
+
+def record_capture(
+    db: Database, store: ContentStore, model: str, version: int, parquet: bytes, actor: str
+) -> int:
+    """Check a partition (a Parquet file with ``captured_at`` stamps of one day), store its
+    bytes (hashed here, whoever sent them), then index it; returns its rows."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import parquet as pq
+
+    try:
+        table = pq.read_table(io.BytesIO(parquet), columns=["captured_at"])
+    except (pa.ArrowInvalid, KeyError, OSError) as error:
+        reason = str(error).splitlines()[0]
+        raise DataFileError(
+            f"captured rows: not Parquet with a captured_at column ({reason})"
+        ) from None
+    stamps = table.column("captured_at")
+    if table.num_rows == 0 or not pa.types.is_string(stamps.type) or stamps.null_count:
+        raise DataFileError("captured rows: expected one or more rows of captured_at text")
+    first, last = str(pc.min(stamps)), str(pc.max(stamps))
+    if first[:10] != last[:10] or len(first) != len(utc_now()):
+        raise DataFileError("captured rows: captured_at must be stamps of one UTC day")
+    stored = store.put_bytes(parquet)
+    with db.write(actor) as tx:
+        tx.conn.execute(
+            captures.insert().values(
+                model=model,
+                version=version,
+                day=first[:10],
+                digest=stored.digest,
+                rows=table.num_rows,
+                first_at=first,
+                last_at=last,
             )
+        )
+    return int(table.num_rows)

@@ -11,7 +11,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-from shipline.artifacts import ContentStore
+from shipline.artifacts import BlobReader
 from shipline.registry import ModelVersion
 from shipline.registry.version_details import Signature
 from shipline.scoring.signature import coerce_arrays
@@ -87,9 +87,7 @@ class LoadedModel:
         )
 
 
-def load_version(
-    store: ContentStore, version: ModelVersion, prefer_onnx: bool = True
-) -> LoadedModel:
+def load_version(store: BlobReader, version: ModelVersion, prefer_onnx: bool = True) -> LoadedModel:
     """Load a version after verifying its bundle (and ONNX form) against the registered digests.
 
     The ONNX form is used when it was verified at training time and onnxruntime is installed.

@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from shipline.server.caller_auth import CallerGate, RequireCallers
 from shipline.server.error_response import error_response
 from shipline.server.request_input import incoming_request_id
 from shipline.server.service import PredictionService
@@ -25,8 +27,13 @@ from shipline.server.serving_protocol import SERVING_PROTOCOLS, Gateway, Serving
 _UNKNOWN = "unknown"
 
 
-def build_app(service: PredictionService) -> Starlette:
-    """The ASGI application around a loaded service."""
+def build_app(
+    service: PredictionService,
+    gate: CallerGate | None = None,
+    metrics_token: str | None = None,
+) -> Starlette:
+    """The ASGI application around a loaded service (with ``gate``, callers need a token that
+    may predict; with ``metrics_token``, /metrics needs that token)."""
     gateway = Gateway(service)
     protocols = list(SERVING_PROTOCOLS)
     routes: list[BaseRoute] = [r for protocol in protocols for r in protocol.routes(gateway)]
@@ -59,10 +66,16 @@ def build_app(service: PredictionService) -> Starlette:
         await service.start()
         yield
         await service.stop()
+        if gate is not None:
+            await gate.close()
 
     routes.append(Route("/metrics", prometheus, methods=["GET"]))
+    served = [name for name, _ in service.targets]
     return Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},
+        middleware=[Middleware(RequireCallers, gate, served, metrics_token)],
     )
 
 

@@ -34,15 +34,30 @@ def serve(
     port: int = 8080,
     poll_seconds: float = 2.0,
     prefer_onnx: bool = True,
+    require_callers: bool = False,
+    metrics_token: str | None = None,
 ) -> None:
-    """Load the versions (digest-verified) and serve until SIGTERM or Ctrl-C."""
+    """Load the versions (digest-verified) and serve until SIGTERM or Ctrl-C; with
+    ``require_callers``, every prediction needs a token the team server says may predict."""
+    from shipline.project.remote import RemoteProject
+    from shipline.server.caller_auth import CallerGate
+
+    gate = None
+    if require_callers:
+        if not isinstance(project, RemoteProject) or project.login is None:
+            raise UsageError(
+                "--auth checks callers with the team server: set SHIPLINE_URL and "
+                "SHIPLINE_TOKEN (a token with the serving role) or `shipline login`"
+            )
+        gate = CallerGate(project.login.url, project.login.token)
     serving = project.serving_config()
     service = PredictionService(
-        project.db(), project.store(), targets, serving, poll_seconds, prefer_onnx
+        project.serving_source(), targets, serving, poll_seconds, prefer_onnx
     )
     service.load()
     limits = serving.limits
-    run_app(build_app(service), host, port, limits.header_timeout_s, limits.max_connections)
+    app = build_app(service, gate, metrics_token)
+    run_app(app, host, port, limits.header_timeout_s, limits.max_connections)
 
 
 def run_app(

@@ -11,16 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shipline.artifacts import ContentStore
 from shipline.config.schema import ServingConfig
 from shipline.errors import NotFoundError
-from shipline.registry import resolve_model_version
-from shipline.scoring import LoadedModel, load_version
+from shipline.scoring import LoadedModel
 from shipline.scoring.capture import CaptureBuffer, sampled
 from shipline.scoring.loaded_model import ModelInput
+from shipline.scoring.serving_source import ServingSource
 from shipline.server.batcher import BatchResult, MicroBatcher
 from shipline.server.metrics import ServiceMetrics
-from shipline.store import Database
 
 log = logging.getLogger("shipline.server")
 
@@ -40,18 +38,17 @@ class PredictionService:
 
     def __init__(
         self,
-        db: Database,
-        store: ContentStore,
+        source: ServingSource,
         targets: list[tuple[str, str]],
         serving: ServingConfig,
         poll_seconds: float = 2.0,
         prefer_onnx: bool = True,
     ) -> None:
-        self.db, self.store, self.targets, self.serving = db, store, targets, serving
+        self.source, self.targets, self.serving = source, targets, serving
         self.poll_seconds = poll_seconds
         self.prefer_onnx = prefer_onnx and serving.onnx
         self.metrics = ServiceMetrics()
-        self.capture = CaptureBuffer(db, store, max_backlog_rows=serving.capture.max_backlog_rows)
+        self.capture = CaptureBuffer(source, max_backlog_rows=serving.capture.max_backlog_rows)
         self.slots: dict[str, Slot] = {}
         self.ready = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -60,11 +57,8 @@ class PredictionService:
     def load(self) -> None:
         """Load every target (bytes verified); raises if an alias points nowhere."""
         for name, alias in self.targets:
-            with self.db.read() as conn:
-                version = resolve_model_version(conn, f"{name}@{alias}")
-            self.slots[name] = Slot(
-                name, alias, load_version(self.store, version, self.prefer_onnx)
-            )
+            version = self.source.holder(name, alias)
+            self.slots[name] = Slot(name, alias, self.source.load(version, self.prefer_onnx))
             self._publish(self.slots[name])
 
     async def start(self) -> None:
@@ -191,11 +185,10 @@ class PredictionService:
                     log.warning("now serving %s:%s for @%s", slot.name, swapped.version, slot.alias)
 
     def _refresh(self, slot: Slot) -> LoadedModel | None:
-        with self.db.read() as conn:
-            version = resolve_model_version(conn, f"{slot.name}@{slot.alias}")
+        version = self.source.holder(slot.name, slot.alias)
         if version.version == slot.model.version:
             return None
-        return load_version(self.store, version, self.prefer_onnx)
+        return self.source.load(version, self.prefer_onnx)
 
     def _publish(self, slot: Slot) -> None:
         self.metrics.served.labels(slot.name, slot.alias, slot.model.form).set(slot.model.version)

@@ -16,7 +16,7 @@ import io
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from shipline.artifacts import ContentStore
+from shipline.artifacts import BlobReader
 from shipline.training.model_flavour import GENERIC_FLAVOUR, MODEL_FLAVOURS, ModelFlavour
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class ModelBundle:
         return buffer.getvalue()
 
 
-def load_bundle(store: ContentStore, digest: str) -> ModelBundle:
+def load_bundle(store: BlobReader, digest: str) -> ModelBundle:
     """Load a bundle after verifying its bytes against ``digest``."""
     import joblib
 

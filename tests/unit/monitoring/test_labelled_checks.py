@@ -16,7 +16,7 @@ from shipline.errors import UsageError
 from shipline.monitoring.alarm import list_alarms
 from shipline.project import Project
 from shipline.scoring import load_version
-from shipline.scoring.capture import CaptureBuffer
+from shipline.scoring.capture import CaptureBuffer, StoreCaptureSink
 from shipline.scoring.labels import add_labels
 
 CONFIG = """\
@@ -79,7 +79,7 @@ def _serve_and_label(project: Project, frame: pd.DataFrame, folder: Path) -> Non
     model = load_version(project.store(), version)
     inputs = {c: frame[c].to_numpy() for c in model.input_names}
     predicted = model.predict(model.frame(inputs, len(frame))).values
-    buffer = CaptureBuffer(project.db(), project.store())
+    buffer = CaptureBuffer(StoreCaptureSink(project.db(), project.store()))
     ids = [f"loan-{next(_REQUESTS)}" for _ in range(len(frame))]
     for index, request_id in enumerate(ids):
         columns = {c: [frame[c].iloc[index]] for c in model.input_names}

@@ -19,7 +19,7 @@ from shipline.monitoring.monitor_report import list_reports, monitor_version
 from shipline.monitoring.traffic import TimeWindow
 from shipline.project import Project
 from shipline.scaffold import create_project
-from shipline.scoring.capture import CaptureBuffer
+from shipline.scoring.capture import CaptureBuffer, StoreCaptureSink
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_training_like_data_does_not_drift_and_shifted_data_does(
 def test_captured_traffic_in_the_window(project: Project, trained: Path) -> None:
     version = project.version("cancer@staging")
     features = _features(trained).sample(120, random_state=0)  # a random sample: no real drift
-    buffer = CaptureBuffer(project.db(), project.store())
+    buffer = CaptureBuffer(StoreCaptureSink(project.db(), project.store()))
     for index, (_, row) in enumerate(features.iterrows()):
         columns = {name: [float(value)] for name, value in row.items()}
         buffer.add(version.name, version.version, f"req-{index}", columns, [1], 1)
@@ -142,7 +142,7 @@ def test_quality_once_labels_arrive(project: Project, trained: Path) -> None:
     predicted = model.predict(
         model.frame({c: features[c].tolist() for c in features.columns}, 120)
     ).values
-    buffer = CaptureBuffer(project.db(), project.store())
+    buffer = CaptureBuffer(StoreCaptureSink(project.db(), project.store()))
     ids = [f"q-{i}" for i in range(120)]
     for index, request_id in enumerate(ids):
         columns = {c: [float(features[c].iloc[index])] for c in features.columns}

@@ -1,0 +1,48 @@
+"""Where a prediction server gets its models and sends what it captured: the database and
+store directly, or (remote mode) the team server's API with a service token."""
+
+from __future__ import annotations
+
+__all__ = ["LocalServingSource", "ServingSource"]
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from shipline.artifacts import ContentStore
+from shipline.registry import ModelVersion, resolve_model_version
+from shipline.scoring.capture import CaptureSink, StoreCaptureSink
+from shipline.scoring.loaded_model import LoadedModel, load_version
+from shipline.store import Database
+
+
+class ServingSource(CaptureSink, Protocol):
+    """What the prediction service reads and writes outside itself."""
+
+    def holder(self, name: str, alias: str) -> ModelVersion:
+        """The version ``name@alias`` points at now."""
+        ...
+
+    def load(self, version: ModelVersion, prefer_onnx: bool) -> LoadedModel:
+        """The version's model, its bytes verified against the registered digests."""
+        ...
+
+
+@dataclass(frozen=True)
+class LocalServingSource:
+    """Models from the database and content store this process opened itself."""
+
+    db: Database
+    store: ContentStore
+
+    def holder(self, name: str, alias: str) -> ModelVersion:
+        """The version ``name@alias`` points at now."""
+        with self.db.read() as conn:
+            return resolve_model_version(conn, f"{name}@{alias}")
+
+    def load(self, version: ModelVersion, prefer_onnx: bool) -> LoadedModel:
+        """The version's model, loaded from the store."""
+        return load_version(self.store, version, prefer_onnx)
+
+    def write_capture(self, model: str, version: int, parquet: bytes) -> None:
+        """Store the partition, then index it."""
+        StoreCaptureSink(self.db, self.store).write_capture(model, version, parquet)

@@ -1,0 +1,171 @@
+"""A prediction server in remote mode: it loads models and sends captures through the team
+server with a serving token (no database or store settings), hot-swaps when the alias moves,
+and with --auth admits only callers whose token may predict with the model."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from shipline.scaffold import create_project
+from shipline.store import open_database
+from shipline.store.tables import captures
+from tests.services import free_port
+from tests.team import TeamServer, clean_env, shipline, start_team_server
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> Iterator[TeamServer]:
+    """A team server on the laptop defaults."""
+    db = f"sqlite:///{tmp_path / 'meta.db'}"
+    server = start_team_server(tmp_path / "server", db, str(tmp_path / "store"))
+    yield server
+    assert server.stop() == 0
+
+
+def _serve(folder: Path, env: dict[str, str], *args: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    log = folder / f"serve-{port}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "shipline",
+                "serve",
+                *args,
+                "--port",
+                str(port),
+                "--poll",
+                "0.2",
+            ],
+            cwd=folder,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()
+        try:
+            if httpx.get(f"{url}/ping", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            time.sleep(0.2)  # poll interval
+    process.kill()
+    pytest.fail("prediction server did not become ready")
+
+
+def test_remote_serving_with_caller_tokens(team: TeamServer, tmp_path: Path) -> None:
+    folder = tmp_path / "cancer"
+    create_project(folder, "classification")
+    local = {**team.server_env, "SHIPLINE_USER": "alice"}  # training still needs the database
+    assert shipline("run", env=local, cwd=folder).returncode == 0
+    config = folder / "shipline.yaml"
+    config.write_text(config.read_text().replace("learning_rate: 0.1", "learning_rate: 0.2"))
+    assert shipline("run", env=local, cwd=folder).returncode == 0
+    service = team.remote_env(team.add_user("svc", "serving"), SHIPLINE_METRICS_TOKEN="scrape")
+    engineer = team.remote_env(team.add_user("erin", "ml-engineer"))
+    caller = team.add_user("carl", "predictor:cancer")
+    stranger = team.add_user("stan", "predictor:fraud")
+    assert not any(k in service for k in ("SHIPLINE_DB", "SHIPLINE_STORE"))
+    assert (
+        shipline("promote", "cancer", "1", "--to", "live", env=engineer, cwd=folder).returncode == 0
+    )
+    process, url = _serve(folder, service, "cancer@live", "--auth")
+    try:
+        rows = pd.read_csv(folder / "data" / "breast_cancer.csv").head(3)
+        body = {"instances": rows.drop(columns=["benign", "sample_id"]).values.tolist()}
+
+        def predict(token: str | None) -> httpx.Response:
+            headers = {"authorization": f"Bearer {token}"} if token else {}
+            return httpx.post(f"{url}/invocations", json=body, headers=headers, timeout=30)
+
+        assert httpx.get(f"{url}/ping").status_code == 200  # probes stay open
+        assert predict(None).status_code == 401
+        assert predict("shp_" + "x" * 43).status_code == 401
+        assert predict(stranger).status_code == 403
+        answered = predict(caller)
+        assert answered.status_code == 200, answered.text
+        assert answered.headers["x-model-version"] == "cancer:1"
+        assert len(answered.json()["predictions"]) == 3
+        v2 = httpx.get(f"{url}/v2/models/cancer", headers={"authorization": f"Bearer {stranger}"})
+        assert v2.status_code == 403
+        assert httpx.get(f"{url}/metrics").status_code == 401
+        scraped = httpx.get(f"{url}/metrics", headers={"authorization": "Bearer scrape"})
+        assert scraped.status_code == 200 and "shipline_requests_total" in scraped.text
+        # The alias moves through the API: the server swaps to version 2.
+        moved = shipline("promote", "cancer", "2", "--to", "live", env=engineer, cwd=folder)
+        assert moved.returncode == 0, moved.stderr
+        deadline = time.monotonic() + 120
+        while predict(caller).headers.get("x-model-version") != "cancer:2":
+            assert time.monotonic() < deadline, "the server never swapped to cancer:2"
+            time.sleep(0.2)  # poll interval
+        # Captures reach the team server's database through the API.
+        db = open_database(team.server_env["SHIPLINE_DB"])
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                with db.read() as conn:
+                    written = conn.execute(captures.select()).fetchall()
+                if written:
+                    break
+                assert time.monotonic() < deadline, "no captures reached the team server"
+                time.sleep(0.3)  # poll interval
+        finally:
+            db.close()
+        assert {row.model for row in written} == {"cancer"}
+        # Revoking the caller's token shuts it out within the check's memory (seconds).
+        with team.client(caller) as own:
+            token_id = own.get("/whoami").json()["token_id"]
+        with team.client(team.admin_token) as admin:
+            assert admin.delete(f"/tokens/{token_id}").status_code == 200
+        deadline = time.monotonic() + 60
+        while predict(caller).status_code != 401:
+            assert time.monotonic() < deadline, "a revoked token kept predicting"
+            time.sleep(0.2)  # poll interval
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+
+
+def test_serve_auth_needs_a_team_server(tmp_path: Path) -> None:
+    folder = tmp_path / "cancer"
+    create_project(folder, "classification")
+    refused = shipline("serve", "cancer@staging", "--auth", env=local_env(), cwd=folder)
+    assert (
+        refused.returncode == 2 and "--auth checks callers with the team server" in refused.stderr
+    )
+
+
+def local_env() -> dict[str, str]:
+    """An environment in local mode, acting as alice."""
+    return clean_env(SHIPLINE_USER="alice")
+
+
+def test_login_keeps_the_token_in_a_private_file(team: TeamServer, tmp_path: Path) -> None:
+    token = team.add_user("lou", "viewer")
+    home = tmp_path / "home"
+    env = {**local_env(), "XDG_CONFIG_HOME": str(home)}
+    bad = shipline("login", team.url, env=env, cwd=tmp_path, stdin="shp_wrong\n")
+    assert bad.returncode == 1 and not (home / "shipline" / "credentials.json").exists()
+    good = shipline("login", team.url, env=env, cwd=tmp_path, stdin=token + "\n")
+    assert good.returncode == 0 and "as lou" in good.stdout, good.stderr
+    saved = home / "shipline" / "credentials.json"
+    assert saved.stat().st_mode & 0o777 == 0o600
+    assert json.loads(saved.read_text())["token"] == token
+    me = shipline("whoami", "--json", env={**env, "SHIPLINE_USER": "root"}, cwd=tmp_path)
+    assert json.loads(me.stdout)["name"] == "lou"  # the token decides, not SHIPLINE_USER
+    assert shipline("logout", env=env, cwd=tmp_path).returncode == 0
+    local = json.loads(shipline("whoami", "--json", env=env, cwd=tmp_path).stdout)
+    assert local == {"name": "alice", "via": "local", "grants": []}

@@ -35,6 +35,7 @@ def test_every_runnable_block_is_run_by_a_test() -> None:
         "scripts/demo.sh",  # and scripts/test.sh, which runs this file
         "shipline init cancer && cd cancer",
         "mkdir -p wine/data && cd wine",  # tests/e2e/test_pipeline_cli.py runs the wine example
+        "shipline users add root --role admin > root.token",  # the team server, run below
         "import os",
         "from dataclasses import dataclass",  # the plug-in example, run below
     ], "a README bash/python block was added or changed: run it in this file"
@@ -96,3 +97,52 @@ def test_the_plug_in_example_registers_a_drift_method_and_uses_it(tmp_path: Path
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["mean_shift True"]
+
+
+def test_the_team_server_block_runs_as_written(tmp_path: Path) -> None:
+    block = _block("## Team server: identities, roles and the management API")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPLINE_", "AWS_"))}
+    env |= {"XDG_CONFIG_HOME": str(tmp_path / "config"), "PATH": _venv_path(env)}
+    # The server started in the background gets SIGTERM when the block is done.
+    script = f"set -e\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n{block}"
+    result = subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "root (token 1); roles: admin on *" in result.stdout
+    assert "erin" in result.stdout and "ml-engineer on cancer" in result.stdout
+    assert "audit chain intact" in result.stdout and "logged out" in result.stdout
+    assert (tmp_path / "dana.token").read_text().startswith("shp_")
+    assert not (tmp_path / "config" / "shipline" / "credentials.json").exists()
+
+
+def _venv_path(env: dict[str, str]) -> str:
+    """PATH with this interpreter's folder first, so `shipline` is the one under test."""
+    return f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+
+
+def test_the_permission_table_is_the_one_the_server_enforces() -> None:
+    from shipline.identity.role import ROLE_PERMISSIONS, Permission, Role
+
+    section = README.split("**Permissions.**", 1)[1].split("\n\n|", 1)[1]
+    lines = ("|" + section).split("\n\n", 1)[0].splitlines()
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    roles = [Role(name) for name in header[2:]]
+    documented: dict[Role, set[Permission]] = {role: set() for role in roles}
+    for line in lines[2:]:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        permission = Permission(cells[0].strip("`"))
+        for role, mark in zip(roles, cells[2:], strict=True):
+            if mark == "✓":
+                documented[role].add(permission)
+    assert set(roles) == set(Role)
+    assert {p for line in lines[2:] for p in [line.split("|")[1].strip().strip("`")]} == {
+        p.value for p in Permission
+    }
+    assert documented == {role: set(ROLE_PERMISSIONS[role]) for role in Role}

@@ -80,7 +80,8 @@ def login(
     if not secret:
         raise typer.BadParameter("no token given (--token, or on standard input)")
     chosen = Login(check_url(url), secret)
-    who = RemoteProject(login=chosen).whoami()  # refuses a bad token before saving it
+    with RemoteProject(login=chosen) as remote:
+        who = remote.whoami()  # a bad token is refused before anything is saved
     path = save_login(chosen)
     typer.echo(f"logged in to {chosen.url} as {who['name']} (token kept in {path})")
 
@@ -127,13 +128,15 @@ def _roles(user: User) -> str:
 
 
 def _show_token(issued: IssuedToken, as_json: bool) -> None:
+    """The secret alone on standard output (so `> file` keeps just the token), the rest on
+    standard error."""
     token = issued.token
     if as_json:
         print_json({"id": token.id, "user": token.user, "token": issued.secret})
         return
-    typer.echo(f"token {token.id} for {token.user} (expires {token.expires_at or 'never'}):")
+    expiry = token.expires_at or "never"
+    typer.echo(f"token {token.id} for {token.user}, expires {expiry}, shown this once:", err=True)
     typer.echo(issued.secret)
-    typer.echo("Shown this once; shipline keeps only its hash.", err=True)
 
 
 @users_app.command("add")
@@ -151,7 +154,7 @@ def users_add(
     user = project.add_user(name, (_grant(role, model),))
     issued = project.issue_token("first", user.name, expires_days or None)
     if not as_json:
-        typer.echo(f"added {user.name}: {_roles(user)}")
+        typer.echo(f"added {user.name}: {_roles(user)}", err=True)
     _show_token(issued, as_json)
 
 

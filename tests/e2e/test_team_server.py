@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import blake3
 import pytest
 
 from shipline.identity.role import ROLE_PERMISSIONS, Permission, Role
@@ -18,6 +19,8 @@ from tests.team import TeamServer, start_team_server
 
 ROLES = [Role.VIEWER, Role.DATA_SCIENTIST, Role.ML_ENGINEER, Role.APPROVER, Role.ADMIN]
 ROLES += [Role.PREDICTOR, Role.SERVING]
+ZERO = "0" * 64
+X_DIGEST = blake3.blake3(b"x").hexdigest()
 
 
 def seed_versions(db_url: str, name: str, author: str, count: int) -> None:
@@ -131,6 +134,16 @@ def _samples(role: Role, own_token: int, approval: int) -> dict[tuple[str, str],
         ("GET", "/tokens"): ("/tokens", {"user": str(role)}, None),
         ("POST", "/tokens"): ("/tokens", None, {"name": "more"}),
         ("DELETE", "/tokens/{token_id}"): (f"/tokens/{own_token}", None, None),
+        ("GET", "/versions/{ref}/blobs/{digest}"): (f"/versions/churn:1/blobs/{ZERO}", None, None),
+        ("POST", "/captures"): ("/captures", {"model": "churn", "version": "1"}, b"not parquet"),
+        ("POST", "/blobs/missing"): ("/blobs/missing", None, {"digests": [ZERO]}),
+        ("PUT", "/blobs/{digest}"): (f"/blobs/{X_DIGEST}", None, b"x"),
+        ("POST", "/runs/import"): (
+            "/runs/import",
+            None,
+            {"config": {"name": "churn"}, "lineage": {}, "params": {}, "steps": []},
+        ),
+        ("GET", "/runs/{run_id}/outputs/{digest}"): (f"/runs/1/outputs/{ZERO}", None, None),
         ("POST", "/auth/check"): (
             "/auth/check",
             None,
@@ -320,3 +333,54 @@ def test_audit_events_name_the_principal_how_and_from_where(team: TeamServer) ->
         assert added["via"] == f"token {me['token_id']}"
         assert added["client"] == "127.0.0.1"
         assert admin.get("/audit/verify").json()["broken_seq"] is None
+
+
+def test_uploads_are_rehashed_and_runs_must_point_at_uploaded_outputs(
+    team: TeamServer, db_url: str
+) -> None:
+    token = team.add_user("dana", "data-scientist:cancer")
+    with team.client(token) as client:
+        forged = client.put(f"/blobs/{X_DIGEST}", content=b"not x")
+        assert forged.status_code == 422 and forged.json()["error"] == "digest_mismatch"
+        assert client.put("/blobs/../../etc", content=b"x").status_code in (400, 404)
+        assert client.put(f"/blobs/{X_DIGEST.upper()}", content=b"x").status_code == 400
+        assert client.put(f"/blobs/{X_DIGEST}", content=b"x").status_code == 201
+        missing = client.post("/blobs/missing", json={"digests": [X_DIGEST, ZERO]}).json()
+        assert missing == {"missing": [ZERO]}
+        config = _cancer_config()
+        step = {
+            "step": "ingest",
+            "position": 0,
+            "status": "succeeded",
+            "cache_key": "k",
+            "key_parts": {},
+            "outputs": {"dataset": ZERO},
+            "cached_from": None,
+            "started_at": "2026-01-01T00:00:00.000000Z",
+            "seconds": 0.1,
+            "error": None,
+        }
+        body = {"config": config, "lineage": {}, "params": {}, "steps": [step]}
+        not_uploaded = client.post("/runs/import", json=body)
+        assert not_uploaded.status_code == 404 and "not uploaded" in not_uploaded.text
+        wrong_order = client.post(
+            "/runs/import", json={**body, "steps": [{**step, "step": "train"}]}
+        )
+        assert wrong_order.status_code == 400 and "expected ingest" in wrong_order.text
+        other = client.post("/runs/import", json={**body, "config": {**config, "name": "fraud"}})
+        assert other.status_code == 403  # the grant is on cancer only
+        bad_config = client.post("/runs/import", json={**body, "config": {"name": "cancer"}})
+        assert bad_config.status_code == 422 and "data" in bad_config.text
+    with team.client(team.admin_token) as admin:
+        assert admin.get("/runs").json() == []  # nothing recorded by any refused upload
+
+
+def _cancer_config() -> dict[str, Any]:
+    import tempfile
+
+    from shipline.config import load_config
+    from shipline.scaffold import create_project
+
+    with tempfile.TemporaryDirectory() as folder:
+        create_project(Path(folder) / "cancer", "classification")
+        return load_config(Path(folder) / "cancer" / "shipline.yaml").model_dump(mode="json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 __all__ = ["API_PREFIX", "create_app"]
 
+import logging
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,13 +14,14 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
 from shipline import __version__
-from shipline.api import identity_routes, record_routes, registry_routes
+from shipline.api import identity_routes, record_routes, registry_routes, upload_routes
 from shipline.api.bodies import needs
 from shipline.api.credentials import ServerState, caller, state
 from shipline.errors import (
     ConfigError,
     ConflictError,
     DataFileError,
+    DigestMismatchError,
     ForbiddenError,
     NotFoundError,
     ShiplineError,
@@ -29,6 +31,7 @@ from shipline.errors import (
 from shipline.identity import Permission, Principal
 
 API_PREFIX = "/api/v1"
+log = logging.getLogger("shipline.api")
 MAX_UPLOAD = 256 * 1024 * 1024
 _STATUS: tuple[tuple[type[ShiplineError], int, str], ...] = (
     (UnauthenticatedError, 401, "unauthenticated"),
@@ -37,6 +40,7 @@ _STATUS: tuple[tuple[type[ShiplineError], int, str], ...] = (
     (ConflictError, 409, "conflict"),
     (ConfigError, 422, "invalid_config"),
     (DataFileError, 422, "invalid_data"),
+    (DigestMismatchError, 422, "digest_mismatch"),
     (UsageError, 400, "bad_request"),
 )
 
@@ -123,6 +127,12 @@ def _error(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"error": "failed", "message": str(error)}, 500)
 
 
+def _internal(request: Request, error: Exception) -> JSONResponse:
+    """A bug: logged with its traceback here, answered without details."""
+    log.error("%s %s failed", request.method, request.url.path, exc_info=error)
+    return JSONResponse({"error": "internal", "message": "internal error; see the server log"}, 500)
+
+
 def create_app(server: ServerState) -> FastAPI:
     """The API over ``server``'s database and store."""
     app = FastAPI(
@@ -134,9 +144,17 @@ def create_app(server: ServerState) -> FastAPI:
         redoc_url=None,
     )
     app.state.shipline = server
-    for router in (_misc, registry_routes.router, record_routes.router, identity_routes.router):
+    routers = (
+        _misc,
+        registry_routes.router,
+        record_routes.router,
+        upload_routes.router,
+        identity_routes.router,
+    )
+    for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     app.add_exception_handler(ShiplineError, _error)
+    app.add_exception_handler(Exception, _internal)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -5,19 +5,25 @@ from __future__ import annotations
 __all__ = [
     "ConfigBody",
     "DecisionBody",
+    "DigestsBody",
     "GrantBody",
     "PromoteBody",
     "ReasonBody",
+    "RunUploadBody",
     "TokenBody",
     "UserBody",
     "needs",
+    "validated_config",
 ]
 
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shipline.config import ModelConfig
+from shipline.data.dataset_version import DatasetVersion
 from shipline.identity import Permission
+from shipline.pipeline.run_record import StepRecord
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
@@ -77,7 +83,41 @@ class TokenBody(_Body):
     user: str | None = Field(default=None, pattern=_NAME)
 
 
+def validated_config(document: dict[str, Any]) -> ModelConfig:
+    """A shipline.yaml document sent by a client, validated here; problems name their path."""
+    from pydantic import ValidationError
+
+    from shipline.errors import ConfigError, Problem
+
+    try:
+        return ModelConfig.model_validate(document)
+    except ValidationError as error:
+        problems = [
+            Problem(".".join(str(p) for p in e["loc"]), e["msg"])
+            for e in error.errors(include_url=False)
+        ]
+        raise ConfigError("shipline.yaml", problems) from None
+
+
 def needs(permission: Permission | str) -> dict[str, Any]:
     """Route options stating the permission the route requires in the OpenAPI document
     (``x-permission``), where the permission-matrix test reads it."""
     return {"openapi_extra": {"x-permission": str(permission)}}
+
+
+class DigestsBody(_Body):
+    """Content digests (BLAKE3, hex)."""
+
+    digests: list[str] = Field(max_length=100_000)
+
+
+class RunUploadBody(_Body):
+    """The training steps a remote-mode client ran, their outputs uploaded before."""
+
+    config: dict[str, Any]
+    trigger: str = Field(default="manual", max_length=200)
+    lineage: dict[str, Any]
+    params: dict[str, Any]
+    steps: list[StepRecord] = Field(max_length=10)
+    dataset: DatasetVersion | None = None
+    error: str | None = Field(default=None, max_length=200_000)

@@ -8,11 +8,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import ValidationError
 
-from shipline.api.bodies import ConfigBody, DecisionBody, PromoteBody, ReasonBody, needs
+from shipline.api.bodies import (
+    ConfigBody,
+    DecisionBody,
+    PromoteBody,
+    ReasonBody,
+    needs,
+    validated_config,
+)
 from shipline.api.credentials import ServerState, caller, state
-from shipline.errors import ConfigError, NotFoundError, Problem, UsageError
+from shipline.config import ModelConfig
+from shipline.errors import NotFoundError, UsageError
 from shipline.identity import Permission, Principal
 from shipline.registry import AliasMove, Approval, ModelVersion, Promotion
 from shipline.registry.applied_config import AppliedConfig, Change
@@ -63,8 +70,8 @@ def version_blob(ref: str, digest: str, who: Caller, server: Server) -> Response
     who.require(Permission.READ, None if reference is None else reference.name)
     with server.db.read() as conn:
         version = resolve_model_version(conn, ref)
-    onnx = version.facts.serving_forms.onnx
-    files = {version.bundle_digest, version.card_digest, onnx.digest if onnx else None}
+    onnx = (version.details.get("serving_forms") or {}).get("onnx") or {}
+    files = {version.bundle_digest, version.card_digest, onnx.get("digest")}
     if digest not in files:
         raise NotFoundError(f"{version.ref} has no file blake3:{digest[:64]}")
     return Response(server.store.read_bytes(digest), media_type="application/octet-stream")
@@ -168,19 +175,10 @@ def apply(name: str, body: ConfigBody, who: Caller, server: Server) -> dict[str,
     return {"applied": applied, "changes": changes}
 
 
-def _validated(name: str, body: ConfigBody) -> Any:
-    from shipline.config import ModelConfig
-
+def _validated(name: str, body: ConfigBody) -> ModelConfig:
     if not Path(body.project_dir).is_absolute():
         raise UsageError(f"project_dir must be an absolute path, got {body.project_dir!r}")
-    try:
-        config = ModelConfig.model_validate(body.document)
-    except ValidationError as error:
-        problems = [
-            Problem(".".join(str(p) for p in e["loc"]), e["msg"])
-            for e in error.errors(include_url=False)
-        ]
-        raise ConfigError("shipline.yaml", problems) from None
+    config = validated_config(body.document)
     if config.name != name:
         raise UsageError(f"the config is for model {config.name!r}, not {name!r}")
     return config

@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "AddResult",
     "add_version",
+    "import_version",
     "snapshot_digest",
 ]
 
@@ -92,6 +93,36 @@ def add_version(
         source=source or str(path.resolve()),
         created_at=utc_now(),
         created_by=actor,
+    )
+    return _record(db, candidate, actor)
+
+
+def import_version(
+    db: Database, store: ContentStore, uploaded: DatasetVersion, actor: str
+) -> AddResult:
+    """Record a dataset version snapshotted elsewhere (a remote-mode client) whose files were
+    uploaded: every file must be in the store, and the version's digest must be its file's
+    (a file) or a stored manifest listing exactly its files (a folder)."""
+    from shipline.artifacts import read_manifest
+    from shipline.errors import NotFoundError, StorageError
+
+    check_name(uploaded.name, "dataset name")
+    missing = [f.path for f in uploaded.files if not store.exists(f.digest)]
+    if missing or not uploaded.files:
+        raise NotFoundError(f"dataset {uploaded.name}: files not uploaded: {missing[:5]}")
+    if uploaded.kind == "file":
+        consistent = len(uploaded.files) == 1 and uploaded.files[0].digest == uploaded.digest
+    else:
+        try:
+            entries = read_manifest(store, uploaded.digest).entries
+        except (StorageError, NotFoundError):
+            raise DataFileError(f"dataset {uploaded.name}: no manifest {uploaded.digest}") from None
+        listed = {(e.path, e.digest, e.size) for e in entries}
+        consistent = listed == {(f.path, f.digest, f.size) for f in uploaded.files}
+    if not consistent or uploaded.size != sum(f.size for f in uploaded.files):
+        raise DataFileError(f"dataset {uploaded.name}: the digest does not match its files")
+    candidate = DatasetVersion(
+        **{**uploaded.__dict__, "version": 0, "created_at": utc_now(), "created_by": actor}
     )
     return _record(db, candidate, actor)
 

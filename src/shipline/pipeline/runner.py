@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["RunOutcome", "run_steps"]
+__all__ = ["Carried", "RunOutcome", "run_steps"]
 
 import time
 import traceback
@@ -36,12 +36,24 @@ class RunOutcome:
 StepWatcher = Callable[[str, str | None], None]
 
 
+@dataclass(frozen=True)
+class Carried:
+    """Outputs of earlier steps of the same run, run elsewhere (a remote-mode client's
+    machine), that the steps run here read: digests and kinds by output name, and the
+    position the first step here takes."""
+
+    digests: dict[str, str]
+    kinds: dict[str, str]
+    first_position: int
+
+
 def run_steps(
     context: StepContext,
     steps: list[Step],
     environment: dict[str, Any],
     force: frozenset[str],
     on_step: StepWatcher | None = None,
+    carried: Carried | None = None,
 ) -> RunOutcome:
     """Run ``steps``; a step whose cache key was computed before is reused, not rerun.
 
@@ -50,7 +62,11 @@ def run_steps(
     ends (progress for people watching a long run).
     """
     runner = _Runner(context, steps, cache_key(environment))
-    for position, step in enumerate(steps):
+    if carried is not None:
+        runner.digests.update(carried.digests)
+        runner.kinds = carried.kinds | runner.kinds
+    start = 0 if carried is None else carried.first_position
+    for position, step in enumerate(steps, start=start):
         forced = bool(force & {step.name, "*"})
         if on_step is not None:
             on_step(step.name, None)

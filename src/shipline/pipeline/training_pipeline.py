@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["STEPS", "step_names"]
+__all__ = ["DECISION_STEPS", "STEPS", "TRAINING_STEPS", "step_names"]
 
 import tempfile
 from pathlib import Path
@@ -411,6 +411,12 @@ STEPS: list[Step] = [
         facts=_applied_approval,
     ),
 ]
+
+
+# Where a remote-mode client trains: it runs these, uploads their outputs, and the team
+# server runs the rest (the gate against its champions, registration under its policy).
+TRAINING_STEPS = STEPS[:5]
+DECISION_STEPS = STEPS[5:]
 
 
 def step_names() -> list[str]:

@@ -14,7 +14,7 @@ from shipline.pipeline.lineage import environment, git_state
 from shipline.pipeline.run_process import close_orphaned_runs
 from shipline.pipeline.run_record import RunRecord, finish_run, get_run, start_run
 from shipline.pipeline.runner import StepWatcher, run_steps
-from shipline.pipeline.step import StepContext, decode
+from shipline.pipeline.step import Step, StepContext, decode
 from shipline.pipeline.training_pipeline import STEPS, step_names
 from shipline.store import Database
 
@@ -30,12 +30,14 @@ def run_training(
     resume: int | None = None,
     on_start: Callable[[int], None] | None = None,
     on_step: StepWatcher | None = None,
+    steps: list[Step] | None = None,
 ) -> RunRecord:
     """Run the pipeline and return the finished run (status succeeded, rejected or failed).
 
     ``resume`` reruns a failed run with the configuration it was started with; the steps that
     succeeded before are reused from the cache, so it continues at the step that failed.
-    ``on_start`` learns the run id as soon as the run is recorded.
+    ``on_start`` learns the run id as soon as the run is recorded. ``steps`` runs only the
+    first steps (a remote-mode client trains; the team server gates and registers).
     """
     unknown = force - {*step_names(), "*"}
     if unknown:
@@ -73,12 +75,12 @@ def run_training(
     if on_start is not None:
         on_start(run_id)
     context = StepContext(config, project_dir, db, store, actor, run_id, lineage)
-    outcome = run_steps(context, STEPS, env, force, on_step)
+    outcome = run_steps(context, STEPS if steps is None else steps, env, force, on_step)
     metrics: dict[str, float] = {}
     if "evaluation" in outcome.outputs:
         metrics = decode("json", store, outcome.outputs["evaluation"])["metrics"]
     version = None
-    if outcome.status == "succeeded":
+    if outcome.status == "succeeded" and "registration" in outcome.outputs:
         version = int(decode("json", store, outcome.outputs["registration"])["version"])
     finish_run(db, actor, run_id, outcome.status, metrics, outcome.error, version)
     return get_run(db, run_id)

@@ -58,6 +58,13 @@ class Project(Operations):
         candidate = Path(path)
         return cls(candidate / CONFIG_FILENAME if candidate.is_dir() else candidate)
 
+    @classmethod
+    def with_settings(cls, settings: Settings) -> Project:
+        """A local project on these settings (a remote-mode client's scratch workspace)."""
+        project = cls(settings.config_path)
+        project._settings = settings
+        return project
+
     def __enter__(self) -> Project:
         return self
 
@@ -207,8 +214,10 @@ class Project(Operations):
     def failure_reasons(self, run: RunRecord) -> list[str]:
         """Why a run was rejected or failed: the error, failed gates, broken data rules."""
         from shipline.pipeline.run_summary import failure_reasons
+        from shipline.pipeline.step import decode
 
-        return failure_reasons(self.store(), run)
+        store = self.store()
+        return failure_reasons(lambda digest: decode("json", store, digest), run)
 
     def datasets(self, name: str | None = None) -> list[DatasetVersion]:
         """Dataset versions (of one dataset when ``name`` is given)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 __all__ = ["ApiClient", "RemoteProject", "RemoteServingSource"]
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from shipline.registry.applied_config import AppliedConfig, Change
     from shipline.scoring import LoadedModel
     from shipline.scoring.serving_source import ServingSource
+    from shipline.settings import Settings
     from shipline.store import Database
     from shipline.store.audit_log import AuditEvent
 
@@ -154,6 +156,48 @@ class RemoteProject(Project):
     def serving_source(self) -> ServingSource:
         """Models and captures through the team server (a ``serving`` token)."""
         return RemoteServingSource(self.api)
+
+    def run(
+        self,
+        force: frozenset[str] = frozenset(),
+        resume: int | None = None,
+        trigger: str = "manual",
+        on_step: Callable[[str, str | None], None] | None = None,
+    ) -> RunRecord:
+        """Train here, upload the outputs, and let the team server gate and register them."""
+        from shipline.project.run_upload import train_and_upload
+
+        if resume is not None:
+            raise UsageError(
+                "--resume is local-only; in remote mode run again: steps that succeeded "
+                "are reused from this machine's cache"
+            )
+        with Project.with_settings(self._scratch_settings()) as scratch:
+            return train_and_upload(scratch, self.api, force, trigger, on_step)
+
+    def failure_reasons(self, run: RunRecord) -> list[str]:
+        """Why a run was rejected or failed, from its outputs on the server."""
+        from shipline.pipeline.run_summary import failure_reasons
+
+        return failure_reasons(
+            lambda digest: self.api.call("GET", f"/runs/{run.id}/outputs/{digest}"), run
+        )
+
+    def _scratch_settings(self) -> Settings:
+        """A workspace for runs trained here: their cache and outputs before upload, in
+        ``.shipline/remote/<server>/`` beside shipline.yaml (none of it is shared state)."""
+        import hashlib
+        from dataclasses import replace
+
+        assert self.login is not None
+        server = hashlib.sha256(self.login.url.encode()).hexdigest()[:12]
+        folder = self.settings.state_dir / "remote" / server
+        return replace(
+            self.settings,
+            db_url=f"sqlite:///{folder / 'workspace.db'}",
+            store_url=str(folder / "store"),
+            actor=str(self.whoami()["name"]),
+        )
 
     def whoami(self) -> dict[str, Any]:
         """The principal the server sees behind this token."""

@@ -125,6 +125,40 @@ def test_remote_serving_with_caller_tokens(team: TeamServer, tmp_path: Path) -> 
         finally:
             db.close()
         assert {row.model for row in written} == {"cancer"}
+        # Monitoring runs on the team server, over the traffic it holds, as the caller.
+        checked = shipline(
+            "monitor",
+            "cancer@live",
+            "--window",
+            "1h",
+            "--json",
+            "--html",
+            "report.html",
+            env=engineer,
+            cwd=folder,
+        )
+        assert checked.returncode in (0, 1) and checked.stdout, checked.stderr  # 1: a rule broke
+        report = json.loads(checked.stdout)
+        assert report["rows"] >= 3 and report["model"] == "cancer" and report["version"] in (1, 2)
+        assert (folder / "report.html").read_text().startswith("<!doctype html>")
+        with team.client(team.admin_token) as admin:
+            stored = admin.get("/audit", params={"action": "monitor.report"}).json()
+            assert stored and stored[-1]["actor"] == "erin"
+        # Batch scoring in remote mode loads the version through the API too.
+        scored = shipline(
+            "predict",
+            "cancer@live",
+            "-i",
+            "data/breast_cancer.csv",
+            "-o",
+            "scored.csv",
+            env=engineer,
+            cwd=folder,
+        )
+        assert scored.returncode == 0 and "scored 569 rows with cancer:2" in scored.stdout
+        viewer = team.remote_env(team.add_user("val", "viewer"))
+        refused = shipline("monitor", "cancer@live", env=viewer, cwd=folder)
+        assert refused.returncode == 1 and "may not monitor" in refused.stderr
         # Revoking the caller's token shuts it out within the check's memory (seconds).
         with team.client(caller) as own:
             token_id = own.get("/whoami").json()["token_id"]
@@ -169,3 +203,24 @@ def test_login_keeps_the_token_in_a_private_file(team: TeamServer, tmp_path: Pat
     assert shipline("logout", env=env, cwd=tmp_path).returncode == 0
     local = json.loads(shipline("whoami", "--json", env=env, cwd=tmp_path).stdout)
     assert local == {"name": "alice", "via": "local", "grants": []}
+
+
+def test_remote_data_versions_are_uploaded_and_recorded_by_the_server(
+    team: TeamServer, tmp_path: Path
+) -> None:
+    folder = tmp_path / "cancer"
+    create_project(folder, "classification")
+    dana = team.remote_env(team.add_user("dana", "data-scientist"))
+    added = shipline("data", "add", "data", "--name", "tumours", "--json", env=dana, cwd=folder)
+    assert added.returncode == 0, added.stderr
+    first = json.loads(added.stdout)
+    assert first["created"] and first["ref"] == "tumours@v1" and first["created_by"] == "dana"
+    again = json.loads(
+        shipline("data", "add", "data", "--name", "tumours", "--json", env=dana, cwd=folder).stdout
+    )
+    assert not again["created"] and again["digest"] == first["digest"]
+    shown = shipline("data", "show", "tumours@v1", "--json", env=dana, cwd=folder)
+    assert json.loads(shown.stdout)["rows"] == 569
+    with team.client(team.admin_token) as admin:
+        events = admin.get("/audit", params={"action": "dataset.version.add"}).json()
+        assert [(e["actor"], e["target"]) for e in events] == [("dana", "dataset:tumours@v1")]

@@ -7,6 +7,7 @@ __all__ = [
     "DecisionBody",
     "DigestsBody",
     "GrantBody",
+    "MonitorBody",
     "PromoteBody",
     "ReasonBody",
     "RunUploadBody",
@@ -121,3 +122,14 @@ class RunUploadBody(_Body):
     steps: list[StepRecord] = Field(max_length=10)
     dataset: DatasetVersion | None = None
     error: str | None = Field(default=None, max_length=200_000)
+
+
+class MonitorBody(_Body):
+    """Monitor a version's served traffic over a window (the model's applied monitoring
+    settings decide the rest)."""
+
+    ref: str = Field(max_length=200)
+    window: str | None = Field(default=None, max_length=20)
+    since: str | None = Field(default=None, max_length=40)
+    until: str | None = Field(default=None, max_length=40)
+    histograms: bool = False

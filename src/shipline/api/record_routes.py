@@ -7,16 +7,19 @@ __all__ = ["router"]
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse
 
-from shipline.api.bodies import needs
+from shipline.api.bodies import MonitorBody, ReasonBody, needs, validated_config
 from shipline.api.credentials import ServerState, caller, state
 from shipline.audit.state_check import Checkpoint, Verification
-from shipline.data import DatasetVersion
+from shipline.data import AddResult, DatasetVersion
+from shipline.data.schema_acceptance import SchemaAcceptance
 from shipline.identity import Permission, Principal
 from shipline.monitoring.alarm import Alarm
 from shipline.monitoring.monitor_report import MonitorSummary
 from shipline.pipeline import RunRecord
 from shipline.store.audit_log import AuditEvent
+from shipline.types import parse_reference
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]
@@ -54,6 +57,81 @@ def list_datasets(who: Caller, server: Server, name: _Name | None = None) -> lis
 
     who.require(Permission.READ)
     return list_versions(server.db, name)
+
+
+@router.get("/datasets/{ref}", **needs(Permission.READ))
+def get_dataset(ref: str, who: Caller, server: Server) -> DatasetVersion:
+    """One dataset version by ``name@vN``, ``name`` (the latest) or a digest prefix."""
+    from shipline.data import resolve_version
+
+    who.require(Permission.READ)
+    return resolve_version(server.db, ref)
+
+
+@router.post("/datasets/import", status_code=201, **needs(Permission.ADD_DATA))
+def import_dataset(body: DatasetVersion, who: Caller, server: Server) -> AddResult:
+    """A dataset version snapshotted on a client, its files uploaded before (same bytes,
+    same version)."""
+    from shipline.data.snapshot import import_version
+
+    who.require_somewhere(Permission.ADD_DATA)
+    who.require(Permission.ADD_DATA, body.name)
+    return import_version(server.db, server.store, body, who.name)
+
+
+@router.post("/datasets/{ref}/accept-schema", **needs(Permission.ADD_DATA))
+def accept_schema(ref: str, body: ReasonBody, who: Caller, server: Server) -> SchemaAcceptance:
+    """Accept the changed schema of a dataset version (recorded and audited)."""
+    from shipline.data.schema_acceptance import accept_schema as accept
+
+    who.require(Permission.ADD_DATA, ref.partition("@")[0])
+    return accept(server.db, ref, who.name, body.reason or "")
+
+
+@router.post("/monitor", status_code=201, **needs(Permission.MONITOR))
+def monitor(body: MonitorBody, who: Caller, server: Server) -> dict[str, Any]:
+    """Monitor a version's served traffic, here, with the model's applied monitoring settings;
+    the report is stored and alarms opened or closed."""
+    from shipline.config.schema import MonitoringConfig
+    from shipline.monitoring.monitor_report import monitor_version
+    from shipline.monitoring.traffic import TimeWindow
+    from shipline.registry import resolve_model_version
+    from shipline.registry.applied_config import latest_applied
+
+    reference = parse_reference(body.ref, "model")
+    who.require(Permission.MONITOR, None if reference is None else reference.name)
+    with server.db.read() as conn:
+        version = resolve_model_version(conn, body.ref)
+    applied = latest_applied(server.db, version.name)
+    config = None if applied is None else validated_config(applied.document)
+    monitoring = MonitoringConfig() if config is None else config.monitoring
+    window = TimeWindow.from_options(body.window or monitoring.window, body.since, body.until)
+    summary, report = monitor_version(
+        server.db,
+        server.store,
+        version,
+        monitoring,
+        who.name,
+        window,
+        None if config is None else config.notifications,
+        body.histograms,
+    )
+    return {"summary": summary, "report": report}
+
+
+@router.get(
+    "/monitor/reports/{report_id}/html",
+    response_class=HTMLResponse,
+    **needs(Permission.READ),
+)
+def report_html(report_id: int, who: Caller, server: Server) -> HTMLResponse:
+    """A stored report as a self-contained HTML page."""
+    from shipline.monitoring.monitor_report import get_report as summary
+    from shipline.monitoring.monitor_report import report_page
+
+    who.require_somewhere(Permission.READ)
+    who.require(Permission.READ, summary(server.db, report_id).model)
+    return HTMLResponse(report_page(server.db, server.store, report_id))
 
 
 @router.get("/monitor/reports", **needs(Permission.READ))

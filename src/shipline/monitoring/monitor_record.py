@@ -90,7 +90,7 @@ class QualityCheck(RuleCheck):
 class EstimatedQuality(RuleCheck):
     """Quality estimated without labels (CBPE), with the bands it is judged by."""
 
-    estimated: dict[str, float]
+    estimated: dict[str, float | None]  # None: not estimable on this traffic (one class)
     bands: dict[str, dict[str, float]] = Field(default_factory=dict)
     assumption: str = ""
 

@@ -359,7 +359,7 @@ def _history_point(summary: MonitorSummary, store: ContentStore) -> dict[str, An
         if name in ("accuracy", "f1", "r2", "roc_auc"):
             point[f"quality {name}"] = value
     estimated = report.estimated_quality.estimated if report.estimated_quality else {}
-    if "accuracy" in estimated:
+    if estimated.get("accuracy") is not None:
         point["estimated accuracy"] = estimated["accuracy"]
     return point
 
@@ -377,9 +377,10 @@ def _page_lines(report: MonitorReport) -> list[str]:
         metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(quality.metrics.items()))
         lines.append(f"Quality on {quality.labelled_rows} labelled rows: {metrics}")
     estimated = report.estimated_quality
-    if estimated:
+    accuracy = estimated.estimated.get("accuracy") if estimated else None
+    if estimated and accuracy is not None:
         lines.append(
-            f"Estimated accuracy without labels (CBPE): {estimated.estimated['accuracy']:.4f}."
+            f"Estimated accuracy without labels (CBPE): {accuracy:.4f}."
             f" Assumption: {estimated.assumption}."
         )
     for kind, check in (("bias", report.bias), ("attribution", report.attribution)):

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from shipline.monitoring.monitor_report import MonitorSummary
     from shipline.registry import ModelVersion
     from shipline.scoring.batch_scoring import ScoredFile
+    from shipline.scoring.serving_source import ServingSource
     from shipline.settings import Settings
     from shipline.store import Database
     from shipline.store.audit_log import AuditEvent
@@ -44,6 +45,10 @@ class _Opened(Protocol):
 
     def version(self, ref: str) -> ModelVersion:
         """One registered version."""
+        ...
+
+    def serving_source(self) -> ServingSource:
+        """Where models are loaded from."""
         ...
 
 
@@ -174,10 +179,10 @@ class Operations:
         progress: Callable[[int], None] | None = None,
     ) -> ScoredFile:
         """Batch-score a CSV or Parquet file with a version, chunk by chunk, into ``target``."""
-        from shipline.scoring import load_version
         from shipline.scoring.batch_scoring import ScoredFile, score_file
 
-        model = load_version(self.store(), self.version(ref))
+        # Through the serving source: from the store here, or the team server in remote mode.
+        model = self.serving_source().load(self.version(ref), True)
         rows = score_file(model, Path(source), Path(target), probabilities, progress)
         return ScoredFile(model.name, model.version, rows, Path(target))
 

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
     from shipline.artifacts import ContentStore
     from shipline.audit.state_check import Checkpoint, Verification
-    from shipline.data import DatasetVersion
+    from shipline.data import AddResult, DatasetVersion
+    from shipline.data.schema_acceptance import SchemaAcceptance
     from shipline.identity.api_token import ApiToken, IssuedToken
     from shipline.identity.principal import Grant
     from shipline.identity.user import User
@@ -314,6 +315,70 @@ class RemoteProject(Project):
         from shipline.data import DatasetVersion
 
         return self.api.typed(list[DatasetVersion], "GET", "/datasets", params=_given(name=name))
+
+    def add_data(
+        self, path: str | Path, name: str | None = None, progress: Any = None
+    ) -> AddResult:
+        """Snapshot a file or folder here, upload what the server lacks, record it there."""
+        from dataclasses import asdict
+
+        from shipline.data import AddResult
+        from shipline.project.run_upload import upload_missing
+
+        with Project.with_settings(self._scratch_settings()) as scratch:
+            local = scratch.add_data(path, name, progress).version
+            digests = {f.digest for f in local.files} | {local.digest}
+            upload_missing(scratch.store(), self.api, digests)
+        return self.api.typed(AddResult, "POST", "/datasets/import", json=asdict(local))
+
+    def dataset(self, ref: str) -> DatasetVersion:
+        """One dataset version."""
+        from shipline.data import DatasetVersion
+
+        return self.api.typed(DatasetVersion, "GET", f"/datasets/{_segment(ref)}")
+
+    def accept_schema(self, ref: str, reason: str) -> SchemaAcceptance:
+        """Accept the changed schema of a dataset version, on the server."""
+        from shipline.data.schema_acceptance import SchemaAcceptance
+
+        path = f"/datasets/{_segment(ref)}/accept-schema"
+        return self.api.typed(SchemaAcceptance, "POST", path, json={"reason": reason})
+
+    def monitor(
+        self,
+        ref: str,
+        current_file: Path | None = None,
+        window: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        histograms: bool = False,
+    ) -> tuple[MonitorSummary, dict[str, Any]]:
+        """The server monitors the version's traffic with the model's applied settings."""
+        from pydantic import TypeAdapter
+
+        from shipline.monitoring.monitor_report import MonitorSummary
+
+        if current_file is not None:
+            raise UsageError(
+                "--current FILE is compared where the traffic is not: use `shipline drift "
+                "REFERENCE CURRENT` here, or monitor served traffic (no --current) remotely"
+            )
+        body = {
+            "ref": ref,
+            "window": window,
+            "since": since,
+            "until": until,
+            "histograms": histograms,
+        }
+        answer = self.api.call("POST", "/monitor", json=body)
+        summary = TypeAdapter(MonitorSummary).validate_python(answer["summary"])
+        return summary, dict(answer["report"])
+
+    def write_monitor_html(self, report_id: int, path: Path) -> None:
+        """The server's HTML page of a report, written here."""
+        from shipline.artifacts.local_file import write_atomically
+
+        write_atomically(path, self.api.download(f"/monitor/reports/{report_id}/html"))
 
     def monitor_reports(self, model: str | None = None, limit: int = 50) -> list[MonitorSummary]:
         """The newest monitoring reports."""

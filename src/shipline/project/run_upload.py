@@ -5,12 +5,13 @@ model's applied policy."""
 
 from __future__ import annotations
 
-__all__ = ["train_and_upload"]
+__all__ = ["train_and_upload", "upload_missing"]
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from shipline.artifacts import ContentStore
     from shipline.pipeline import RunRecord
     from shipline.project import Project
     from shipline.project.remote import ApiClient
@@ -88,6 +89,11 @@ def _upload_missing(scratch: Project, api: ApiClient, run: RunRecord, dataset: A
         onnx = decode("json", store, evaluation).get("serving_forms", {}).get("onnx") or {}
         if onnx.get("digest"):
             digests.add(onnx["digest"])
+    upload_missing(store, api, digests)
+
+
+def upload_missing(store: ContentStore, api: ApiClient, digests: set[str]) -> None:
+    """Upload the blobs among ``digests`` that the server does not hold yet (it re-hashes)."""
     missing = api.call("POST", "/blobs/missing", json={"digests": sorted(digests)})["missing"]
     for digest in missing:
         with store.fetch(digest).open("rb") as blob:

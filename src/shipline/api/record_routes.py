@@ -30,13 +30,20 @@ _Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 @router.get("/runs", **needs(Permission.READ))
 def list_runs(
-    who: Caller, server: Server, model: _Name | None = None, limit: _Limit = 50
+    who: Caller,
+    server: Server,
+    model: _Name | None = None,
+    limit: _Limit = 50,
+    where: Annotated[str | None, Query(max_length=200)] = None,
 ) -> list[RunRecord]:
-    """The newest runs (of one model when given)."""
+    """The newest runs (of one model; matching a metric filter such as
+    ``metrics.roc_auc > 0.9``)."""
     from shipline.pipeline import list_runs as runs
+    from shipline.pipeline.run_search import parse_metric_filter
 
     who.require(Permission.READ, model)
-    return runs(server.db, model, limit)
+    condition = None if where is None else parse_metric_filter(where)
+    return runs(server.db, model, limit, condition)
 
 
 @router.get("/runs/{run_id}", **needs(Permission.READ))

@@ -19,11 +19,16 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JS
 def list_(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000)] = 20,
+    model: Annotated[str | None, typer.Option("--model", help="Only this model's runs.")] = None,
+    where: Annotated[
+        str | None,
+        typer.Option("--where", help="A metric condition, e.g. 'metrics.roc_auc > 0.9'."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The newest runs."""
+    """The newest runs (of one model, matching a metric condition)."""
     project: Project = ctx.obj
-    runs = project.runs(limit)
+    runs = project.runs(limit, model, where)
     if as_json:
         print_json(
             [{k: v for k, v in r.to_dict().items() if k not in ("steps", "config")} for r in runs]

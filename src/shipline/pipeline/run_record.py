@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Row, select
 
 from shipline.errors import NotFoundError, UsageError
 from shipline.pipeline.run_process import this_host
+from shipline.pipeline.run_search import MetricFilter
 from shipline.store import Database, utc_now
 from shipline.store.blob_kinds import record_kinds
 from shipline.store.tables import run_steps, runs
@@ -225,10 +226,13 @@ def _step(row: Row[Any]) -> StepRecord:
     )
 
 
-def _run(conn: Connection, row: Row[Any]) -> RunRecord:
-    steps = conn.execute(
-        select(run_steps).where(run_steps.c.run_id == row.id).order_by(run_steps.c.position)
-    )
+def _run(conn: Connection, row: Row[Any], steps: list[Row[Any]] | None = None) -> RunRecord:
+    if steps is None:
+        steps = list(
+            conn.execute(
+                select(run_steps).where(run_steps.c.run_id == row.id).order_by(run_steps.c.position)
+            )
+        )
     return RunRecord(
         id=row.id,
         model=row.model,
@@ -262,13 +266,27 @@ def get_run(db: Database, run_id: int | str) -> RunRecord:
         return _run(conn, row)
 
 
-def list_runs(db: Database, model: str | None = None, limit: int = 50) -> list[RunRecord]:
-    """The newest runs, newest first."""
+def list_runs(
+    db: Database, model: str | None = None, limit: int = 50, where: MetricFilter | None = None
+) -> list[RunRecord]:
+    """The newest runs, newest first (of one model, and matching a metric filter, when given)."""
     query = select(runs).order_by(runs.c.id.desc()).limit(limit)
     if model is not None:
         query = query.where(runs.c.model == model)
+    if where is not None:
+        query = query.where(where.condition(db.dialect))
     with db.read() as conn:
-        return [_run(conn, row) for row in conn.execute(query).all()]
+        rows = conn.execute(query).all()
+        steps: dict[int, list[Row[Any]]] = {row.id: [] for row in rows}
+        if steps:  # every run's steps in one query, not one per run
+            found = conn.execute(
+                select(run_steps)
+                .where(run_steps.c.run_id.in_(list(steps)))
+                .order_by(run_steps.c.run_id, run_steps.c.position)
+            )
+            for step in found:
+                steps[step.run_id].append(step)
+        return [_run(conn, row, steps[row.id]) for row in rows]
 
 
 def find_cached(db: Database, model: str, step: str, key: str) -> tuple[int, StepRecord] | None:

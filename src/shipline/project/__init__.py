@@ -172,13 +172,17 @@ class Project(Operations):
 
         return metric_history(self.db(), run_id, key)
 
-    def runs(self, limit: int = 50, model: str | None = None) -> list[RunRecord]:
-        """The newest runs."""
+    def runs(
+        self, limit: int = 50, model: str | None = None, where: str | None = None
+    ) -> list[RunRecord]:
+        """The newest runs (of one model; matching ``where``, e.g. ``metrics.roc_auc > 0.9``)."""
         from shipline.pipeline import list_runs
         from shipline.pipeline.run_process import close_orphaned_runs
+        from shipline.pipeline.run_search import parse_metric_filter
 
+        condition = None if where is None else parse_metric_filter(where)
         close_orphaned_runs(self.db(), self.settings.actor)
-        return list_runs(self.db(), model, limit)
+        return list_runs(self.db(), model, limit, condition)
 
     def get_run(self, run_id: int | str) -> RunRecord:
         """One run with its steps."""

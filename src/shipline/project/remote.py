@@ -297,11 +297,13 @@ class RemoteProject(Project):
             "project_dir": str(self.settings.project_dir.resolve()),
         }
 
-    def runs(self, limit: int = 50, model: str | None = None) -> list[RunRecord]:
-        """The newest runs."""
+    def runs(
+        self, limit: int = 50, model: str | None = None, where: str | None = None
+    ) -> list[RunRecord]:
+        """The newest runs (matching ``where`` when given)."""
         from shipline.pipeline import RunRecord
 
-        params = _given(model=model, limit=limit)
+        params = _given(model=model, limit=limit, where=where)
         return self.api.typed(list[RunRecord], "GET", "/runs", params=params)
 
     def get_run(self, run_id: int | str) -> RunRecord:

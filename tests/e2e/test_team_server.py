@@ -309,14 +309,16 @@ def _raw_status(team: TeamServer, request: str) -> int | None:
     from urllib.parse import urlsplit
 
     address = urlsplit(team.url)
+    answer = b""
     with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
         # No half-close: a server may drop the answer to a client that hung up its side.
-        sock.sendall(
-            request.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n", 1).encode("latin-1")
-        )
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
+        wire = request.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n", 1)
+        try:
+            sock.sendall(wire.encode("latin-1"))
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            pass  # the server refused the bytes by closing the connection
     if not answer:
         return None
     return int(answer.split(b" ", 2)[1])

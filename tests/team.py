@@ -94,26 +94,34 @@ def start_team_server(
     env = clean_env(SHIPLINE_DB=db_url, SHIPLINE_STORE=store_url, **(extra_env or {}))
     boot = shipline("users", "add", "root", "--role", "admin", "--json", env=env, cwd=folder)
     assert boot.returncode == 0, boot.stderr
+    process, url = launch_server(folder, env)
+    return TeamServer(process, url, env, folder, json.loads(boot.stdout)["token"])
+
+
+def launch_server(
+    folder: Path, env: dict[str, str], *options: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """One more `shipline server` process with ``env``; returns it and its URL once healthy."""
     port = free_port()
     log = folder / f"team-server-{port}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "shipline", "server", "--port", str(port)],
+            [sys.executable, "-m", "shipline", "server", "--port", str(port), *options],
             cwd=folder,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=sink,
         )
-    server = TeamServer(process, f"http://127.0.0.1:{port}", env, folder)
-    server.admin_token = json.loads(boot.stdout)["token"]
+    scheme = "https" if "--tls-cert" in options else "http"
+    url = f"{scheme}://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"team server exited: {log.read_text()}")
         try:
-            if httpx.get(f"{server.url}/api/v1/health", timeout=1).status_code == 200:
-                return server
+            if httpx.get(f"{url}/api/v1/health", timeout=1, verify=False).status_code == 200:
+                return process, url
         except httpx.HTTPError:
             time.sleep(0.2)  # poll interval
-    server.stop()
+    process.kill()
     pytest.fail("team server did not become ready")

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from shipline.scaffold import create_project
 from tests.e2e.test_team_server import seed_versions
-from tests.team import TeamServer, shipline, start_team_server
+from tests.team import TeamServer, launch_server, shipline, start_team_server
 
 
 @pytest.fixture
@@ -98,21 +99,32 @@ def test_no_bypass_moves_production(team: TeamServer, db_url: str, tmp_path: Pat
     with team.client(team.admin_token) as admin:
         moves = admin.get("/models/cancer/aliases/history", params={"alias": "production"}).json()
         assert [(m["to_version"], m["actor"]) for m in moves] == [(2, "carol")]
+        periods = admin.get("/models/cancer/aliases/production/periods").json()
+        assert [(p["version"], p["how"], p["approved_by"], p["until"]) for p in periods] == [
+            (2, "approval", ["carol"], None)
+        ]
         decided = admin.get("/audit", params={"action": "approval.approve"}).json()
         assert decided[-1]["actor"] == "carol" and decided[-1]["via"].startswith("token ")
 
 
 def test_twenty_clients_promote_and_approve_at_once(team: TeamServer, db_url: str) -> None:
+    """Through two server processes on one database: they share no state but the database."""
     seed_versions(db_url, "churn", "alice", 5)
+    second, second_url = launch_server(team.folder, team.server_env)
+    urls = [team.url, second_url]
     engineers = [team.add_user(f"eng{i}", "ml-engineer") for i in range(10)]
     approvers = [team.add_user(f"appr{i}", "approver") for i in range(10)]
     statuses: list[int] = []
     done = threading.Event()
     lock = threading.Lock()
 
+    def client_of(token: str, index: int) -> httpx.Client:
+        headers = {"authorization": f"Bearer {token}"}
+        return httpx.Client(base_url=f"{urls[index % 2]}/api/v1", headers=headers, timeout=60)
+
     def engineer(token: str, seed: int) -> None:
         chooser = random.Random(seed)
-        with team.client(token) as client:
+        with client_of(token, seed) as client:
             for _ in range(4):
                 for alias in ("staging", "production"):
                     version = chooser.randint(1, 5)
@@ -122,8 +134,8 @@ def test_twenty_clients_promote_and_approve_at_once(team: TeamServer, db_url: st
                     with lock:
                         statuses.append(answer.status_code)
 
-    def approver(token: str) -> None:
-        with team.client(token) as client:
+    def approver(token: str, index: int) -> None:
+        with client_of(token, index) as client:
             while True:
                 finished = done.is_set()
                 pending = client.get("/approvals", params={"status": "pending"}).json()
@@ -135,7 +147,7 @@ def test_twenty_clients_promote_and_approve_at_once(team: TeamServer, db_url: st
                     return
 
     workers = [threading.Thread(target=engineer, args=(t, i)) for i, t in enumerate(engineers)]
-    checkers = [threading.Thread(target=approver, args=(t,)) for t in approvers]
+    checkers = [threading.Thread(target=approver, args=(t, i)) for i, t in enumerate(approvers)]
     for thread in workers + checkers:
         thread.start()
     for thread in workers:
@@ -160,3 +172,5 @@ def test_twenty_clients_promote_and_approve_at_once(team: TeamServer, db_url: st
         assert len(production) == sum(a["status"] == "approved" for a in approvals)
         verified = admin.get("/audit/verify").json()
         assert verified["broken_seq"] is None and verified["state_problems"] == []
+    second.terminate()
+    assert second.wait(timeout=60) == 0

@@ -83,5 +83,11 @@ def test_the_demo_loop_in_remote_mode(
             assert all(e["via"].startswith("token ") for e in registered)
             moves = admin.get("/models/cancer/aliases/history", params={"alias": "production"})
             assert [m["actor"] for m in moves.json()] == ["bob", "bob"]
+            periods = admin.get("/models/cancer/aliases/production/periods").json()
+            assert [(p["version"], p["approved_by"]) for p in periods] == [
+                (1, ["bob"]),
+                (2, ["bob"]),
+            ]
+            assert periods[0]["until"] == periods[1]["since"] and periods[1]["until"] is None
     finally:
         assert team.stop() == 0

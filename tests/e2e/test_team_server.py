@@ -84,6 +84,11 @@ def _samples(role: Role, own_token: int, approval: int) -> dict[tuple[str, str],
         ("GET", "/versions"): ("/versions", {"model": "churn"}, None),
         ("GET", "/versions/{ref}"): ("/versions/churn@staging", None, None),
         ("GET", "/models/{name}/aliases/history"): ("/models/churn/aliases/history", None, None),
+        ("GET", "/models/{name}/aliases/{alias}/periods"): (
+            "/models/churn/aliases/production/periods",
+            None,
+            None,
+        ),
         ("POST", "/models/{name}/versions/{version}/promote"): (
             "/models/churn/versions/2/promote",
             None,

@@ -1,6 +1,6 @@
 """Who is calling: the bearer credential of a request, verified, as a ``Principal``.
 
-Deny by default: every route depends on ``caller`` (or a permission built on it) except the
+Deny by default: every route depends on ``caller`` and checks its permission, except the
 health probe. The resolved principal's origin (how it authenticated, from where) is set for
 the request, so every audit event the request appends carries it.
 """

@@ -22,6 +22,7 @@ from shipline.config import ModelConfig
 from shipline.errors import NotFoundError, UsageError
 from shipline.identity import Permission, Principal
 from shipline.registry import AliasMove, Approval, ModelVersion, Promotion
+from shipline.registry.alias_period import AliasPeriod
 from shipline.registry.applied_config import AppliedConfig, Change
 from shipline.types import parse_reference
 
@@ -86,6 +87,15 @@ def alias_history(
 
     who.require(Permission.READ, name)
     return history(server.db, name, alias)
+
+
+@router.get("/models/{name}/aliases/{alias}/periods", **needs(Permission.READ))
+def alias_periods(name: str, alias: str, who: Caller, server: Server) -> list[AliasPeriod]:
+    """Which version held the alias from when to when, who moved it, who approved it."""
+    from shipline.registry.alias_period import alias_periods as periods
+
+    who.require(Permission.READ, name)
+    return periods(server.db, name, alias)
 
 
 @router.post("/models/{name}/versions/{version}/promote", **needs("promote-<alias>"))

@@ -12,6 +12,8 @@ __all__ = [
 ]
 
 import difflib
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -126,10 +128,15 @@ def _query() -> Any:
     )
 
 
-def _from_row(conn: Connection, row: Row[Any]) -> ModelVersion:
-    held = conn.execute(
-        select(aliases.c.alias).where(aliases.c.version_id == row.id).order_by(aliases.c.alias)
-    ).scalars()
+def _from_row(conn: Connection, row: Row[Any], held: list[str] | None = None) -> ModelVersion:
+    if held is None:
+        held = list(
+            conn.execute(
+                select(aliases.c.alias)
+                .where(aliases.c.version_id == row.id)
+                .order_by(aliases.c.alias)
+            ).scalars()
+        )
     return ModelVersion(
         name=row.name,
         version=row.version,
@@ -163,14 +170,27 @@ def list_model_versions(db: Database, name: str | None = None) -> list[ModelVers
         if name is not None:
             _model_id(conn, check_name(name, "model name"))
             query = query.where(models.c.name == name)
-        return [_from_row(conn, row) for row in conn.execute(query).all()]
+        return _from_rows(conn, conn.execute(query).all())
+
+
+def _from_rows(conn: Connection, rows: Sequence[Row[Any]]) -> list[ModelVersion]:
+    """Many versions, with their aliases read in one query (not one per version)."""
+    held: dict[int, list[str]] = defaultdict(list)
+    found = conn.execute(
+        select(aliases.c.version_id, aliases.c.alias)
+        .where(aliases.c.model_id.in_({row.model_id for row in rows}))
+        .order_by(aliases.c.alias)
+    )
+    for version_id, alias in found:
+        held[version_id].append(alias)
+    return [_from_row(conn, row, held[row.id]) for row in rows]
 
 
 def versions_of(db: Database, name: str) -> list[ModelVersion]:
     """A model's versions, oldest first; none for a model never registered."""
     query = _query().where(models.c.name == name).order_by(model_versions.c.version)
     with db.read() as conn:
-        return [_from_row(conn, row) for row in conn.execute(query).all()]
+        return _from_rows(conn, conn.execute(query).all())
 
 
 def resolve_model_version(conn: Connection, ref: str) -> ModelVersion:

@@ -21,6 +21,20 @@ ROLES = [Role.VIEWER, Role.DATA_SCIENTIST, Role.ML_ENGINEER, Role.APPROVER, Role
 ROLES += [Role.PREDICTOR, Role.SERVING]
 ZERO = "0" * 64
 X_DIGEST = blake3.blake3(b"x").hexdigest()
+UPLOADED_DATASET = {
+    "name": "churn",
+    "version": 0,
+    "digest": ZERO,
+    "kind": "file",
+    "format": "csv",
+    "size": 1,
+    "rows": 1,
+    "columns": [{"name": "a", "dtype": "int64"}],
+    "files": [{"path": "churn.csv", "digest": ZERO, "size": 1, "rows": 1}],
+    "source": "churn.csv",
+    "created_at": "2026-01-01T00:00:00.000000Z",
+    "created_by": "someone",
+}
 
 
 def seed_versions(db_url: str, name: str, author: str, count: int) -> None:
@@ -149,6 +163,15 @@ def _samples(role: Role, own_token: int, approval: int) -> dict[tuple[str, str],
             {"config": {"name": "churn"}, "lineage": {}, "params": {}, "steps": []},
         ),
         ("GET", "/runs/{run_id}/outputs/{digest}"): (f"/runs/1/outputs/{ZERO}", None, None),
+        ("GET", "/datasets/{ref}"): ("/datasets/churn@v1", None, None),
+        ("POST", "/datasets/import"): ("/datasets/import", None, UPLOADED_DATASET),
+        ("POST", "/datasets/{ref}/accept-schema"): (
+            "/datasets/churn@v1/accept-schema",
+            None,
+            {"reason": "new column"},
+        ),
+        ("POST", "/monitor"): ("/monitor", None, {"ref": "churn@staging", "window": "1h"}),
+        ("GET", "/monitor/reports/{report_id}/html"): ("/monitor/reports/1/html", None, None),
         ("POST", "/auth/check"): (
             "/auth/check",
             None,

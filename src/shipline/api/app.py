@@ -127,10 +127,29 @@ def _error(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"error": "failed", "message": str(error)}, 500)
 
 
-def _internal(request: Request, error: Exception) -> JSONResponse:
-    """A bug: logged with its traceback here, answered without details."""
-    log.error("%s %s failed", request.method, request.url.path, exc_info=error)
-    return JSONResponse({"error": "internal", "message": "internal error; see the server log"}, 500)
+class _AnswerBugs:
+    """ASGI middleware: a bug in a route is logged with its traceback and answered 500 with
+    no details, instead of dropping the connection."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        started = False
+
+        async def tracked(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as error:
+            log.error("%s %s failed", scope.get("method"), scope.get("path"), exc_info=error)
+            if started:
+                raise
+            body = {"error": "internal", "message": "internal error; see the server log"}
+            await JSONResponse(body, 500)(scope, receive, send)
 
 
 def create_app(server: ServerState) -> FastAPI:
@@ -154,7 +173,7 @@ def create_app(server: ServerState) -> FastAPI:
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     app.add_exception_handler(ShiplineError, _error)
-    app.add_exception_handler(Exception, _internal)
+    app.add_middleware(_AnswerBugs)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

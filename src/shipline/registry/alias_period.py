@@ -32,7 +32,7 @@ def alias_periods(db: Database, name: str, alias: str) -> list[AliasPeriod]:
     """Every period of ``name@alias``, oldest first."""
     moves = alias_history(db, name, alias)
     periods = []
-    for move, following in zip(moves, [*moves[1:], None], strict=True):
+    for move, following in zip(moves, [*moves[1:], None][: len(moves)], strict=True):
         approvers: tuple[str, ...] = ()
         found = _APPROVAL.match(move.reason or "") if move.kind == "approval" else None
         if found:

@@ -313,6 +313,24 @@ def test_hostile_requests_get_clear_refusals(team: TeamServer) -> None:
         assert huge.status_code == 401
         basic = anonymous.get("/whoami", headers={"authorization": f"Basic {team.admin_token}"})
         assert basic.status_code == 401
+    with team.client(team.admin_token) as admin:
+        oversized = b'{"name": "big", "roles": [], "x": "' + b"a" * (33 * 1024 * 1024) + b'"}'
+        answer = admin.post(
+            "/users", content=oversized, headers={"content-type": "application/json"}
+        )
+        assert answer.status_code == 413
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+            yield b'{"name": "big", "roles": [], "x": "'
+            for _ in range(40):
+                yield b"a" * (1024 * 1024)
+            yield b'"}'
+
+        streamed = admin.post(
+            "/users", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert streamed.status_code == 413
+        assert [u["name"] for u in admin.get("/users").json()] == ["root"]
     # Bytes no HTTP client library would send: a NUL after a valid token, a header smuggled
     # into the credential, a request line far over any limit.
     for raw in (

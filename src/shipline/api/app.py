@@ -33,6 +33,7 @@ from shipline.identity import Permission, Principal
 API_PREFIX = "/api/v1"
 log = logging.getLogger("shipline.api")
 MAX_UPLOAD = 256 * 1024 * 1024
+MAX_JSON_BODY = 32 * 1024 * 1024
 _STATUS: tuple[tuple[type[ShiplineError], int, str], ...] = (
     (UnauthenticatedError, 401, "unauthenticated"),
     (ForbiddenError, 403, "forbidden"),
@@ -127,6 +128,52 @@ def _error(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"error": "failed", "message": str(error)}, 500)
 
 
+class _LimitBodies:
+    """ASGI middleware: a JSON request body over ``MAX_JSON_BODY`` is refused with 413 before
+    it is read into memory (uploads stream to disk under their own, larger limits)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or _streams_to_disk(scope):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > MAX_JSON_BODY:
+            await _too_large(scope, receive, send)
+            return
+        received, refused = 0, False
+
+        async def counted() -> Any:
+            nonlocal received, refused
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > MAX_JSON_BODY and not refused:
+                refused = True  # answer now; the route sees the client gone
+                await _too_large(scope, receive, send)
+                return {"type": "http.disconnect"}
+            return message
+
+        async def unless_refused(message: Any) -> None:
+            if not refused:
+                await send(message)
+
+        await self.app(scope, counted, unless_refused)
+
+
+def _streams_to_disk(scope: Any) -> bool:
+    path, method = scope["path"], scope["method"]
+    return (method == "PUT" and path.startswith(f"{API_PREFIX}/blobs/")) or (
+        method == "POST" and path in (f"{API_PREFIX}/labels", f"{API_PREFIX}/captures")
+    )
+
+
+async def _too_large(scope: Any, receive: Any, send: Any) -> None:
+    body = {"error": "too_large", "message": f"request bodies are at most {MAX_JSON_BODY} bytes"}
+    await JSONResponse(body, 413, {"connection": "close"})(scope, receive, send)
+
+
 class _AnswerBugs:
     """ASGI middleware: a bug in a route is logged with its traceback and answered 500 with
     no details, instead of dropping the connection."""
@@ -174,6 +221,7 @@ def create_app(server: ServerState) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     app.add_exception_handler(ShiplineError, _error)
     app.add_middleware(_AnswerBugs)
+    app.add_middleware(_LimitBodies)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

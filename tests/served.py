@@ -37,9 +37,14 @@ class Server:
 
 
 def start_server(
-    folder: Path, *targets: str, poll: float = 0.2, extra: tuple[str, ...] = ()
+    folder: Path,
+    *targets: str,
+    poll: float = 0.2,
+    extra: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> Server:
-    """Start `shipline serve TARGETS` in ``folder`` and wait until it answers /ping."""
+    """Start `shipline serve TARGETS` in ``folder`` (with ``env``, else as alice in local
+    mode) and wait until it answers /ping."""
     port = free_port()
     log = folder / f"serve-{port}.log"
     with log.open("wb") as sink:
@@ -57,7 +62,7 @@ def start_server(
                 *extra,
             ],
             cwd=folder,
-            env=shipline_env(),
+            env=shipline_env() if env is None else env,
             stdout=subprocess.DEVNULL,
             stderr=sink,
         )

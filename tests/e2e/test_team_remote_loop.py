@@ -4,7 +4,6 @@ or S3 credentials; every change goes through the team server as an authenticated
 from __future__ import annotations
 
 import json
-import signal
 import time
 import uuid
 from pathlib import Path
@@ -14,7 +13,7 @@ import pandas as pd
 
 from shipline.scaffold import create_project
 from tests.conftest import s3_environment
-from tests.e2e.test_team_serving import _serve
+from tests.served import start_server
 from tests.services import Postgres, SeaweedS3
 from tests.team import shipline, start_team_server
 
@@ -48,7 +47,8 @@ def test_the_demo_loop_in_remote_mode(
         assert "Applied config 1 of cancer" in run(erin, "apply")
         assert "approval 1 opened" in run(erin, "promote", "cancer", "1", "--to", "production")
         run(bob, "approve", "1")
-        process, url = _serve(folder, sam, "cancer@production")
+        server = start_server(folder, "cancer@production", env=sam)
+        url = server.url
         try:
             rows = pd.read_csv(folder / "data" / "breast_cancer.csv").head(2)
             body = {"instances": rows.drop(columns=["benign", "sample_id"]).values.tolist()}
@@ -72,8 +72,7 @@ def test_the_demo_loop_in_remote_mode(
                 assert time.monotonic() < deadline, "the server never swapped to cancer:2"
                 time.sleep(0.2)  # poll interval
         finally:
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=60) == 0
+            assert server.stop() == 0
         assert "audit chain intact" in run(bob, "audit", "verify")
         runs = json.loads(run(dana, "runs", "list", "--json"))
         assert {r["actor"] for r in runs} == {"dana"} and len(runs) == 3

@@ -5,9 +5,6 @@ and with --auth admits only callers whose token may predict with the model."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +16,7 @@ import pytest
 from shipline.scaffold import create_project
 from shipline.store import open_database
 from shipline.store.tables import captures
-from tests.services import free_port
+from tests.served import start_server
 from tests.team import TeamServer, clean_env, shipline, start_team_server
 
 
@@ -30,40 +27,6 @@ def team(tmp_path: Path) -> Iterator[TeamServer]:
     server = start_team_server(tmp_path / "server", db, str(tmp_path / "store"))
     yield server
     assert server.stop() == 0
-
-
-def _serve(folder: Path, env: dict[str, str], *args: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    log = folder / f"serve-{port}.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "shipline",
-                "serve",
-                *args,
-                "--port",
-                str(port),
-                "--poll",
-                "0.2",
-            ],
-            cwd=folder,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"{url}/ping", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.2)  # poll interval
-    process.kill()
-    pytest.fail("prediction server did not become ready")
 
 
 def test_remote_serving_with_caller_tokens(team: TeamServer, tmp_path: Path) -> None:
@@ -82,7 +45,8 @@ def test_remote_serving_with_caller_tokens(team: TeamServer, tmp_path: Path) -> 
     assert (
         shipline("promote", "cancer", "1", "--to", "live", env=engineer, cwd=folder).returncode == 0
     )
-    process, url = _serve(folder, service, "cancer@live", "--auth")
+    server = start_server(folder, "cancer@live", extra=("--auth",), env=service)
+    url = server.url
     try:
         rows = pd.read_csv(folder / "data" / "breast_cancer.csv").head(3)
         body = {"instances": rows.drop(columns=["benign", "sample_id"]).values.tolist()}
@@ -169,8 +133,7 @@ def test_remote_serving_with_caller_tokens(team: TeamServer, tmp_path: Path) -> 
             assert time.monotonic() < deadline, "a revoked token kept predicting"
             time.sleep(0.2)  # poll interval
     finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0
+        assert server.stop() == 0
 
 
 def test_serve_auth_needs_a_team_server(tmp_path: Path) -> None:

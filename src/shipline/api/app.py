@@ -6,8 +6,6 @@ from __future__ import annotations
 __all__ = ["API_PREFIX", "create_app"]
 
 import logging
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -17,6 +15,7 @@ from shipline import __version__
 from shipline.api import identity_routes, record_routes, registry_routes, upload_routes
 from shipline.api.bodies import needs
 from shipline.api.credentials import ServerState, caller, state
+from shipline.api.upload_body import received_file
 from shipline.errors import (
     ConfigError,
     ConflictError,
@@ -69,9 +68,7 @@ async def add_labels(
     from shipline.scoring.labels import add_labels as add
 
     who.require(Permission.ADD_LABELS)
-    with tempfile.TemporaryDirectory(prefix="shipline-labels-") as folder:
-        path = Path(folder) / f"labels.{file_format}"
-        await _receive(request, path)
+    async with received_file(request, f"labels.{file_format}", MAX_UPLOAD) as path:
         added = await run_in_threadpool(add, server.db, server.store, path, who.name, allow_unknown)
     return {"added": added}
 
@@ -91,9 +88,7 @@ async def add_captures(
     from shipline.scoring.capture import record_capture
 
     who.require(Permission.CAPTURE, model)
-    with tempfile.TemporaryDirectory(prefix="shipline-capture-") as folder:
-        path = Path(folder) / "capture.parquet"
-        await _receive(request, path)
+    async with received_file(request, "capture.parquet", MAX_UPLOAD) as path:
         data = path.read_bytes()
     await run_in_threadpool(_known_version, server, model, version)
     rows = await run_in_threadpool(
@@ -107,17 +102,6 @@ def _known_version(server: ServerState, model: str, version: int) -> None:
 
     with server.db.read() as conn:
         resolve_model_version(conn, f"{model}:{version}")
-
-
-async def _receive(request: Request, path: Path) -> None:
-    """Stream the request body into ``path``, refusing more than ``MAX_UPLOAD`` bytes."""
-    received = 0
-    with path.open("wb") as out:
-        async for chunk in request.stream():
-            received += len(chunk)
-            if received > MAX_UPLOAD:
-                raise UsageError(f"the upload is over the {MAX_UPLOAD // 2**20} MiB limit")
-            out.write(chunk)
 
 
 def _error(_: Request, error: Exception) -> JSONResponse:

@@ -39,22 +39,14 @@ def missing_blobs(body: DigestsBody, who: Caller, server: Server) -> dict[str, l
 @router.put("/blobs/{digest}", status_code=201, **needs(Permission.RUN))
 async def upload_blob(digest: str, request: Request, who: Caller, server: Server) -> dict[str, Any]:
     """One blob, streamed into the store; refused unless its bytes hash to ``digest``."""
-    import tempfile
-    from pathlib import Path
-
     from starlette.concurrency import run_in_threadpool
+
+    from shipline.api.upload_body import received_file
 
     who.require_somewhere(Permission.RUN)
     _digest(digest)
-    with tempfile.TemporaryDirectory(prefix="shipline-blob-") as folder:
-        path = Path(folder) / "blob"
-        size = 0
-        with path.open("wb") as out:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > MAX_BLOB:
-                    raise UsageError(f"a blob is at most {MAX_BLOB // 1024**3} GiB")
-                out.write(chunk)
+    async with received_file(request, "blob", MAX_BLOB) as path:
+        size = path.stat().st_size
         stored = await run_in_threadpool(server.store.put_file, path)
     if stored.digest != digest:
         raise DigestMismatchError(f"upload to /blobs/{digest}", digest, stored.digest)

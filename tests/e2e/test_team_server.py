@@ -18,7 +18,7 @@ from shipline.store.blob_kinds import record_kinds
 from tests.team import TeamServer, start_team_server
 
 ROLES = [Role.VIEWER, Role.DATA_SCIENTIST, Role.ML_ENGINEER, Role.APPROVER, Role.ADMIN]
-ROLES += [Role.PREDICTOR, Role.SERVING]
+ROLES += [Role.PREDICTOR, Role.SERVING, Role.CONTROLLER]
 ZERO = "0" * 64
 X_DIGEST = blake3.blake3(b"x").hexdigest()
 UPLOADED_DATASET = {
@@ -172,6 +172,44 @@ def _samples(role: Role, own_token: int, approval: int) -> dict[tuple[str, str],
         ),
         ("POST", "/monitor"): ("/monitor", None, {"ref": "churn@staging", "window": "1h"}),
         ("GET", "/monitor/reports/{report_id}/html"): ("/monitor/reports/1/html", None, None),
+        ("GET", "/controller/configs"): ("/controller/configs", None, None),
+        ("GET", "/controller/{model}/watch/{name}"): ("/controller/churn/watch/source", None, None),
+        ("PUT", "/controller/{model}/watch/{name}"): (
+            "/controller/churn/watch/x",
+            None,
+            {"value": 1},
+        ),
+        ("POST", "/controller/{model}/events"): (
+            "/controller/churn/events",
+            None,
+            {"kind": "cron", "key": f"tick-{role}", "evidence": {}},
+        ),
+        ("GET", "/controller/{model}/events"): ("/controller/churn/events", None, None),
+        ("POST", "/controller/events/status"): (
+            "/controller/events/status",
+            None,
+            {"ids": [], "status": "done"},
+        ),
+        ("POST", "/controller/leases/{name}"): (
+            "/controller/leases/model:churn",
+            None,
+            {"holder": f"holder-{role}", "ttl_s": 1},
+        ),
+        ("DELETE", "/controller/leases/{name}"): (
+            "/controller/leases/model:churn",
+            {"holder": f"holder-{role}"},
+            None,
+        ),
+        ("POST", "/controller/{model}/problem"): (
+            "/controller/churn/problem",
+            None,
+            {"problem": "x"},
+        ),
+        ("POST", "/controller/runs/{run_id}/fail"): (
+            "/controller/runs/1/fail",
+            None,
+            {"problem": "x"},
+        ),
         ("POST", "/auth/check"): (
             "/auth/check",
             None,

@@ -12,7 +12,13 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
 from shipline import __version__
-from shipline.api import identity_routes, record_routes, registry_routes, upload_routes
+from shipline.api import (
+    controller_routes,
+    identity_routes,
+    record_routes,
+    registry_routes,
+    upload_routes,
+)
 from shipline.api.bodies import needs
 from shipline.api.credentials import ServerState, caller, state
 from shipline.api.upload_body import received_file
@@ -199,6 +205,7 @@ def create_app(server: ServerState) -> FastAPI:
         registry_routes.router,
         record_routes.router,
         upload_routes.router,
+        controller_routes.router,
         identity_routes.router,
     )
     for router in routers:

@@ -25,7 +25,10 @@ RoleOption = Annotated[
     str,
     typer.Option(
         "--role",
-        help="viewer, data-scientist, ml-engineer, approver, admin, predictor or serving.",
+        help=(
+            "viewer, data-scientist, ml-engineer, approver, admin; for machines: predictor, "
+            "serving, controller."
+        ),
     ),
 ]
 ModelOption = Annotated[

@@ -16,12 +16,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 
-from shipline.artifacts import ContentStore
+from shipline.controller.controller_state import ControllerState
 from shipline.controller.lease import holder_id
 from shipline.controller.reconcile import Controls, ModelPass, reconcile_model
-from shipline.controller.trigger_watch import get_watch, set_watch
-from shipline.registry.applied_config import list_applied
-from shipline.store import Database, parse_stamp, stamp
+from shipline.store import parse_stamp, stamp
 
 log = logging.getLogger("shipline.controller")
 _MAX_BACKOFF = timedelta(hours=1)
@@ -32,41 +30,39 @@ class Controller:
 
     def __init__(
         self,
-        db: Database,
-        store: ContentStore,
-        actor: str,
+        state: ControllerState,
         interval: timedelta = timedelta(seconds=30),
         lease_ttl: timedelta = timedelta(seconds=60),
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self.db, self.store, self.interval = db, store, interval
-        self.controls = Controls(actor, holder_id(), lease_ttl)
+        self.state, self.interval = state, interval
+        self.controls = Controls(state.actor, holder_id(), lease_ttl)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.stopping = threading.Event()
 
     def run_pass(self) -> list[ModelPass]:
         """Reconcile every applied model once."""
         passes = []
-        for applied in list_applied(self.db):
+        for applied in self.state.applied():
             if self.stopping.is_set():
                 break
             now = self.clock()
-            backoff = get_watch(self.db, applied.model, "backoff") or {}
+            backoff = self.state.watched(applied.model, "backoff") or {}
             if backoff and now < parse_stamp(backoff["until"]):
                 passes.append(
                     ModelPass(applied.model, notes=[f"backing off until {backoff['until']}"])
                 )
                 continue
             try:
-                passes.append(reconcile_model(self.db, self.store, applied, self.controls, now))
+                passes.append(reconcile_model(self.state, applied, self.controls, now))
                 if backoff:
-                    set_watch(self.db, applied.model, "backoff", None)
+                    self.state.watch(applied.model, "backoff", None)
             except Exception as error:  # one model's trouble must not stop the others
                 log.exception("controller pass for %s failed", applied.model)
                 failures = int(backoff.get("failures", 0)) + 1
                 wait = min(self.interval * 2**failures, _MAX_BACKOFF)
                 until = stamp(now + wait)
-                set_watch(self.db, applied.model, "backoff", {"failures": failures, "until": until})
+                self.state.watch(applied.model, "backoff", {"failures": failures, "until": until})
                 passes.append(
                     ModelPass(applied.model, notes=[f"error: {error}; retry after {until}"])
                 )

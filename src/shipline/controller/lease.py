@@ -8,7 +8,7 @@ never both acquire a lease.
 
 from __future__ import annotations
 
-__all__ = ["HeldLease", "acquire", "holder_id", "release"]
+__all__ = ["HeldLease", "Leases", "acquire", "holder_id", "release"]
 
 import os
 import socket
@@ -16,6 +16,7 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
+from typing import Protocol
 
 from sqlalchemy import delete, select, update
 
@@ -52,11 +53,23 @@ def release(db: Database, name: str, holder: str) -> None:
         tx.conn.execute(delete(leases).where(leases.c.name == name, leases.c.holder == holder))
 
 
+class Leases(Protocol):
+    """Where leases are taken and given up (the database, or the team server)."""
+
+    def acquire(self, name: str, holder: str, ttl: timedelta) -> str | None:
+        """Take or renew: None if taken, else the live holder."""
+        ...
+
+    def release(self, name: str, holder: str) -> None:
+        """Give up."""
+        ...
+
+
 class HeldLease:
     """A lease renewed every third of its time-to-live until the block ends."""
 
-    def __init__(self, db: Database, name: str, holder: str, ttl: timedelta) -> None:
-        self.db, self.name, self.holder, self.ttl = db, name, holder, ttl
+    def __init__(self, state: Leases, name: str, holder: str, ttl: timedelta) -> None:
+        self.state, self.name, self.holder, self.ttl = state, name, holder, ttl
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._renew, name=f"lease {name}", daemon=True)
         self.lost = False
@@ -73,12 +86,12 @@ class HeldLease:
     ) -> None:
         self._stop.set()
         self._thread.join()
-        release(self.db, self.name, self.holder)
+        self.state.release(self.name, self.holder)
 
     def _renew(self) -> None:
         while not self._stop.wait(self.ttl.total_seconds() / 3):
             try:
-                if acquire(self.db, self.name, self.holder, self.ttl) is not None:
+                if self.state.acquire(self.name, self.holder, self.ttl) is not None:
                     self.lost = True
             except Exception:  # a store hiccup: try again at the next beat
                 continue

@@ -75,7 +75,7 @@ def _next_events(db: Database, document: dict[str, Any], now: datetime) -> list[
         at = croniter(config.monitoring.schedule, now).get_next(datetime)
         upcoming.append({"event": "monitoring", "at": at.isoformat()})
     if config.retraining.cooldown:
-        last = last_controller_run(db, config.name)
+        last = last_controller_run(list_runs(db, config.name, 200))
         if last is not None:
             ends = parse_stamp(last.started_at) + parse_duration(config.retraining.cooldown)
             if ends > now:

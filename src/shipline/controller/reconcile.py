@@ -17,24 +17,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from shipline.artifacts import ContentStore
 from shipline.config import ModelConfig
 from shipline.config.schema import parse_duration
-from shipline.controller.lease import HeldLease, acquire
-from shipline.controller.trigger_event import TriggerEvent, pending_events, set_status
-from shipline.controller.trigger_watch import (
-    detect_triggers,
-    get_watch,
-    latest_tick,
-    set_watch,
-)
+from shipline.controller.controller_state import ControllerState
+from shipline.controller.lease import HeldLease
+from shipline.controller.trigger_event import TriggerEvent
+from shipline.controller.trigger_watch import detect_triggers, latest_tick
 from shipline.errors import ShiplineError
 from shipline.monitoring.notification import notify
 from shipline.pipeline import RunRecord
-from shipline.pipeline.run_record import finish_run, get_run, list_runs
-from shipline.pipeline.training_run import run_training
 from shipline.registry.applied_config import AppliedConfig
-from shipline.store import Database, parse_stamp, stamp
+from shipline.store import parse_stamp, stamp
 
 
 @dataclass
@@ -63,7 +56,7 @@ class Controls:
 
 
 def reconcile_model(
-    db: Database, store: ContentStore, applied: AppliedConfig, controls: Controls, now: datetime
+    state: ControllerState, applied: AppliedConfig, controls: Controls, now: datetime
 ) -> ModelPass:
     """Reconcile one model at ``now`` (an injected clock for triggers and schedules)."""
     from pydantic import ValidationError
@@ -75,7 +68,7 @@ def reconcile_model(
         first = error.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         _problem(
-            db,
+            state,
             applied.model,
             None,
             f"applied config version {applied.version} no longer "
@@ -83,22 +76,21 @@ def reconcile_model(
         )
         result.notes.append("applied config does not validate")
         return result
-    _recover_orphans(db, store, config, applied, controls, result)
+    _recover_orphans(state, config, controls, result)
     problems: list[str] = []
-    _scheduled_monitoring(db, store, config, controls, now, result, problems)
-    events, broken = detect_triggers(db, applied, config, now)
+    _scheduled_monitoring(state, config, now, result, problems)
+    events, broken = detect_triggers(state, applied, config, now)
     result.new_events = [e.id for e in events]
     problems += broken
-    _problem(db, config.name, config, "; ".join(problems) or None)
-    pending = pending_events(db, config.name)
+    _problem(state, config.name, config, "; ".join(problems) or None)
+    pending = state.events(config.name)
     if pending:
-        _run_if_allowed(db, store, config, applied, controls, now, pending, result)
+        _run_if_allowed(state, config, applied, controls, now, pending, result)
     return result
 
 
 def _run_if_allowed(
-    db: Database,
-    store: ContentStore,
+    state: ControllerState,
     config: ModelConfig,
     applied: AppliedConfig,
     controls: Controls,
@@ -107,7 +99,7 @@ def _run_if_allowed(
     result: ModelPass,
 ) -> None:
     """The guards: cooldown since the last controller run, then one run at a time (lease)."""
-    last = last_controller_run(db, config.name)
+    last = last_controller_run(state.runs(config.name, 200))
     if config.retraining.cooldown and last is not None:
         ready = parse_stamp(last.started_at) + parse_duration(config.retraining.cooldown)
         if now < ready:
@@ -116,69 +108,57 @@ def _run_if_allowed(
             )
             return
     name = f"model:{config.name}"
-    holder = acquire(db, name, controls.holder, controls.lease_ttl)
+    holder = state.acquire(name, controls.holder, controls.lease_ttl)
     if holder is not None:
         result.notes.append(f"another controller ({holder}) holds {name}")
         return
-    with HeldLease(db, name, controls.holder, controls.lease_ttl):
+    with HeldLease(state, name, controls.holder, controls.lease_ttl):
         # Another controller may have served these events between our read and the lease.
-        pending = [e for e in pending_events(db, config.name) if e.id in {p.id for p in pending}]
+        pending = [e for e in state.events(config.name) if e.id in {p.id for p in pending}]
         if pending:
-            _run(db, store, config, applied, controls, pending, result)
+            _run(state, config, applied, pending, result)
 
 
 def _run(
-    db: Database,
-    store: ContentStore,
+    state: ControllerState,
     config: ModelConfig,
     applied: AppliedConfig,
-    controls: Controls,
     events: list[TriggerEvent],
     result: ModelPass,
 ) -> None:
     ids = [e.id for e in events]
     trigger = ("controller: " + ", ".join(f"{e.kind}#{e.id}" for e in events))[:100]
-    set_status(db, controls.actor, ids, "started")
+    state.set_status(ids, "started")
     try:
-        run = run_training(
-            db,
-            store,
+        run = state.train(
             config,
             Path(applied.project_dir),
-            controls.actor,
             trigger,
-            on_start=lambda run_id: set_status(db, controls.actor, ids, "started", run_id),
+            on_start=lambda run_id: state.set_status(ids, "started", run_id),
         )
     except ShiplineError as error:
-        set_status(db, controls.actor, ids, "failed", None, str(error))
+        state.set_status(ids, "failed", None, str(error))
         _notify(config, "run.failed", {"model": config.name, "events": ids, "error": str(error)})
         result.run_status = "failed"
         result.notes.append(str(error))
         return
     result.run, result.run_status = run.id, run.status
-    _deliver(db, config, controls, run, ids, result)
+    _deliver(state, config, run, ids, result)
 
 
 def _deliver(
-    db: Database,
+    state: ControllerState,
     config: ModelConfig,
-    controls: Controls,
     run: RunRecord,
     ids: list[int],
     result: ModelPass,
 ) -> None:
     """After a run: gates passed → ask for production; rejected or failed → notify."""
-    from shipline.registry import promote
-    from shipline.registry.alias import alias_holder
-
     if run.status == "succeeded" and run.model_version is not None:
-        promotion = promote(
-            db,
+        promotion = state.promote(  # under the applied policy, read where the alias moves
             config.name,
             run.model_version,
             "production",
-            controls.actor,
-            None,  # the applied policy, read where the alias moves
             f"retrained by the controller (run {run.id}: {run.trigger})",
         )
         if promotion.moved:
@@ -187,11 +167,9 @@ def _deliver(
             detail = f"approval {promotion.approval.id} pending"
         else:
             detail = f"production already is version {run.model_version}"
-        set_status(
-            db, controls.actor, ids, "done", run.id, f"version {run.model_version}; {detail}"
-        )
-        with db.read() as conn:
-            staged = alias_holder(conn, config.name, "staging") == run.model_version
+        state.set_status(ids, "done", run.id, f"version {run.model_version}; {detail}")
+        staging = [v for v in state.versions(config.name) if "staging" in v.aliases]
+        staged = bool(staging) and staging[0].version == run.model_version
         # Say what happened: "staged" only when staging holds the new version.
         done = "staged" if staged else "registered (staging not moved)"
         result.notes.append(f"{config.name}:{run.model_version} {done}; {detail}")
@@ -203,79 +181,64 @@ def _deliver(
         f"run.{run.status}",
         {"model": config.name, "run": run.id, "events": ids, "reason": reason},
     )
-    set_status(
-        db, controls.actor, ids, status, run.id, reason + (f"; {problem}" if problem else "")
-    )
+    state.set_status(ids, status, run.id, reason + (f"; {problem}" if problem else ""))
 
 
 def _recover_orphans(
-    db: Database,
-    store: ContentStore,
-    config: ModelConfig,
-    applied: AppliedConfig,
-    controls: Controls,
-    result: ModelPass,
+    state: ControllerState, config: ModelConfig, controls: Controls, result: ModelPass
 ) -> None:
     """Events a dead controller started: fail its unfinished run, or deliver a finished one."""
-    started = pending_events(db, config.name, ("started",))
+    started = state.events(config.name, ("started",))
     if not started:
         return
     name = f"model:{config.name}"
-    if acquire(db, name, controls.holder, controls.lease_ttl) is not None:
+    if state.acquire(name, controls.holder, controls.lease_ttl) is not None:
         return  # its controller is alive and still renewing the lease
     try:
         by_run: dict[int | None, list[int]] = {}
         for event in started:
             by_run.setdefault(event.run_id, []).append(event.id)
         for run_id, ids in by_run.items():
-            run = None if run_id is None else get_run(db, run_id)
+            run = None if run_id is None else state.get_run(run_id)
             if run is not None and run.status != "running":
                 result.notes.append(f"delivered run {run.id} of a controller that stopped")
-                _deliver(db, config, controls, run, ids, result)
+                _deliver(state, config, run, ids, result)
                 continue
             reason = "the controller running it stopped (its lease expired) before it finished"
             if run is not None:
-                finish_run(db, controls.actor, run.id, "failed", {}, reason, None)
-            set_status(db, controls.actor, ids, "failed", run_id, reason)
+                state.fail_run(run.id, reason)
+            state.set_status(ids, "failed", run_id, reason)
             _notify(config, "run.failed", {"model": config.name, "run": run_id, "reason": reason})
             result.notes.append(f"failed orphaned run {run_id}")
     finally:
-        from shipline.controller.lease import release
-
-        release(db, name, controls.holder)
+        state.release(name, controls.holder)
 
 
 def _scheduled_monitoring(
-    db: Database,
-    store: ContentStore,
+    state: ControllerState,
     config: ModelConfig,
-    controls: Controls,
     now: datetime,
     result: ModelPass,
     problems: list[str],
 ) -> None:
     """Run ``monitoring.schedule``'s job when a tick has passed since the last one."""
     from shipline.errors import NotFoundError
-    from shipline.monitoring.monitor_report import monitor_version
     from shipline.monitoring.traffic import TimeWindow
-    from shipline.registry import versions_of
 
     schedule = config.monitoring.schedule
     if not schedule:
         return
-    last = get_watch(db, config.name, "monitoring")
+    last = state.watched(config.name, "monitoring")
     if last is not None and latest_tick(schedule, now) <= parse_stamp(last):
         return
-    set_watch(db, config.name, "monitoring", stamp(now))
-    served = _served_version(versions_of(db, config.name))
+    state.watch(config.name, "monitoring", stamp(now))
+    served = _served_version(state.versions(config.name))
     if served is None:
         result.notes.append("monitoring: no version holds production or staging yet")
         return
     window = TimeWindow.resolve(parse_duration(config.monitoring.window), now=now)
     try:
-        summary, _ = monitor_version(
-            db, store, served, config.monitoring, controls.actor, window, config.notifications
-        )
+        summary = state.monitor(served, config, window)
     except NotFoundError as error:
         result.notes.append(f"monitoring: {error}")
         return
@@ -293,20 +256,21 @@ def _served_version(versions: list[Any]) -> Any:
     return None
 
 
-def last_controller_run(db: Database, model: str) -> RunRecord | None:
-    """The model's newest run started by a controller (what cooldown counts from)."""
-    return next((r for r in list_runs(db, model, 200) if r.trigger.startswith("controller")), None)
+def last_controller_run(runs: list[RunRecord]) -> RunRecord | None:
+    """The newest of a model's ``runs`` that a controller started (what cooldown counts from)."""
+    return next((r for r in runs if r.trigger.startswith("controller")), None)
 
 
-def _problem(db: Database, model: str, config: ModelConfig | None, problem: str | None) -> None:
+def _problem(
+    state: ControllerState, model: str, config: ModelConfig | None, problem: str | None
+) -> None:
     """Record (audited, notified) a problem once while it lasts; clear it when it is gone."""
-    if get_watch(db, model, "problem") == problem:
+    if state.watched(model, "problem") == problem:
         return
-    set_watch(db, model, "problem", problem)
+    state.watch(model, "problem", problem)
     if problem is None:
         return
-    with db.write("controller") as tx:
-        tx.record("controller.problem", f"model:{model}", None, {"problem": problem})
+    state.record_problem(model, problem)
     payload = {"model": model, "problem": problem}
     if config is None:
         from shipline.config.schema import NotificationsConfig

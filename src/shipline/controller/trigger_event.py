@@ -11,6 +11,7 @@ __all__ = [
     "EventStatus",
     "TriggerEvent",
     "list_events",
+    "models_of",
     "pending_events",
     "record_event",
     "set_status",
@@ -137,6 +138,15 @@ def pending_events(
             .order_by(trigger_events.c.id)
         ).all()
     return [_from_row(row) for row in rows]
+
+
+def models_of(db: Database, ids: list[int]) -> dict[int, str]:
+    """The model of each of these events that exists."""
+    with db.read() as conn:
+        rows = conn.execute(
+            select(trigger_events.c.id, trigger_events.c.model).where(trigger_events.c.id.in_(ids))
+        )
+        return {row.id: row.model for row in rows}
 
 
 def list_events(db: Database, model: str | None = None, limit: int = 50) -> list[TriggerEvent]:

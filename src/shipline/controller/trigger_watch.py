@@ -22,10 +22,9 @@ from sqlalchemy import select
 
 from shipline.config import ModelConfig
 from shipline.config.trigger_kind import TRIGGER_KINDS, OpenAlarm, WatchedFileError
-from shipline.controller.trigger_event import TriggerEvent, record_event
+from shipline.controller.controller_state import ControllerState
+from shipline.controller.trigger_event import TriggerEvent
 from shipline.controller.trigger_kinds import latest_tick
-from shipline.monitoring.alarm import list_alarms
-from shipline.registry import versions_of
 from shipline.registry.applied_config import AppliedConfig
 from shipline.store import Database, upsert
 from shipline.store.tables import watch_state
@@ -54,7 +53,7 @@ def set_watch(db: Database, model: str, name: str, value: Any) -> None:
 
 
 def detect_triggers(
-    db: Database, applied: AppliedConfig, config: ModelConfig, now: datetime
+    state: ControllerState, applied: AppliedConfig, config: ModelConfig, now: datetime
 ) -> tuple[list[TriggerEvent], list[str]]:
     """Record an event for every trigger that fired since the last look.
 
@@ -62,7 +61,7 @@ def detect_triggers(
     file); one broken trigger does not keep the others from being checked.
     """
     problems: list[str] = []
-    watch = _StoreWatch(db, config, Path(applied.project_dir), applied.applied_at, now)
+    watch = _StateWatch(state, config, Path(applied.project_dir), applied.applied_at, now)
     for trigger in config.retraining.triggers:
         watch.kind = trigger.kind
         try:
@@ -73,10 +72,10 @@ def detect_triggers(
 
 
 @dataclass
-class _StoreWatch:
-    """A ``TriggerWatch`` over the metadata store, for one model and one look."""
+class _StateWatch:
+    """A ``TriggerWatch`` over the controller's state, for one model and one look."""
 
-    db: Database
+    state: ControllerState
     config: ModelConfig
     project_dir: Path
     applied_at: str
@@ -85,21 +84,19 @@ class _StoreWatch:
     fired: list[TriggerEvent] = field(default_factory=list)
 
     def remembered(self, name: str) -> Any:
-        return get_watch(self.db, self.config.name, name)
+        return self.state.watched(self.config.name, name)
 
     def remember(self, name: str, value: Any) -> None:
-        set_watch(self.db, self.config.name, name, value)
+        self.state.watch(self.config.name, name, value)
 
     def fire(self, key: str, evidence: dict[str, Any], skipped: str | None = None) -> None:
         status = "pending" if skipped is None else "skipped"
-        event = record_event(
-            self.db, _ACTOR, self.config.name, self.kind, key, evidence, status, skipped
-        )
+        event = self.state.record_event(self.config.name, self.kind, key, evidence, status, skipped)
         if event is not None and skipped is None:
             self.fired.append(event)
 
     def has_versions(self) -> bool:
-        return bool(versions_of(self.db, self.config.name))
+        return bool(self.state.versions(self.config.name))
 
     def open_alarms(self) -> Sequence[OpenAlarm]:
-        return list_alarms(self.db, False, self.config.name)
+        return self.state.open_alarms(self.config.name)

@@ -20,6 +20,7 @@ class Role(Status):
     ADMIN = "admin"
     PREDICTOR = "predictor"  # callers of a prediction server started with --auth
     SERVING = "serving"  # a prediction server: loads versions, sends captures, checks callers
+    CONTROLLER = "controller"  # `shipline controller`: triggers, leases, runs, monitoring
 
 
 class Permission(Status):
@@ -40,6 +41,7 @@ class Permission(Status):
     PREDICT = "predict"
     CAPTURE = "capture"  # send captured traffic (prediction servers)
     CHECK_CALLERS = "check-callers"  # ask whether a token may predict (prediction servers)
+    CONTROL = "control"  # trigger events, leases and watched values (controllers)
 
 
 _SCIENCE = frozenset(
@@ -67,6 +69,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.PREDICTOR: frozenset({Permission.PREDICT}),
     Role.SERVING: frozenset({Permission.READ, Permission.CHECK_CALLERS, Permission.CAPTURE}),
+    Role.CONTROLLER: frozenset(
+        {
+            Permission.READ,
+            Permission.RUN,
+            Permission.PROMOTE_STAGING,
+            Permission.PROMOTE_PRODUCTION,
+            Permission.MONITOR,
+            Permission.CONTROL,
+        }
+    ),
 }
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from shipline.config import ModelConfig
     from shipline.config.schema import ServingConfig
     from shipline.controller.controller_loop import Controller
+    from shipline.controller.controller_state import ControllerState
     from shipline.data import AddResult, DatasetDiff, DatasetVersion
     from shipline.data.schema_acceptance import SchemaAcceptance
     from shipline.identity.api_token import ApiToken, IssuedToken
@@ -326,13 +327,17 @@ class Project(Operations):
         from shipline.controller.controller_loop import Controller
 
         return Controller(
-            self.db(),
-            self.store(),
-            self.settings.actor,
+            self.controller_state(),
             timedelta(seconds=interval),
             timedelta(seconds=lease_ttl),
             None if now is None else (lambda: now),
         )
+
+    def controller_state(self) -> ControllerState:
+        """What a controller of this project reads and changes: the database and store."""
+        from shipline.controller.controller_state import LocalState
+
+        return LocalState(self.db(), self.store(), self.settings.actor)
 
     def status(self, name: str | None = None) -> list[dict[str, Any]]:
         """One summary per model: the named one, else every applied model and this config's."""

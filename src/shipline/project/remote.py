@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from shipline.artifacts import ContentStore
     from shipline.audit.state_check import Checkpoint, Verification
+    from shipline.controller.controller_state import ControllerState
     from shipline.data import AddResult, DatasetVersion
     from shipline.data.schema_acceptance import SchemaAcceptance
     from shipline.identity.api_token import ApiToken, IssuedToken
@@ -173,8 +174,8 @@ class RemoteProject(Project):
                 "--resume is local-only; in remote mode run again: steps that succeeded "
                 "are reused from this machine's cache"
             )
-        with Project.with_settings(self._scratch_settings()) as scratch:
-            return train_and_upload(scratch, self.api, force, trigger, on_step)
+        with Project.with_settings(self.scratch_settings()) as scratch:
+            return train_and_upload(scratch, self.api, scratch.config(), force, trigger, on_step)
 
     def failure_reasons(self, run: RunRecord) -> list[str]:
         """Why a run was rejected or failed, from its outputs on the server."""
@@ -184,21 +185,33 @@ class RemoteProject(Project):
             lambda digest: self.api.call("GET", f"/runs/{run.id}/outputs/{digest}"), run
         )
 
-    def _scratch_settings(self) -> Settings:
-        """A workspace for runs trained here: their cache and outputs before upload, in
-        ``.shipline/remote/<server>/`` beside shipline.yaml (none of it is shared state)."""
+    def scratch_settings(self, project_dir: Path | None = None) -> Settings:
+        """A workspace for what is trained or snapshotted here before upload: its cache and
+        outputs, in ``.shipline/remote/<server>/`` of the project (``project_dir``, else this
+        one); none of it is shared state."""
         import hashlib
         from dataclasses import replace
 
+        from shipline.settings import CONFIG_FILENAME, STATE_DIRNAME
+
         assert self.login is not None
         server = hashlib.sha256(self.login.url.encode()).hexdigest()[:12]
-        folder = self.settings.state_dir / "remote" / server
+        folder = project_dir or self.settings.project_dir
+        scratch = folder / STATE_DIRNAME / "remote" / server
         return replace(
             self.settings,
-            db_url=f"sqlite:///{folder / 'workspace.db'}",
-            store_url=str(folder / "store"),
+            project_dir=folder,
+            config_path=folder / CONFIG_FILENAME,
+            db_url=f"sqlite:///{scratch / 'workspace.db'}",
+            store_url=str(scratch / "store"),
             actor=str(self.whoami()["name"]),
         )
+
+    def controller_state(self) -> ControllerState:
+        """A controller's state through the team server (a ``controller`` token)."""
+        from shipline.project.remote_controller import RemoteState
+
+        return RemoteState(self)
 
     def whoami(self) -> dict[str, Any]:
         """The principal the server sees behind this token."""
@@ -327,7 +340,7 @@ class RemoteProject(Project):
         from shipline.data import AddResult
         from shipline.project.run_upload import upload_missing
 
-        with Project.with_settings(self._scratch_settings()) as scratch:
+        with Project.with_settings(self.scratch_settings()) as scratch:
             local = scratch.add_data(path, name, progress).version
             digests = {f.digest for f in local.files} | {local.digest}
             upload_missing(scratch.store(), self.api, digests)

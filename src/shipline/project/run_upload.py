@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from shipline.artifacts import ContentStore
+    from shipline.config import ModelConfig
     from shipline.pipeline import RunRecord
     from shipline.project import Project
     from shipline.project.remote import ApiClient
@@ -20,11 +21,13 @@ if TYPE_CHECKING:
 def train_and_upload(
     scratch: Project,
     api: ApiClient,
+    config: ModelConfig,
     force: frozenset[str],
     trigger: str,
     on_step: Callable[[str, str | None], None] | None,
 ) -> RunRecord:
-    """Run the training steps in ``scratch``, upload, and return the server's run."""
+    """Run the training steps of ``config`` in ``scratch``, upload, and return the server's
+    run."""
     from dataclasses import asdict
 
     from shipline.pipeline import RunRecord
@@ -35,7 +38,7 @@ def train_and_upload(
     local = run_training(
         scratch.db(),
         scratch.store(),
-        scratch.config(),
+        config,
         scratch.settings.project_dir,
         scratch.settings.actor,
         trigger,

@@ -80,8 +80,8 @@ def _conforms(
     project.apply()
     applied = latest_applied(project.db(), "churn")
     assert applied is not None
-    first, problems = detect_triggers(project.db(), applied, config, now)
-    again, _ = detect_triggers(project.db(), applied, config, now)
+    first, problems = detect_triggers(project.controller_state(), applied, config, now)
+    again, _ = detect_triggers(project.controller_state(), applied, config, now)
     assert problems == [] and again == [], f"{kind.name}: a change seen twice fired twice"
     assert all(event.kind == kind.name for event in first)
     upcoming = kind.next_at(example, now)

@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from shipline.project.operations import Operations
+from shipline.project.team_operations import TeamOperations
 from shipline.settings import CONFIG_FILENAME, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -29,9 +30,6 @@ if TYPE_CHECKING:
     from shipline.controller.controller_state import ControllerState
     from shipline.data import AddResult, DatasetDiff, DatasetVersion
     from shipline.data.schema_acceptance import SchemaAcceptance
-    from shipline.identity.api_token import ApiToken, IssuedToken
-    from shipline.identity.principal import Grant
-    from shipline.identity.user import User
     from shipline.pipeline import RunRecord
     from shipline.pipeline.ci_check import CiResult
     from shipline.pipeline.metric_log import TrackedRun
@@ -43,7 +41,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Project(Operations):
+class Project(Operations, TeamOperations):
     """A project: its settings, metadata database and content store, opened on first use."""
 
     config_path: Path | None = None
@@ -364,54 +362,6 @@ class Project(Operations):
         from shipline.scoring.serving_source import LocalServingSource
 
         return LocalServingSource(self.db(), self.store())
-
-    def whoami(self) -> dict[str, Any]:
-        """Who this project acts as: locally, the OS user (or ``SHIPLINE_USER``); it is a
-        single-user mode, with no credential behind the name."""
-        return {"name": self.settings.actor, "via": "local", "grants": []}
-
-    def users(self) -> list[User]:
-        """Every user of the team server and their roles."""
-        from shipline.identity.user import list_users
-
-        return list_users(self.db())
-
-    def add_user(self, name: str, grants: tuple[Grant, ...]) -> User:
-        """A new team-server user holding ``grants``."""
-        from shipline.identity.user import add_user
-
-        return add_user(self.db(), name, grants, self.settings.actor)
-
-    def grant_role(self, name: str, grant: Grant) -> User:
-        """Give a user a role (on one model or all)."""
-        from shipline.identity.user import grant_role
-
-        return grant_role(self.db(), name, grant, self.settings.actor)
-
-    def revoke_role(self, name: str, grant: Grant) -> User:
-        """Take a role away from a user."""
-        from shipline.identity.user import revoke_role
-
-        return revoke_role(self.db(), name, grant, self.settings.actor)
-
-    def issue_token(self, name: str, user: str | None, expires_days: int | None) -> IssuedToken:
-        """A new API token for ``user`` (its secret is in the answer only)."""
-        from shipline.identity.api_token import issue_token
-
-        owner = user or self.settings.actor
-        return issue_token(self.db(), owner, name, expires_days, self.settings.actor)
-
-    def tokens(self, user: str | None = None) -> list[ApiToken]:
-        """API tokens (never their secrets), of one user when given."""
-        from shipline.identity.api_token import list_tokens
-
-        return list_tokens(self.db(), user)
-
-    def revoke_token(self, token_id: int) -> ApiToken:
-        """Revoke an API token; the next request with it is refused."""
-        from shipline.identity.api_token import revoke_token
-
-        return revoke_token(self.db(), token_id, self.settings.actor)
 
 
 def open_project(config_path: Path | None = None) -> Project:

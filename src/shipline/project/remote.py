@@ -4,31 +4,19 @@ credentials; verbs that would need them say so instead of touching local files."
 
 from __future__ import annotations
 
-__all__ = ["ApiClient", "RemoteProject", "RemoteServingSource"]
+__all__ = ["RemoteProject"]
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from shipline.errors import (
-    ConfigError,
-    ConflictError,
-    DataFileError,
-    ForbiddenError,
-    NotFoundError,
-    Problem,
-    ShiplineError,
-    StorageError,
-    UnauthenticatedError,
-    UsageError,
-)
+from shipline.errors import DataFileError, UsageError
 from shipline.project import Project
+from shipline.project.api_client import ApiClient, given, segment
 from shipline.project.login import Login
 
 if TYPE_CHECKING:
-    import httpx
-
     from shipline.artifacts import ContentStore
     from shipline.audit.state_check import Checkpoint, Verification
     from shipline.controller.controller_state import ControllerState
@@ -42,83 +30,10 @@ if TYPE_CHECKING:
     from shipline.pipeline import RunRecord
     from shipline.registry import AliasMove, Approval, ModelVersion, Promotion
     from shipline.registry.applied_config import AppliedConfig, Change
-    from shipline.scoring import LoadedModel
     from shipline.scoring.serving_source import ServingSource
     from shipline.settings import Settings
     from shipline.store import Database
     from shipline.store.audit_log import AuditEvent
-
-T = TypeVar("T")
-_ERRORS: dict[int, type[ShiplineError]] = {
-    400: UsageError,
-    401: UnauthenticatedError,
-    403: ForbiddenError,
-    404: NotFoundError,
-    409: ConflictError,
-}
-
-
-class ApiClient:
-    """JSON over HTTP to ``/api/v1`` with the bearer token; errors come back as shipline's."""
-
-    def __init__(self, login: Login, timeout: float = 60.0) -> None:
-        import httpx
-
-        self.url = login.url
-        self._http = httpx.Client(
-            base_url=f"{login.url}/api/v1",
-            headers={"authorization": f"Bearer {login.token}"},
-            timeout=timeout,
-        )
-
-    def call(self, method: str, path: str, **options: Any) -> Any:
-        """One request; the decoded JSON answer, or the server's error raised."""
-        return _decoded(self._send(method, path, **options))
-
-    def download(self, path: str) -> bytes:
-        """One GET whose answer is bytes (errors raised as for ``call``)."""
-        answer = self._send("GET", path)
-        if answer.status_code >= 400:
-            _decoded(answer)
-        return answer.content
-
-    def _send(self, method: str, path: str, **options: Any) -> httpx.Response:
-        import httpx
-
-        try:
-            return self._http.request(method, path, **options)
-        except httpx.HTTPError as error:
-            raise StorageError(f"team server {self.url} unreachable: {error}") from None
-
-    def typed(self, kind: type[T], method: str, path: str, **options: Any) -> T:
-        """One request whose answer is read back into ``kind`` (a record or list of them)."""
-        from pydantic import TypeAdapter
-
-        return TypeAdapter(kind).validate_python(self.call(method, path, **options))
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
-
-
-def _decoded(answer: httpx.Response) -> Any:
-    body = answer.json() if answer.headers.get("content-type") == "application/json" else None
-    if answer.status_code < 400:
-        return body
-    message = body.get("message") if isinstance(body, dict) else None
-    if answer.status_code == 422 and isinstance(body, dict) and "detail" in body:
-        problems = [
-            Problem(".".join(str(p) for p in d.get("loc", [])), str(d.get("msg")))
-            for d in body["detail"]
-        ]
-        raise ConfigError("request", problems)
-    if answer.status_code == 422:
-        kind: type[ShiplineError] = (
-            DataFileError if body and body.get("error") == "invalid_data" else UsageError
-        )
-        raise kind(message or answer.text)
-    error = _ERRORS.get(answer.status_code, StorageError)
-    raise error(message or f"team server answered {answer.status_code}")
 
 
 @dataclass
@@ -157,6 +72,8 @@ class RemoteProject(Project):
 
     def serving_source(self) -> ServingSource:
         """Models and captures through the team server (a ``serving`` token)."""
+        from shipline.project.remote_serving import RemoteServingSource
+
         return RemoteServingSource(self.api)
 
     def run(
@@ -222,32 +139,32 @@ class RemoteProject(Project):
         """Registered model versions."""
         from shipline.registry import ModelVersion
 
-        return self.api.typed(list[ModelVersion], "GET", "/versions", params=_given(model=name))
+        return self.api.typed(list[ModelVersion], "GET", "/versions", params=given(model=name))
 
     def version(self, ref: str) -> ModelVersion:
         """One version by ``name``, ``name:N`` or ``name@alias``."""
         from shipline.registry import ModelVersion
 
-        return self.api.typed(ModelVersion, "GET", f"/versions/{_segment(ref)}")
+        return self.api.typed(ModelVersion, "GET", f"/versions/{segment(ref)}")
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
         """Every move of a model's aliases."""
         from shipline.registry import AliasMove
 
-        path = f"/models/{_segment(name)}/aliases/history"
-        return self.api.typed(list[AliasMove], "GET", path, params=_given(alias=alias))
+        path = f"/models/{segment(name)}/aliases/history"
+        return self.api.typed(list[AliasMove], "GET", path, params=given(alias=alias))
 
     def approvals(self, status: str | None = None) -> list[Approval]:
         """Promotion approvals."""
         from shipline.registry import Approval
 
-        return self.api.typed(list[Approval], "GET", "/approvals", params=_given(status=status))
+        return self.api.typed(list[Approval], "GET", "/approvals", params=given(status=status))
 
     def promote(self, name: str, version: int, alias: str, reason: str | None = None) -> Promotion:
         """Ask the server to move an alias (it decides the policy from the applied config)."""
         from shipline.registry import Promotion
 
-        path = f"/models/{_segment(name)}/versions/{version}/promote"
+        path = f"/models/{segment(name)}/versions/{version}/promote"
         body = {"alias": alias, "reason": reason}
         return self.api.typed(Promotion, "POST", path, json=body)
 
@@ -269,7 +186,7 @@ class RemoteProject(Project):
         """Move an alias back, under the server's applied policy."""
         from shipline.registry import Promotion
 
-        path = f"/models/{_segment(name)}/aliases/{_segment(alias)}/rollback"
+        path = f"/models/{segment(name)}/aliases/{segment(alias)}/rollback"
         return self.api.typed(Promotion, "POST", path, json={"reason": reason})
 
     def plan(self) -> list[Change]:
@@ -298,13 +215,13 @@ class RemoteProject(Project):
 
         from shipline.registry.applied_config import AppliedConfig
 
-        answer = self.api.call("GET", f"/models/{_segment(name)}/config")
+        answer = self.api.call("GET", f"/models/{segment(name)}/config")
         return None if answer is None else TypeAdapter(AppliedConfig).validate_python(answer)
 
     def _config_body(self) -> tuple[str, dict[str, Any]]:
         config = self.config()  # validated here, with this machine's environment
         source = self.settings.config_path.read_text(encoding="utf-8")
-        return _segment(config.name), {
+        return segment(config.name), {
             "source": source,
             "document": config.model_dump(mode="json"),
             "project_dir": str(self.settings.project_dir.resolve()),
@@ -316,20 +233,20 @@ class RemoteProject(Project):
         """The newest runs (matching ``where`` when given)."""
         from shipline.pipeline import RunRecord
 
-        params = _given(model=model, limit=limit, where=where)
+        params = given(model=model, limit=limit, where=where)
         return self.api.typed(list[RunRecord], "GET", "/runs", params=params)
 
     def get_run(self, run_id: int | str) -> RunRecord:
         """One run with its steps."""
         from shipline.pipeline import RunRecord
 
-        return self.api.typed(RunRecord, "GET", f"/runs/{_segment(str(run_id))}")
+        return self.api.typed(RunRecord, "GET", f"/runs/{segment(str(run_id))}")
 
     def datasets(self, name: str | None = None) -> list[DatasetVersion]:
         """Dataset versions."""
         from shipline.data import DatasetVersion
 
-        return self.api.typed(list[DatasetVersion], "GET", "/datasets", params=_given(name=name))
+        return self.api.typed(list[DatasetVersion], "GET", "/datasets", params=given(name=name))
 
     def add_data(
         self, path: str | Path, name: str | None = None, progress: Any = None
@@ -350,13 +267,13 @@ class RemoteProject(Project):
         """One dataset version."""
         from shipline.data import DatasetVersion
 
-        return self.api.typed(DatasetVersion, "GET", f"/datasets/{_segment(ref)}")
+        return self.api.typed(DatasetVersion, "GET", f"/datasets/{segment(ref)}")
 
     def accept_schema(self, ref: str, reason: str) -> SchemaAcceptance:
         """Accept the changed schema of a dataset version, on the server."""
         from shipline.data.schema_acceptance import SchemaAcceptance
 
-        path = f"/datasets/{_segment(ref)}/accept-schema"
+        path = f"/datasets/{segment(ref)}/accept-schema"
         return self.api.typed(SchemaAcceptance, "POST", path, json={"reason": reason})
 
     def monitor(
@@ -399,7 +316,7 @@ class RemoteProject(Project):
         """The newest monitoring reports."""
         from shipline.monitoring.monitor_report import MonitorSummary
 
-        params = _given(model=model, limit=limit)
+        params = given(model=model, limit=limit)
         return self.api.typed(list[MonitorSummary], "GET", "/monitor/reports", params=params)
 
     def monitor_report(self, report_id: int) -> dict[str, Any]:
@@ -411,7 +328,7 @@ class RemoteProject(Project):
         """Open alarms (closed ones too with ``include_closed``)."""
         from shipline.monitoring.alarm import Alarm
 
-        params = _given(model=model, closed=include_closed)
+        params = given(model=model, closed=include_closed)
         return self.api.typed(list[Alarm], "GET", "/alarms", params=params)
 
     def add_labels(self, path: str | Path, allow_unknown: bool = False) -> int:
@@ -433,7 +350,7 @@ class RemoteProject(Project):
         """The newest audit events, oldest first."""
         from shipline.store.audit_log import AuditEvent
 
-        params = _given(limit=limit, target=target, action=action)
+        params = given(limit=limit, target=target, action=action)
         return self.api.typed(list[AuditEvent], "GET", "/audit", params=params)
 
     def verify_audit(self, checkpoint: tuple[bytes, str] | None = None) -> Verification:
@@ -452,7 +369,7 @@ class RemoteProject(Project):
 
     def status(self, name: str | None = None) -> list[dict[str, Any]]:
         """One summary per model, as the server sees it."""
-        found: list[dict[str, Any]] = self.api.call("GET", "/status", params=_given(model=name))
+        found: list[dict[str, Any]] = self.api.call("GET", "/status", params=given(model=name))
         return found
 
     def users(self) -> list[User]:
@@ -473,13 +390,13 @@ class RemoteProject(Project):
         from shipline.identity.user import User
 
         body = {"role": str(grant.role), "model": grant.model}
-        return self.api.typed(User, "POST", f"/users/{_segment(name)}/roles", json=body)
+        return self.api.typed(User, "POST", f"/users/{segment(name)}/roles", json=body)
 
     def revoke_role(self, name: str, grant: Grant) -> User:
         """Take a role away."""
         from shipline.identity.user import User
 
-        path = f"/users/{_segment(name)}/roles/{_segment(str(grant.role))}"
+        path = f"/users/{segment(name)}/roles/{segment(str(grant.role))}"
         return self.api.typed(User, "DELETE", path, params={"model": grant.model})
 
     def issue_token(self, name: str, user: str | None, expires_days: int | None) -> IssuedToken:
@@ -501,57 +418,3 @@ class RemoteProject(Project):
         from shipline.identity.api_token import ApiToken
 
         return self.api.typed(ApiToken, "DELETE", f"/tokens/{token_id}")
-
-
-@dataclass(frozen=True)
-class _VersionFiles:
-    """A version's files through the API, each verified against its digest here."""
-
-    api: ApiClient
-    ref: str
-
-    def read_bytes(self, digest: str) -> bytes:
-        """The file's bytes, refused unless they hash to ``digest``."""
-        import blake3
-
-        from shipline.errors import DigestMismatchError
-
-        data = self.api.download(f"/versions/{_segment(self.ref)}/blobs/{_segment(digest)}")
-        actual = blake3.blake3(data).hexdigest()
-        if actual != digest:
-            raise DigestMismatchError(f"{self.api.url} {self.ref}", digest, actual)
-        return data
-
-
-@dataclass(frozen=True)
-class RemoteServingSource:
-    """A prediction server's models and captures, through the team server."""
-
-    api: ApiClient
-
-    def holder(self, name: str, alias: str) -> ModelVersion:
-        """The version ``name@alias`` points at now, as the server says."""
-        from shipline.registry import ModelVersion
-
-        return self.api.typed(ModelVersion, "GET", f"/versions/{_segment(f'{name}@{alias}')}")
-
-    def load(self, version: ModelVersion, prefer_onnx: bool) -> LoadedModel:
-        """The version's model from files downloaded and verified here."""
-        from shipline.scoring import load_version
-
-        return load_version(_VersionFiles(self.api, version.ref), version, prefer_onnx)
-
-    def write_capture(self, model: str, version: int, parquet: bytes) -> None:
-        """Send one partition; the server re-hashes, checks and indexes it."""
-        params = {"model": model, "version": version}
-        self.api.call("POST", "/captures", params=params, content=parquet)
-
-
-def _given(**values: Any) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
-
-
-def _segment(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="@:")

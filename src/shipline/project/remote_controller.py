@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shipline.errors import NotFoundError
+from shipline.project.api_client import segment
 
 if TYPE_CHECKING:
     from shipline.config import ModelConfig
@@ -22,18 +23,13 @@ if TYPE_CHECKING:
     from shipline.monitoring.monitor_report import MonitorSummary
     from shipline.monitoring.traffic import TimeWindow
     from shipline.pipeline import RunRecord
-    from shipline.project.remote import ApiClient, RemoteProject
+    from shipline.project.api_client import ApiClient
+    from shipline.project.remote import RemoteProject
     from shipline.registry import ModelVersion, Promotion
     from shipline.registry.applied_config import AppliedConfig
 
 
 T = TypeVar("T")
-
-
-def _path(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="@:")
 
 
 @dataclass
@@ -60,11 +56,11 @@ class RemoteState:
 
     def watched(self, model: str, name: str) -> Any:
         """A remembered value."""
-        return self.api.call("GET", f"/controller/{_path(model)}/watch/{_path(name)}")["value"]
+        return self.api.call("GET", f"/controller/{segment(model)}/watch/{segment(name)}")["value"]
 
     def watch(self, model: str, name: str, value: Any) -> None:
         """Remember a value."""
-        path = f"/controller/{_path(model)}/watch/{_path(name)}"
+        path = f"/controller/{segment(model)}/watch/{segment(name)}"
         self.api.call("PUT", path, json={"value": value})
 
     def record_event(
@@ -80,7 +76,7 @@ class RemoteState:
         from shipline.controller.trigger_event import TriggerEvent
 
         body = {"kind": kind, "key": key, "evidence": evidence, "status": status, "detail": detail}
-        answer = self.api.call("POST", f"/controller/{_path(model)}/events", json=body)
+        answer = self.api.call("POST", f"/controller/{segment(model)}/events", json=body)
         return None if answer is None else self._typed(TriggerEvent, answer)
 
     def set_status(
@@ -95,18 +91,18 @@ class RemoteState:
         """The model's events in these statuses."""
         from shipline.controller.trigger_event import TriggerEvent
 
-        path = f"/controller/{_path(model)}/events"
+        path = f"/controller/{segment(model)}/events"
         return self.api.typed(list[TriggerEvent], "GET", path, params={"status": list(statuses)})
 
     def acquire(self, name: str, holder: str, ttl: timedelta) -> str | None:
         """Take or renew a lease on the server."""
         body = {"holder": holder, "ttl_s": ttl.total_seconds()}
-        taken = self.api.call("POST", f"/controller/leases/{_path(name)}", json=body)["holder"]
+        taken = self.api.call("POST", f"/controller/leases/{segment(name)}", json=body)["holder"]
         return None if taken is None else str(taken)
 
     def release(self, name: str, holder: str) -> None:
         """Give a lease up."""
-        self.api.call("DELETE", f"/controller/leases/{_path(name)}", params={"holder": holder})
+        self.api.call("DELETE", f"/controller/leases/{segment(name)}", params={"holder": holder})
 
     def versions(self, model: str) -> list[ModelVersion]:
         """A model's versions (none if never registered)."""
@@ -163,7 +159,7 @@ class RemoteState:
 
     def record_problem(self, model: str, problem: str) -> None:
         """Audit a controller problem on the server."""
-        self.api.call("POST", f"/controller/{_path(model)}/problem", json={"problem": problem})
+        self.api.call("POST", f"/controller/{segment(model)}/problem", json={"problem": problem})
 
     @staticmethod
     def _typed(kind: type[T], value: Any) -> T:

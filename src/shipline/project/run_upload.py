@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from shipline.config import ModelConfig
     from shipline.pipeline import RunRecord
     from shipline.project import Project
-    from shipline.project.remote import ApiClient
+    from shipline.project.api_client import ApiClient
 
 
 def train_and_upload(

@@ -1,0 +1,59 @@
+"""A prediction server in remote mode: versions and their files through the team server's
+API (each file verified against its digest here), captures sent to the server."""
+
+from __future__ import annotations
+
+__all__ = ["RemoteServingSource"]
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from shipline.project.api_client import ApiClient, segment
+
+if TYPE_CHECKING:
+    from shipline.registry import ModelVersion
+    from shipline.scoring import LoadedModel
+
+
+@dataclass(frozen=True)
+class _VersionFiles:
+    """A version's files through the API, each verified against its digest here."""
+
+    api: ApiClient
+    ref: str
+
+    def read_bytes(self, digest: str) -> bytes:
+        """The file's bytes, refused unless they hash to ``digest``."""
+        import blake3
+
+        from shipline.errors import DigestMismatchError
+
+        data = self.api.download(f"/versions/{segment(self.ref)}/blobs/{segment(digest)}")
+        actual = blake3.blake3(data).hexdigest()
+        if actual != digest:
+            raise DigestMismatchError(f"{self.api.url} {self.ref}", digest, actual)
+        return data
+
+
+@dataclass(frozen=True)
+class RemoteServingSource:
+    """A prediction server's models and captures, through the team server."""
+
+    api: ApiClient
+
+    def holder(self, name: str, alias: str) -> ModelVersion:
+        """The version ``name@alias`` points at now, as the server says."""
+        from shipline.registry import ModelVersion
+
+        return self.api.typed(ModelVersion, "GET", f"/versions/{segment(f'{name}@{alias}')}")
+
+    def load(self, version: ModelVersion, prefer_onnx: bool) -> LoadedModel:
+        """The version's model from files downloaded and verified here."""
+        from shipline.scoring import load_version
+
+        return load_version(_VersionFiles(self.api, version.ref), version, prefer_onnx)
+
+    def write_capture(self, model: str, version: int, parquet: bytes) -> None:
+        """Send one partition; the server re-hashes, checks and indexes it."""
+        params = {"model": model, "version": version}
+        self.api.call("POST", "/captures", params=params, content=parquet)

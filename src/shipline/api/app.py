@@ -6,14 +6,18 @@ from __future__ import annotations
 __all__ = ["API_PREFIX", "create_app"]
 
 import logging
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shipline import __version__
 from shipline.api import (
     controller_routes,
+    dashboard_pages,
     identity_routes,
     record_routes,
     registry_routes,
@@ -110,12 +114,40 @@ def _known_version(server: ServerState, model: str, version: int) -> None:
         resolve_model_version(conn, f"{model}:{version}")
 
 
-def _error(_: Request, error: Exception) -> JSONResponse:
-    for kind, status, code in _STATUS:
-        if isinstance(error, kind):
-            headers = {"www-authenticate": "Bearer"} if status == 401 else None
-            return JSONResponse({"error": code, "message": str(error)}, status, headers)
-    return JSONResponse({"error": "failed", "message": str(error)}, 500)
+def _error(request: Request, error: Exception) -> Response:
+    status, code = next(
+        ((status, code) for kind, status, code in _STATUS if isinstance(error, kind)),
+        (500, "failed"),
+    )
+    if not request.url.path.startswith(API_PREFIX):
+        return _error_page(request, status, str(error))
+    headers = {"www-authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": code, "message": str(error)}, status, headers)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    """Unknown paths and methods: JSON under the API, a page elsewhere."""
+    from fastapi.exception_handlers import http_exception_handler
+    from starlette.exceptions import HTTPException
+
+    assert isinstance(error, HTTPException)
+    if request.url.path.startswith(API_PREFIX):
+        return await http_exception_handler(request, error)
+    return _error_page(request, error.status_code, str(error.detail))
+
+
+def _error_page(request: Request, status: int, message: str) -> Response:
+    """Dashboard errors are pages: not signed in → the sign-in page, others explained."""
+    from urllib.parse import quote
+
+    from shipline.api.dashboard_pages import page
+
+    if status == 401:
+        target = quote(request.url.path, safe="/")
+        return RedirectResponse(f"/sign-in?next={target}", status_code=303)
+    headings = {403: "Not allowed", 404: "Not found", 409: "Already decided"}
+    context = {"session": None, "status": status, "heading": headings.get(status, "Refused")}
+    return page(request, "error.html", {**context, "message": message}, status)
 
 
 class _LimitBodies:
@@ -210,7 +242,10 @@ def create_app(server: ServerState) -> FastAPI:
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(dashboard_pages.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.add_exception_handler(ShiplineError, _error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(_AnswerBugs)
     app.add_middleware(_LimitBodies)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

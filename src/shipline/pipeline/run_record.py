@@ -267,14 +267,25 @@ def get_run(db: Database, run_id: int | str) -> RunRecord:
 
 
 def list_runs(
-    db: Database, model: str | None = None, limit: int = 50, where: MetricFilter | None = None
+    db: Database,
+    model: str | None = None,
+    limit: int = 50,
+    where: MetricFilter | None = None,
+    *,
+    status: str | None = None,
+    before: int | None = None,
 ) -> list[RunRecord]:
-    """The newest runs, newest first (of one model, and matching a metric filter, when given)."""
+    """The newest runs, newest first (of one model, matching a metric filter, with a status,
+    older than run ``before``: a page of a long list, when given)."""
     query = select(runs).order_by(runs.c.id.desc()).limit(limit)
     if model is not None:
         query = query.where(runs.c.model == model)
     if where is not None:
         query = query.where(where.condition(db.dialect))
+    if status is not None:
+        query = query.where(runs.c.status == status)
+    if before is not None:
+        query = query.where(runs.c.id < before)
     with db.read() as conn:
         rows = conn.execute(query).all()
         steps: dict[int, list[Row[Any]]] = {row.id: [] for row in rows}

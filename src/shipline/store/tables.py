@@ -32,6 +32,7 @@ __all__ = [
     "runs",
     "schema_acceptances",
     "trigger_events",
+    "ui_sessions",
     "users",
     "watch_state",
 ]
@@ -377,4 +378,17 @@ api_tokens = Table(
     Column("expires_at", String(32), nullable=True),
     Column("last_used_at", String(32), nullable=True),
     Column("revoked_at", String(32), nullable=True),
+)
+
+# A dashboard session: the cookie's hash, whose it is and, for a token sign-in, the token it
+# stands on (revoking that token ends the session).
+ui_sessions = Table(
+    "ui_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user", String(100), nullable=False),
+    Column("token_id", Integer, ForeignKey("api_tokens.id"), nullable=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("last_seen_at", String(32), nullable=False),
 )

@@ -1,0 +1,162 @@
+"""The dashboard in a real browser (Playwright driving Debian's Chromium) against a live team
+server: a data scientist finds their run, an approver approves from the comparison page,
+production moves and the history and audit pages show it; viewers get no buttons and forged
+or CSRF-less posts are refused; hostile text renders as text; nothing leaves the origin."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from shipline.scaffold import create_project
+from tests.team import TeamServer, shipline, start_team_server
+
+HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> Iterator[TeamServer]:
+    """A team server on the laptop defaults."""
+    db = f"sqlite:///{tmp_path / 'meta.db'}"
+    server = start_team_server(tmp_path / "server", db, str(tmp_path / "store"))
+    yield server
+    assert server.stop() == 0
+
+
+class _Visitor:
+    """One person's browser context, recording every request and dialog."""
+
+    def __init__(self, browser: Any, team: TeamServer) -> None:
+        self.context = browser.new_context()
+        self.page = self.context.new_page()
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on("dialog", self._dialog)
+        self.base = team.url
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def sign_in(self, token: str, then: str = "/") -> None:
+        self.page.goto(f"{self.base}/sign-in?next={then}")
+        self.page.fill("#token", token)
+        self.page.click("button[type=submit]")
+        self.page.wait_for_url(f"{self.base}{then}")
+
+    def text(self) -> str:
+        return str(self.page.inner_text("main"))
+
+
+def test_the_review_journey_in_a_browser(team: TeamServer, tmp_path: Path, browser: Any) -> None:
+    folder = tmp_path / "cancer"
+    create_project(folder, "classification")
+    config = folder / "shipline.yaml"
+    config.write_text(
+        config.read_text()
+        .replace("description: Predicts", f"description: '{HOSTILE} Predicts", 1)
+        .replace("measurements.\n", "measurements.'\n", 1)
+    )
+    dana_token = team.add_user("dana", "data-scientist")
+    erin = team.remote_env(team.add_user("erin", "ml-engineer"))
+    bob_token = team.add_user("bob", "approver")
+    vera_token = team.add_user("vera", "viewer")
+    ran = shipline("run", env=team.remote_env(dana_token), cwd=folder)
+    assert ran.returncode == 0, ran.stderr
+    asked = shipline(
+        "promote", "cancer", "1", "--to", "production", "--reason", HOSTILE, env=erin, cwd=folder
+    )
+    assert "approval 1 opened" in asked.stdout, asked.stderr
+
+    dana = _Visitor(browser, team)
+    dana.page.goto(f"{team.url}/runs")
+    assert dana.page.url.startswith(f"{team.url}/sign-in")  # not signed in: the sign-in page
+    dana.sign_in(dana_token, "/runs")
+    assert "dana" in dana.text() and "succeeded" in dana.text()
+    dana.page.click("a[href='/runs/1']")
+    assert "Run 1 of cancer" in dana.text() and "register" in dana.text()
+    cookie = next(c for c in dana.context.cookies() if c["name"] == "shipline_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+
+    bob = _Visitor(browser, team)
+    bob.sign_in(bob_token, "/approvals/1")
+    page = bob.text()
+    assert "Candidate against nothing" in page and "roc_auc" in page
+    assert HOSTILE in page  # the requester's reason, shown as text
+    missing_csrf = bob.context.request.post(f"{team.url}/approvals/1/approve", form={"reason": "x"})
+    assert missing_csrf.status == 403
+    bob.page.fill("#approve-reason", "looks good")
+    bob.page.click("button.approve")
+    bob.page.wait_for_url(f"{team.url}/approvals/1")
+    assert "approved" in bob.text() and "bob: approve" in bob.text()
+    bob.page.goto(f"{team.url}/models/cancer")
+    history = bob.page.inner_text("table.history")
+    assert "approval" in history and "bob" in history
+    assert HOSTILE in bob.text()  # the model's description, as text
+
+    vera = _Visitor(browser, team)
+    vera.sign_in(vera_token, "/approvals/1")
+    assert vera.page.locator("button.approve").count() == 0
+    csrf = vera.page.locator("input[name=csrf]").first.get_attribute("value")
+    forged = vera.context.request.post(
+        f"{team.url}/approvals/1/reject", form={"csrf": csrf, "reason": "mine now"}
+    )
+    assert forged.status == 403 and "may not approve" in forged.text()
+    vera.page.goto(f"{team.url}/audit")
+    assert "Not allowed" in vera.text()  # viewers do not read the audit log
+
+    bob.page.goto(f"{team.url}/audit")
+    assert "Chain intact" in bob.text() and "approval.approve" in bob.text()
+    for visitor in (dana, bob, vera):
+        assert visitor.dialogs == []  # no injected script ran
+        origins = {urlsplit(u).netloc for u in visitor.requests}
+        assert origins == {urlsplit(team.url).netloc}, origins
+    with team.client(team.admin_token) as admin:
+        moved = admin.get("/models/cancer/aliases/production/periods").json()
+        assert [(p["version"], p["approved_by"]) for p in moved] == [(1, ["bob"])]
+
+
+def test_signing_out_and_revoking_the_token_end_the_session(team: TeamServer, browser: Any) -> None:
+    token = team.add_user("vic", "viewer")
+    vic = _Visitor(browser, team)
+    vic.sign_in(token)
+    assert "No models yet" in vic.text()
+    vic.page.click("header button[type=submit]")  # sign out
+    vic.page.wait_for_url(f"{team.url}/sign-in")
+    vic.page.goto(f"{team.url}/")
+    assert vic.page.url.startswith(f"{team.url}/sign-in")
+    vic.sign_in(token)
+    with team.client(token) as own:
+        token_id = own.get("/whoami").json()["token_id"]
+    with team.client(team.admin_token) as admin:
+        assert admin.delete(f"/tokens/{token_id}").status_code == 200
+    vic.page.goto(f"{team.url}/")
+    assert vic.page.url.startswith(f"{team.url}/sign-in")  # the session stood on that token
+    wrong = _Visitor(browser, team)
+    wrong.page.goto(f"{team.url}/sign-in?next=//evil.example/")
+    wrong.page.fill("#token", "shp_wrong")
+    wrong.page.click("button[type=submit]")
+    assert "invalid, expired or revoked token" in wrong.text()
+    assert wrong.page.url.startswith(team.url)
+
+
+def test_every_page_needs_a_session_and_errors_are_pages(team: TeamServer) -> None:
+    import httpx
+
+    for path in ("/", "/models/x", "/approvals", "/approvals/1", "/runs", "/runs/1", "/audit"):
+        answer = httpx.get(f"{team.url}{path}", cookies={"shipline_session": "forged"})
+        assert answer.status_code == 303, path
+        assert answer.headers["location"].startswith("/sign-in?next=")
+    for path in ("/approvals/1/approve", "/sign-out"):
+        assert httpx.post(f"{team.url}{path}", data={"csrf": "x"}).status_code == 303
+    missing = httpx.get(f"{team.url}/no/such/page")
+    assert missing.status_code == 404 and "<h1>Not found</h1>" in missing.text
+    assert httpx.get(f"{team.url}/api/v1/no/such").json() == {"detail": "Not Found"}
+    page = httpx.get(f"{team.url}/sign-in")
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"

@@ -160,3 +160,55 @@ def test_every_page_needs_a_session_and_errors_are_pages(team: TeamServer) -> No
     page = httpx.get(f"{team.url}/sign-in")
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert page.headers["x-frame-options"] == "DENY"
+
+
+def test_admins_manage_users_and_tokens_from_the_admin_page(team: TeamServer, browser: Any) -> None:
+    root = _Visitor(browser, team)
+    root.sign_in(team.admin_token, "/admin")
+    root.page.fill("#new-name", "newbie")
+    root.page.select_option("#new-role", "viewer")
+    root.page.click("text=Add user and issue a token")
+    secret = root.page.inner_text("pre.secret").strip()
+    assert secret.startswith("shp_")
+    with team.client(secret) as newbie:
+        assert newbie.get("/whoami").json()["name"] == "newbie"
+    root.page.goto(f"{team.url}/admin")
+    assert "shp_" not in root.text()  # shown once, never again
+    row = root.page.locator("tr", has_text="newbie").filter(has=root.page.locator("button"))
+    row.locator("button.reject").click()
+    root.page.wait_for_url(f"{team.url}/admin")
+    with team.client(secret) as newbie:
+        assert newbie.get("/whoami").status_code == 401
+    viewer = _Visitor(browser, team)
+    viewer.sign_in(team.add_user("val", "viewer"))
+    viewer.page.goto(f"{team.url}/admin")
+    assert "Not allowed" in viewer.text()
+    viewer.page.goto(f"{team.url}/")
+    assert viewer.page.locator("a[href='/admin']").count() == 0
+    csrf = viewer.page.locator("input[name=csrf]").first.get_attribute("value")
+    forged = viewer.context.request.post(
+        f"{team.url}/admin/users", form={"csrf": csrf, "name": "mallory", "role": "admin"}
+    )
+    assert forged.status == 403
+    with team.client(team.admin_token) as admin:
+        assert "mallory" not in [u["name"] for u in admin.get("/users").json()]
+
+
+def test_runs_are_compared_side_by_side(team: TeamServer, tmp_path: Path, browser: Any) -> None:
+    folder = tmp_path / "cancer"
+    create_project(folder, "classification")
+    token = team.add_user("dana", "data-scientist")
+    env = team.remote_env(token)
+    assert shipline("run", env=env, cwd=folder).returncode == 0
+    config = folder / "shipline.yaml"
+    config.write_text(config.read_text().replace("learning_rate: 0.1", "learning_rate: 0.3"))
+    assert shipline("run", env=env, cwd=folder).returncode == 0
+    dana = _Visitor(browser, team)
+    dana.sign_in(token, "/runs")
+    dana.page.check("input[aria-label='compare run 1']")
+    dana.page.check("input[aria-label='compare run 2']")
+    dana.page.click("text=Compare the selected runs")
+    dana.page.wait_for_url(f"{team.url}/runs/compare?ids=2&ids=1")
+    differing = dana.page.locator("tr.differs").all_inner_texts()
+    assert any(text.startswith("param learning_rate") for text in differing), differing
+    assert not any(text.startswith("param seed") for text in differing)

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shipline import __version__
 from shipline.api import (
     controller_routes,
+    dashboard_admin,
     dashboard_pages,
     identity_routes,
     record_routes,
@@ -217,8 +218,16 @@ class _AnswerBugs:
             log.error("%s %s failed", scope.get("method"), scope.get("path"), exc_info=error)
             if started:
                 raise
-            body = {"error": "internal", "message": "internal error; see the server log"}
-            await JSONResponse(body, 500)(scope, receive, send)
+            if str(scope.get("path", "")).startswith(API_PREFIX):
+                body = {"error": "internal", "message": "internal error; see the server log"}
+                await JSONResponse(body, 500)(scope, receive, send)
+                return
+            from fastapi.responses import HTMLResponse
+
+            from shipline.api.dashboard_session import PAGE_HEADERS
+
+            text = "<!doctype html><title>Error</title><h1>Internal error</h1><p>See the log.</p>"
+            await HTMLResponse(text, 500, PAGE_HEADERS)(scope, receive, send)
 
 
 def create_app(server: ServerState) -> FastAPI:
@@ -243,6 +252,7 @@ def create_app(server: ServerState) -> FastAPI:
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(dashboard_pages.router)
+    app.include_router(dashboard_admin.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.add_exception_handler(ShiplineError, _error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -252,6 +252,42 @@ def runs_page(
     return page(request, "runs.html", context)
 
 
+@router.get("/runs/compare", response_class=HTMLResponse)
+def compare_runs(
+    request: Request,
+    session: Viewer,
+    server: Server,
+    ids: Annotated[list[int], Query(max_length=10)],
+) -> HTMLResponse:
+    """Two or more runs side by side: parameters and metrics, differences marked."""
+    from shipline.errors import UsageError
+    from shipline.pipeline import get_run
+
+    if len(set(ids)) < 2:
+        raise UsageError("pick two or more runs to compare")
+    session.principal.require_somewhere(Permission.READ)
+    runs = [get_run(server.db, run_id) for run_id in dict.fromkeys(ids)]
+    for run in runs:
+        session.principal.require(Permission.READ, run.model)
+    rows = []
+    for section, values in (
+        ("param", [r.params for r in runs]),
+        ("metric", [r.metrics for r in runs]),
+    ):
+        for key in sorted({k for v in values for k in v}):
+            shown = [_shown(v.get(key)) for v in values]
+            rows.append(
+                {"section": section, "key": key, "cells": shown, "differs": len(set(shown)) > 1}
+            )
+    return page(request, "compare.html", {"session": session, "runs": runs, "rows": rows})
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(run_id: int, request: Request, session: Viewer, server: Server) -> HTMLResponse:
     """One run: parameters, metrics, steps, error."""

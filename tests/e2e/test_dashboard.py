@@ -212,3 +212,19 @@ def test_runs_are_compared_side_by_side(team: TeamServer, tmp_path: Path, browse
     differing = dana.page.locator("tr.differs").all_inner_texts()
     assert any(text.startswith("param learning_rate") for text in differing), differing
     assert not any(text.startswith("param seed") for text in differing)
+    # The model page: the primary metric across versions, lineage, and tables that sort.
+    dana.page.goto(f"{team.url}/models/cancer")
+    chart = dana.page.locator("svg[aria-label='roc_auc per version']")
+    assert chart.locator("circle").count() == 2
+    versions = dana.page.locator("table.sortable").first
+    assert "cancer@v1" in versions.inner_text()  # the dataset each version was trained on
+    first_cells = lambda: versions.locator("tbody tr td:first-child").all_inner_texts()  # noqa: E731
+    assert first_cells() == ["2", "1"]
+    versions.locator("thead th").first.click()
+    assert first_cells() == ["1", "2"]
+    versions.locator("thead th").first.press("Enter")
+    assert first_cells() == ["2", "1"]
+    dana.page.fill("input.table-filter", "staging")
+    visible = versions.locator("tbody tr:visible td:first-child").all_inner_texts()
+    assert len(visible) == 1
+    assert "Nothing scheduled" in dana.text() and "No monitoring reports yet" in dana.text()

@@ -132,23 +132,44 @@ def models_page(request: Request, session: Viewer, server: Server) -> HTMLRespon
 @router.get("/models/{name}", response_class=HTMLResponse)
 def model_page(name: str, request: Request, session: Viewer, server: Server) -> HTMLResponse:
     """One model: production history, versions with their metrics."""
+    from datetime import UTC, datetime
+
+    from shipline.api.metric_chart import metric_chart
+    from shipline.controller.model_status import model_status
+    from shipline.monitoring.alarm import list_alarms
+    from shipline.monitoring.monitor_report import list_reports
     from shipline.registry import list_model_versions
     from shipline.registry.alias_period import alias_periods
 
     session.principal.require(Permission.READ, name)
     versions = list(reversed(list_model_versions(server.db, name)))
     metric_names = sorted({k for v in versions for k in v.metrics})[:6]
-    periods = list(reversed(alias_periods(server.db, name, "production")))
-    description = versions[0].details.get("description") if versions else None
+    primary = _primary_metric(versions)
+    points = [(v.version, v.metrics[primary]) for v in reversed(versions) if primary in v.metrics]
     context = {
         "session": session,
         "name": name,
-        "description": description,
+        "description": versions[0].details.get("description") if versions else None,
         "versions": versions,
         "metric_names": metric_names,
-        "periods": periods,
+        "primary": primary,
+        "chart": metric_chart(primary, points) if primary else "",
+        "periods": list(reversed(alias_periods(server.db, name, "production"))),
+        "status": model_status(server.db, name, datetime.now(UTC)),
+        "reports": list_reports(server.db, name, 20),
+        "alarms": list_alarms(server.db, True, name)[:20],
     }
     return page(request, "model.html", context)
+
+
+def _primary_metric(versions: list[Any]) -> str | None:
+    """The metric the model's gates judge first, else the first it records."""
+    for version in versions:
+        for rule in (version.details.get("gates") or {}).get("rules") or []:
+            if rule.get("metric") in version.metrics:
+                return str(rule["metric"])
+    names = sorted({k for v in versions for k in v.metrics})
+    return names[0] if names else None
 
 
 @router.get("/approvals", response_class=HTMLResponse)

@@ -27,6 +27,17 @@ def team(tmp_path: Path) -> Iterator[TeamServer]:
     assert server.stop() == 0
 
 
+def _screenshot(visitor: _Visitor, name: str, folder: Path) -> None:
+    """A full-page screenshot: into SHIPLINE_SCREENSHOTS (the README's images) when set."""
+    import os
+
+    target = Path(os.environ.get("SHIPLINE_SCREENSHOTS") or folder)
+    target.mkdir(parents=True, exist_ok=True)
+    visitor.page.set_viewport_size({"width": 1280, "height": 800})
+    visitor.page.screenshot(path=str(target / f"{name}.png"), full_page=True)
+    assert (target / f"{name}.png").stat().st_size > 10_000
+
+
 class _Visitor:
     """One person's browser context, recording every request and dialog."""
 
@@ -90,6 +101,7 @@ def test_the_review_journey_in_a_browser(team: TeamServer, tmp_path: Path, brows
     assert HOSTILE in page  # the requester's reason, shown as text
     missing_csrf = bob.context.request.post(f"{team.url}/approvals/1/approve", form={"reason": "x"})
     assert missing_csrf.status == 403
+    _screenshot(bob, "approval", tmp_path / "screenshots")
     bob.page.fill("#approve-reason", "looks good")
     bob.page.click("button.approve")
     bob.page.wait_for_url(f"{team.url}/approvals/1")
@@ -98,6 +110,11 @@ def test_the_review_journey_in_a_browser(team: TeamServer, tmp_path: Path, brows
     history = bob.page.inner_text("table.history")
     assert "approval" in history and "bob" in history
     assert HOSTILE in bob.text()  # the model's description, as text
+    _screenshot(bob, "model", tmp_path / "screenshots")
+    bob.page.goto(f"{team.url}/")
+    _screenshot(bob, "models", tmp_path / "screenshots")
+    bob.page.goto(f"{team.url}/runs")
+    _screenshot(bob, "runs", tmp_path / "screenshots")
 
     vera = _Visitor(browser, team)
     vera.sign_in(vera_token, "/approvals/1")
@@ -218,7 +235,10 @@ def test_runs_are_compared_side_by_side(team: TeamServer, tmp_path: Path, browse
     assert chart.locator("circle").count() == 2
     versions = dana.page.locator("table.sortable").first
     assert "cancer@v1" in versions.inner_text()  # the dataset each version was trained on
-    first_cells = lambda: versions.locator("tbody tr td:first-child").all_inner_texts()  # noqa: E731
+
+    def first_cells() -> list[str]:
+        return list(versions.locator("tbody tr td:first-child").all_inner_texts())
+
     assert first_cells() == ["2", "1"]
     versions.locator("thead th").first.click()
     assert first_cells() == ["1", "2"]

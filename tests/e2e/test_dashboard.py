@@ -248,3 +248,128 @@ def test_runs_are_compared_side_by_side(team: TeamServer, tmp_path: Path, browse
     visible = versions.locator("tbody tr:visible td:first-child").all_inner_texts()
     assert len(visible) == 1
     assert "Nothing scheduled" in dana.text() and "No monitoring reports yet" in dana.text()
+
+
+class _LoginProvider:
+    """An OpenID provider on loopback for browser sign-in: discovery, an authorization
+    endpoint that signs the configured person in at once, a token endpoint that checks the
+    PKCE verifier, and the JWKS."""
+
+    def __init__(self, person: str, groups: list[str]) -> None:
+        import threading
+        from http.server import ThreadingHTTPServer
+
+        from tests.e2e.test_team_sso import SigningKeys
+
+        self.keys = SigningKeys()
+        self.keys.new_key("k1")
+        self.person, self.groups = person, groups
+        self.codes: dict[str, dict[str, str]] = {}
+        self.token_requests: list[dict[str, str]] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.issuer = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def _handler(self) -> Any:
+        import base64
+        import hashlib
+        import json
+        import secrets
+        from http.server import BaseHTTPRequestHandler
+        from urllib.parse import parse_qs, urlencode
+
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _send(self, status: int, body: Any, location: str | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                if location:
+                    self.send_header("location", location)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                path, _, query = self.path.partition("?")
+                asked = {k: v[0] for k, v in parse_qs(query).items()}
+                if path == "/.well-known/openid-configuration":
+                    self._send(200, {
+                        "issuer": provider.issuer,
+                        "authorization_endpoint": f"{provider.issuer}/authorize",
+                        "token_endpoint": f"{provider.issuer}/token",
+                        "jwks_uri": f"{provider.issuer}/jwks.json",
+                    })  # fmt: skip
+                elif path == "/jwks.json":
+                    self._send(200, provider.keys.jwks())
+                elif path == "/authorize":
+                    code = secrets.token_urlsafe(16)
+                    provider.codes[code] = asked
+                    back = urlencode({"code": code, "state": asked["state"]})
+                    self._send(302, {}, f"{asked['redirect_uri']}?{back}")
+                else:
+                    self._send(404, {})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                provider.token_requests.append(form)
+                asked = provider.codes.pop(form.get("code", ""), None)
+                digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+                challenge = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+                if asked is None or challenge != asked["code_challenge"]:
+                    self._send(400, {"error": "invalid_grant"})
+                    return
+                token = provider.keys.token(
+                    iss=provider.issuer,
+                    aud=asked["client_id"],
+                    nonce=asked["nonce"],
+                    preferred_username=provider.person,
+                    sub=f"sub-{provider.person}",
+                    groups=provider.groups,
+                )
+                self._send(200, {"id_token": token, "token_type": "Bearer"})
+
+            def log_message(self, *_: Any) -> None:
+                return None
+
+        return Handler
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def test_single_sign_on_in_the_browser(tmp_path: Path, browser: Any) -> None:
+    provider = _LoginProvider("olga", ["approvers"])
+    settings = {
+        "SHIPLINE_OIDC_ISSUER": provider.issuer,
+        "SHIPLINE_OIDC_AUDIENCE": "shipline-api",
+        "SHIPLINE_OIDC_JWKS_URL": f"{provider.issuer}/jwks.json",
+        "SHIPLINE_OIDC_ROLES": "approvers=approver",
+        "SHIPLINE_OIDC_CLIENT_ID": "shipline-dashboard",
+    }
+    db = f"sqlite:///{tmp_path / 'meta.db'}"
+    team = start_team_server(tmp_path / "server", db, str(tmp_path / "store"), settings)
+    try:
+        olga = _Visitor(browser, team)
+        olga.page.goto(f"{team.url}/sign-in?next=/approvals")
+        olga.page.click("a.sso")
+        olga.page.wait_for_url(f"{team.url}/approvals")
+        assert "olga" in olga.page.inner_text("header")
+        assert "No approvals yet" in olga.text()
+        exchange = provider.token_requests[-1]
+        assert exchange["client_id"] == "shipline-dashboard" and exchange["code_verifier"]
+        with team.client(team.admin_token) as admin:
+            opened = admin.get("/audit", params={"action": "session.open"}).json()
+            assert opened[-1]["actor"] == "olga" and opened[-1]["after"].find("oidc sub-olga") > 0
+        # A replayed callback (the same state and code) is refused.
+        replay = olga.context.request.get(
+            f"{team.url}/sign-in/oidc/callback?state=used&code=stolen", max_redirects=0
+        )
+        assert replay.status == 401
+    finally:
+        provider.stop()
+        assert team.stop() == 0

@@ -26,32 +26,12 @@ ISSUER = "https://idp.example.test"
 AUDIENCE = "shipline"
 
 
-class IdentityProvider:
-    """Signing keys and the JWKS document that publishes the public halves."""
+class SigningKeys:
+    """An identity provider's signing keys: the JWKS that publishes them, and tokens."""
 
     def __init__(self) -> None:
         self.keys: dict[str, rsa.RSAPrivateKey] = {}
         self.published: list[str] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.jwks_url = f"http://127.0.0.1:{self._server.server_address[1]}/jwks.json"
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = json.dumps(provider.jwks()).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_: Any) -> None:
-                return None
-
-        return Handler
 
     def new_key(self, kid: str, publish: bool = True) -> None:
         """A fresh RSA key (published in the JWKS unless told not to)."""
@@ -90,6 +70,33 @@ class IdentityProvider:
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
         )
+
+
+class IdentityProvider(SigningKeys):
+    """Signing keys, and their JWKS served on loopback."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.jwks_url = f"http://127.0.0.1:{self._server.server_address[1]}/jwks.json"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = json.dumps(provider.jwks()).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: Any) -> None:
+                return None
+
+        return Handler
 
     def stop(self) -> None:
         """Stop serving the JWKS and close its socket."""

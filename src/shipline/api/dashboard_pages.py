@@ -53,9 +53,58 @@ def page(request: Request, name: str, context: dict[str, Any], status: int = 200
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
-def sign_in_page(request: Request, next: str = "/") -> HTMLResponse:
-    """The sign-in form."""
-    return page(request, "sign_in.html", {"session": None, "next": _local(next)})
+def sign_in_page(request: Request, server: Server, next: str = "/") -> HTMLResponse:
+    """The sign-in form (and single sign-on, when configured)."""
+    context = {"session": None, "next": _local(next), "sso": _sso(server) is not None}
+    return page(request, "sign_in.html", context)
+
+
+def _sso(server: ServerState) -> Any:
+    """The SSO verifier when browser sign-in is configured (a client id), else None."""
+    if server.oidc is None or server.oidc.settings.client_id is None:
+        return None
+    return server.oidc
+
+
+@router.get("/sign-in/oidc")
+def sso_start(request: Request, server: Server, next: str = "/") -> Response:
+    """Off to the identity provider (authorization code flow with PKCE)."""
+    from shipline.errors import UsageError
+    from shipline.identity.oidc_login import begin_login
+
+    verifier = _sso(server)
+    if verifier is None:
+        raise UsageError("single sign-on is not configured on this server")
+    redirect = str(request.url_for("sso_callback"))
+    target = begin_login(server.db, verifier, redirect, _local(next))
+    return RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
+
+
+@router.get("/sign-in/oidc/callback", name="sso_callback")
+def sso_callback(
+    request: Request,
+    server: Server,
+    state: Annotated[str, Query(max_length=200)] = "",
+    code: Annotated[str, Query(max_length=4000)] = "",
+    error: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    """Back from the identity provider: verify, open a session, go on."""
+    from shipline.identity.oidc_login import finish_login
+    from shipline.identity.ui_session import open_session
+
+    verifier = _sso(server)
+    try:
+        if verifier is None or error or not code:
+            raise UnauthenticatedError(f"single sign-on did not complete ({error or 'no code'})")
+        redirect = str(request.url_for("sso_callback"))
+        principal, target = finish_login(server.db, verifier, redirect, state, code)
+    except UnauthenticatedError as refused:
+        context = {"session": None, "next": "/", "problem": str(refused), "sso": True}
+        return page(request, "sign_in.html", context, 401)
+    cookie, _ = open_session(server.db, principal)
+    answer = RedirectResponse(_local(target), status_code=303, headers=PAGE_HEADERS)
+    answer.set_cookie(**session_cookie(request, cookie))
+    return answer
 
 
 @router.post("/sign-in")

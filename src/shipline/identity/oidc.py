@@ -34,6 +34,9 @@ class OidcSettings:
     # An unknown key id refetches the JWKS at most this often (a flood of made-up key ids
     # cannot hammer the provider); a rotated key is accepted after at most this long.
     refetch_after_s: float = 30.0
+    # Browser sign-in (authorization code flow with PKCE) when a client id is set.
+    client_id: str | None = None
+    client_secret: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> OidcSettings | None:
@@ -54,6 +57,8 @@ class OidcSettings:
             groups_claim=environ.get("SHIPLINE_OIDC_GROUPS_CLAIM", "groups").strip(),
             name_claim=environ.get("SHIPLINE_OIDC_NAME_CLAIM", "preferred_username").strip(),
             refetch_after_s=_seconds(environ.get("SHIPLINE_OIDC_JWKS_REFETCH_S", "30")),
+            client_id=environ.get("SHIPLINE_OIDC_CLIENT_ID", "").strip() or None,
+            client_secret=environ.get("SHIPLINE_OIDC_CLIENT_SECRET", "").strip() or None,
         )
 
 
@@ -96,8 +101,11 @@ class OidcVerifier:
             cooldown_duration=settings.refetch_after_s,
         )
 
-    def principal(self, token: str) -> Principal:
-        """The principal a JWT stands for, or ``UnauthenticatedError`` saying why not."""
+    def principal(
+        self, token: str, audience: str | None = None, nonce: str | None = None
+    ) -> Principal:
+        """The principal a JWT stands for, or ``UnauthenticatedError`` saying why not
+        (``audience``: an ID token's client id; ``nonce``: the one the login sent)."""
         import jwt
 
         try:
@@ -109,7 +117,7 @@ class OidcVerifier:
                 token,
                 key=key,
                 algorithms=list(_ALGORITHMS),
-                audience=self.settings.audience,
+                audience=audience or self.settings.audience,
                 issuer=self.settings.issuer,
                 options={"require": ["exp", "iss", "aud", "sub"]},
                 leeway=30,
@@ -118,6 +126,8 @@ class OidcVerifier:
             raise UnauthenticatedError(f"JWT key not found: {error}") from None
         except jwt.InvalidTokenError as error:
             raise UnauthenticatedError(f"JWT refused: {error}") from None
+        if nonce is not None and claims.get("nonce") != nonce:
+            raise UnauthenticatedError("JWT refused: its nonce is not the login's")
         return self._principal(claims)
 
     def _principal(self, claims: dict[str, Any]) -> Principal:

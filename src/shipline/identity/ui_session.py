@@ -11,10 +11,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from sqlalchemy import delete, select, update
 
 from shipline.errors import UnauthenticatedError
-from shipline.identity.principal import Principal
+from shipline.identity.principal import Grant, Principal
+from shipline.identity.role import Role
 from shipline.identity.user import user_grants
 from shipline.store import Database
 from shipline.store.audit_log import parse_stamp, stamp
@@ -41,6 +43,10 @@ def open_session(db: Database, principal: Principal) -> tuple[str, Session]:
     """A new session for ``principal``; returns the cookie value (shown once) and it."""
     cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     now = stamp(datetime.now(UTC))
+    # A single sign-on session keeps the roles the provider's groups gave at sign-in.
+    grants = None
+    if principal.token_id is None:
+        grants = orjson.dumps([[str(g.role), g.model] for g in principal.grants]).decode()
     with db.write(principal.name) as tx:
         tx.conn.execute(
             ui_sessions.insert().values(
@@ -50,6 +56,7 @@ def open_session(db: Database, principal: Principal) -> tuple[str, Session]:
                 csrf=csrf,
                 created_at=now,
                 last_seen_at=now,
+                grants=grants,
             )
         )
         tx.record("session.open", f"user:{principal.name}", None, {"via": principal.via})
@@ -69,14 +76,17 @@ def resume_session(db: Database, cookie: str, idle: timedelta = IDLE) -> Session
         ).first()
         if row is None or parse_stamp(row.last_seen_at) + idle <= now:
             raise refused
-        via = "session"
+        via = "oidc (dashboard)"
         if row.token_id is not None:
             token = conn.execute(select(api_tokens).where(api_tokens.c.id == row.token_id)).one()
             expired = token.expires_at is not None and parse_stamp(token.expires_at) <= now
             if token.revoked_at is not None or expired:
                 raise refused
             via = f"token {row.token_id} (dashboard)"
-        grants = user_grants(conn, row.user)
+        if row.grants is not None:
+            grants = tuple(Grant(Role(role), model) for role, model in orjson.loads(row.grants))
+        else:
+            grants = user_grants(conn, row.user)
     if parse_stamp(row.last_seen_at) + _SEEN_EVERY <= now:
         with db.write(row.user) as tx:
             tx.conn.execute(

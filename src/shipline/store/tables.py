@@ -26,6 +26,7 @@ __all__ = [
     "model_versions",
     "models",
     "monitor_reports",
+    "oidc_logins",
     "role_grants",
     "run_metrics",
     "run_steps",
@@ -391,4 +392,19 @@ ui_sessions = Table(
     Column("csrf", String(64), nullable=False),
     Column("created_at", String(32), nullable=False),
     Column("last_seen_at", String(32), nullable=False),
+    # A single sign-on session's roles (JSON), from the identity provider's groups at sign-in;
+    # null for a token sign-in, whose roles are read from the grants at every request.
+    Column("grants", Text, nullable=True),
+)
+
+# A single sign-on login between the redirect to the identity provider and its return: the
+# state's hash, the PKCE verifier and the nonce the ID token must carry.
+oidc_logins = Table(
+    "oidc_logins",
+    metadata,
+    Column("state_hash", String(64), primary_key=True),
+    Column("verifier", String(128), nullable=False),
+    Column("nonce", String(64), nullable=False),
+    Column("next", String(500), nullable=False),
+    Column("created_at", String(32), nullable=False),
 )

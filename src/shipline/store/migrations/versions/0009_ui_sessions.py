@@ -1,4 +1,4 @@
-"""Dashboard sign-in sessions.
+"""Dashboard sign-in sessions, and single sign-on logins in flight.
 
 Revision ID: 0009
 Revises: 0008
@@ -16,7 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Create ui_sessions."""
+    """Create ui_sessions and oidc_logins."""
     op.create_table(
         "ui_sessions",
         sa.Column("id_hash", sa.String(64), primary_key=True),
@@ -25,9 +25,19 @@ def upgrade() -> None:
         sa.Column("csrf", sa.String(64), nullable=False),
         sa.Column("created_at", sa.String(32), nullable=False),
         sa.Column("last_seen_at", sa.String(32), nullable=False),
+        sa.Column("grants", sa.Text, nullable=True),
+    )
+    op.create_table(
+        "oidc_logins",
+        sa.Column("state_hash", sa.String(64), primary_key=True),
+        sa.Column("verifier", sa.String(128), nullable=False),
+        sa.Column("nonce", sa.String(64), nullable=False),
+        sa.Column("next", sa.String(500), nullable=False),
+        sa.Column("created_at", sa.String(32), nullable=False),
     )
 
 
 def downgrade() -> None:
     """Drop what upgrade added."""
+    op.drop_table("oidc_logins")
     op.drop_table("ui_sessions")

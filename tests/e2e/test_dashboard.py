@@ -373,3 +373,34 @@ def test_single_sign_on_in_the_browser(tmp_path: Path, browser: Any) -> None:
     finally:
         provider.stop()
         assert team.stop() == 0
+
+
+def test_an_approval_shows_how_the_training_data_moved(
+    team: TeamServer, tmp_path: Path, browser: Any
+) -> None:
+    import pandas as pd
+
+    folder = tmp_path / "cancer"
+    create_project(folder, "classification")
+    dana = team.remote_env(team.add_user("dana", "data-scientist"))
+    erin = team.remote_env(team.add_user("erin", "ml-engineer"))
+    bob_token = team.add_user("bob", "approver")
+    assert shipline("run", env=dana, cwd=folder).returncode == 0
+    shipline("promote", "cancer", "1", "--to", "production", env=erin, cwd=folder)
+    with team.client(bob_token) as bob_api:
+        assert bob_api.post("/approvals/1/approve", json={}).json()["status"] == "approved"
+    data = folder / "data" / "breast_cancer.csv"
+    frame = pd.read_csv(data)
+    numeric = frame.columns.drop(["benign", "sample_id"])
+    frame[numeric] = frame[numeric] * 1.6
+    frame.to_csv(data, index=False)
+    config = folder / "shipline.yaml"
+    config.write_text(config.read_text().replace("max_drop: 0.01", "max_drop: 1.0"))
+    ran = shipline("run", env=dana, cwd=folder)
+    assert "registered cancer:2" in ran.stdout, ran.stdout + ran.stderr
+    shipline("promote", "cancer", "2", "--to", "production", env=erin, cwd=folder)
+    bob = _Visitor(browser, team)
+    bob.sign_in(bob_token, "/approvals/2")
+    assert "Training data: cancer:2 against cancer:1" in bob.text()
+    assert "DATASET DRIFT" in bob.text()
+    assert bob.page.locator("table.drift tbody tr").count() == len(numeric)

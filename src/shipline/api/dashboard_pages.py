@@ -255,6 +255,15 @@ def approval_page(
             current = None
     names = sorted(set(candidate.metrics) | set(current.metrics if current else {}))
     gates = (candidate.details.get("gates") or {}).get("rules") or []
+    drift, drift_problem = None, None
+    if current is not None and current.version != candidate.version:
+        from shipline.errors import ShiplineError
+        from shipline.monitoring.version_drift import training_drift
+
+        try:
+            drift = training_drift(server.db, server.store, candidate, current)
+        except (ShiplineError, KeyError, ValueError) as error:
+            drift_problem = f"cannot compare the training data: {error}"
     context = {
         "session": session,
         "approval": approval,
@@ -262,6 +271,8 @@ def approval_page(
         "current": current,
         "metric_names": names,
         "gates": gates,
+        "drift": drift,
+        "drift_problem": drift_problem,
         "may_decide": principal.may(Permission.APPROVE, approval.model),
     }
     return page(request, "approval.html", context)

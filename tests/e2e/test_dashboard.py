@@ -404,3 +404,16 @@ def test_an_approval_shows_how_the_training_data_moved(
     assert "Training data: cancer:2 against cancer:1" in bob.text()
     assert "DATASET DRIFT" in bob.text()
     assert bob.page.locator("table.drift tbody tr").count() == len(numeric)
+    # A monitoring report (the drifted file against production) opens whole under the CSP.
+    ops = {**team.server_env, "SHIPLINE_USER": "ops"}
+    monitored = shipline(
+        "monitor", "cancer@production", "--current", str(data), env=ops, cwd=folder
+    )
+    assert monitored.returncode == 1 and "DRIFTED" in monitored.stdout  # drift: exit 1
+    refused: list[str] = []
+    bob.page.on("console", lambda message: refused.append(message.text))
+    bob.page.goto(f"{team.url}/models/cancer")
+    bob.page.click("a[href='/monitoring/reports/1']")
+    assert "DATASET DRIFT" in bob.page.inner_text("body")
+    assert bob.page.locator("svg[aria-label='drift score per column'] rect.score").count() > 0
+    assert [m for m in refused if "Content Security Policy" in m] == []

@@ -380,6 +380,34 @@ def run_page(run_id: int, request: Request, session: Viewer, server: Server) -> 
     return page(request, "run.html", {"session": session, "run": run})
 
 
+@router.get("/monitoring/reports/{report_id}", response_class=HTMLResponse)
+def monitoring_report(report_id: int, session: Viewer, server: Server) -> HTMLResponse:
+    """A stored monitoring report: per-column drift scores, histograms, quality, history."""
+    from shipline.monitoring.monitor_report import get_report, report_page
+
+    session.principal.require_somewhere(Permission.READ)
+    session.principal.require(Permission.READ, get_report(server.db, report_id).model)
+    html = report_page(server.db, server.store, report_id)
+    return HTMLResponse(html, headers=_with_inline_style(html))
+
+
+def _with_inline_style(html: str) -> dict[str, str]:
+    """The page headers, the CSP admitting exactly the report's own <style> by its hash."""
+    import base64
+    import hashlib
+    import re
+
+    styles = re.findall(r"<style>(.*?)</style>", html, re.DOTALL)
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
+        for s in styles
+    )
+    policy = PAGE_HEADERS["content-security-policy"].replace(
+        "style-src 'self'", f"style-src 'self' {hashes}".rstrip()
+    )
+    return {**PAGE_HEADERS, "content-security-policy": policy}
+
+
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, session: Viewer, server: Server) -> HTMLResponse:
     """The newest events and whether the chain verifies."""

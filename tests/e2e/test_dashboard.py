@@ -417,3 +417,33 @@ def test_an_approval_shows_how_the_training_data_moved(
     assert "DATASET DRIFT" in bob.page.inner_text("body")
     assert bob.page.locator("svg[aria-label='drift score per column'] rect.score").count() > 0
     assert [m for m in refused if "Content Security Policy" in m] == []
+
+
+def test_filters_cards_and_idle_sessions(team: TeamServer, tmp_path: Path, browser: Any) -> None:
+    from shipline.store import open_database
+    from shipline.store.tables import ui_sessions
+
+    folder = tmp_path / "cancer"
+    create_project(folder, "classification")
+    token = team.add_user("dana", "data-scientist", "approver")
+    assert shipline("run", env=team.remote_env(token), cwd=folder).returncode == 0
+    dana = _Visitor(browser, team)
+    dana.sign_in(token, "/runs?trigger=controller")
+    assert "No runs match" in dana.text()
+    dana.page.goto(f"{team.url}/runs?trigger=manual")
+    assert dana.page.locator("a[href='/runs/1']").count() == 1
+    dana.page.goto(f"{team.url}/models/cancer")
+    dana.page.click("a[aria-label='model card of version 1']")
+    assert "cancer" in dana.page.inner_text("pre.card-text")
+    dana.page.goto(f"{team.url}/audit?action=model.version.register")
+    rows = dana.page.locator("table.sortable tbody tr").all_inner_texts()
+    assert len(rows) == 1 and "dana" in rows[0]
+    # Eight idle hours later the session is over.
+    db = open_database(team.server_env["SHIPLINE_DB"])
+    try:
+        with db.write("test") as tx:
+            tx.conn.execute(ui_sessions.update().values(last_seen_at="2020-01-01T00:00:00.000000Z"))
+    finally:
+        db.close()
+    dana.page.goto(f"{team.url}/runs")
+    assert dana.page.url.startswith(f"{team.url}/sign-in")

@@ -58,6 +58,16 @@ def test_the_server_speaks_tls_when_given_a_certificate(tmp_path: Path) -> None:
         assert url.startswith("https://")
         answer = httpx.get(f"{url}/api/v1/health", verify=ssl.create_default_context(cafile=cert))
         assert answer.status_code == 200
+        # Over TLS the dashboard's session cookie is Secure.
+        boot = shipline("users", "add", "tia", "--role", "viewer", env=env, cwd=tmp_path)
+        signed = httpx.post(
+            f"{url}/sign-in",
+            data={"token": boot.stdout.strip(), "next": "/"},
+            verify=ssl.create_default_context(cafile=cert),
+        )
+        assert signed.status_code == 303
+        cookie = signed.headers["set-cookie"].lower()
+        assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
         with pytest.raises(httpx.HTTPError):
             httpx.get(url.replace("https://", "http://") + "/api/v1/health", timeout=10)
     finally:

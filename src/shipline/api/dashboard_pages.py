@@ -211,6 +211,23 @@ def model_page(name: str, request: Request, session: Viewer, server: Server) -> 
     return page(request, "model.html", context)
 
 
+@router.get("/models/{name}/versions/{number}/card", response_class=HTMLResponse)
+def model_card(
+    name: str, number: int, request: Request, session: Viewer, server: Server
+) -> HTMLResponse:
+    """A version's model card (what it is for, its data, metrics, gates, bias, lineage)."""
+    from shipline.artifacts import read_manifest
+    from shipline.registry import resolve_model_version
+
+    session.principal.require(Permission.READ, name)
+    with server.db.read() as conn:
+        version = resolve_model_version(conn, f"{name}:{number}")
+    files = {e.path: e.digest for e in read_manifest(server.store, version.card_digest).entries}
+    card = server.store.read_bytes(files["card.md"]).decode()
+    context = {"session": session, "version": version, "card": card}
+    return page(request, "card.html", context)
+
+
 def _primary_metric(versions: list[Any]) -> str | None:
     """The metric the model's gates judge first, else the first it records."""
     for version in versions:
@@ -312,21 +329,35 @@ def runs_page(
     server: Server,
     model: Annotated[str | None, Query(max_length=100)] = None,
     status: Annotated[str | None, Query(max_length=20)] = None,
+    trigger: Annotated[str | None, Query(max_length=100)] = None,
     before: Annotated[int | None, Query(ge=1)] = None,
 ) -> HTMLResponse:
-    """Runs, newest first, by model and status, a page at a time."""
+    """Runs, newest first, by model, status and trigger, a page at a time."""
     from shipline.pipeline.run_record import list_runs
 
     session.principal.require(Permission.READ, model or None)
-    runs = list_runs(server.db, model or None, _PAGE_SIZE + 1, status=status or None, before=before)
+    runs = list_runs(
+        server.db,
+        model or None,
+        _PAGE_SIZE + 1,
+        status=status or None,
+        trigger=trigger or None,
+        before=before,
+    )
     more = len(runs) > _PAGE_SIZE
     runs = runs[:_PAGE_SIZE]
-    query = {"model": model or "", "status": status or "", "before": runs[-1].id if runs else 0}
+    query = {
+        "model": model or "",
+        "status": status or "",
+        "trigger": trigger or "",
+        "before": runs[-1].id if runs else 0,
+    }
     context = {
         "session": session,
         "runs": runs,
         "model": model,
         "status": status,
+        "trigger": trigger,
         "more": more,
         "next_query": urlencode(query),
     }
@@ -409,14 +440,27 @@ def _with_inline_style(html: str) -> dict[str, str]:
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit_page(request: Request, session: Viewer, server: Server) -> HTMLResponse:
-    """The newest events and whether the chain verifies."""
+def audit_page(
+    request: Request,
+    session: Viewer,
+    server: Server,
+    action: Annotated[str | None, Query(max_length=100)] = None,
+    target: Annotated[str | None, Query(max_length=300)] = None,
+) -> HTMLResponse:
+    """The newest events (of one action, or targets starting with a prefix) and whether the
+    chain verifies."""
     from shipline.audit import list_events
     from shipline.audit.state_check import verify_audit
 
     session.principal.require(Permission.READ_AUDIT)
-    events = list(reversed(list_events(server.db, 200)))
-    context = {"session": session, "events": events, "verification": verify_audit(server.db)}
+    events = list(reversed(list_events(server.db, 200, target or None, action or None)))
+    context = {
+        "session": session,
+        "events": events,
+        "verification": verify_audit(server.db),
+        "action": action or "",
+        "target": target or "",
+    }
     return page(request, "audit.html", context)
 
 

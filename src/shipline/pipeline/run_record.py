@@ -273,6 +273,7 @@ def list_runs(
     where: MetricFilter | None = None,
     *,
     status: str | None = None,
+    trigger: str | None = None,
     before: int | None = None,
 ) -> list[RunRecord]:
     """The newest runs, newest first (of one model, matching a metric filter, with a status,
@@ -284,6 +285,8 @@ def list_runs(
         query = query.where(where.condition(db.dialect))
     if status is not None:
         query = query.where(runs.c.status == status)
+    if trigger is not None:  # "manual", or a kind such as "controller: new_data"
+        query = query.where(runs.c.trigger.startswith(trigger, autoescape=True))
     if before is not None:
         query = query.where(runs.c.id < before)
     with db.read() as conn:

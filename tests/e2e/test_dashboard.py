@@ -108,7 +108,8 @@ def test_the_review_journey_in_a_browser(team: TeamServer, tmp_path: Path, brows
     assert "approved" in bob.text() and "bob: approve" in bob.text()
     bob.page.goto(f"{team.url}/models/cancer")
     history = bob.page.inner_text("table.history")
-    assert "approval" in history and "bob" in history
+    assert "approval" in history and "bob" in history and "erin" in history  # asked, approved
+    assert "dana" in bob.page.inner_text("table.history-staging")  # her run staged it
     assert HOSTILE in bob.text()  # the model's description, as text
     _screenshot(bob, "model", tmp_path / "screenshots")
     bob.page.goto(f"{team.url}/")

@@ -204,6 +204,7 @@ def model_page(name: str, request: Request, session: Viewer, server: Server) -> 
         "primary": primary,
         "chart": metric_chart(primary, points) if primary else "",
         "periods": list(reversed(alias_periods(server.db, name, "production"))),
+        "staging": list(reversed(alias_periods(server.db, name, "staging")))[:20],
         "status": model_status(server.db, name, datetime.now(UTC)),
         "reports": list_reports(server.db, name, 20),
         "alarms": list_alarms(server.db, True, name)[:20],

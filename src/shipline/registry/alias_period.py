@@ -26,6 +26,7 @@ class AliasPeriod:
     moved_by: str
     approved_by: tuple[str, ...]
     reason: str | None
+    asked_by: str | None = None  # who asked for the move, when an approval made it
 
 
 def alias_periods(db: Database, name: str, alias: str) -> list[AliasPeriod]:
@@ -34,10 +35,12 @@ def alias_periods(db: Database, name: str, alias: str) -> list[AliasPeriod]:
     periods = []
     for move, following in zip(moves, [*moves[1:], None][: len(moves)], strict=True):
         approvers: tuple[str, ...] = ()
+        asked_by = None
         found = _APPROVAL.match(move.reason or "") if move.kind == "approval" else None
         if found:
-            decisions = get_approval(db, int(found.group(1))).decisions
-            approvers = tuple(d["actor"] for d in decisions if d["decision"] == "approve")
+            approval = get_approval(db, int(found.group(1)))
+            approvers = tuple(d["actor"] for d in approval.decisions if d["decision"] == "approve")
+            asked_by = approval.requested_by
         periods.append(
             AliasPeriod(
                 move.to_version,
@@ -47,6 +50,7 @@ def alias_periods(db: Database, name: str, alias: str) -> list[AliasPeriod]:
                 move.actor,
                 approvers,
                 move.reason,
+                asked_by,
             )
         )
     return periods

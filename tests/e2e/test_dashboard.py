@@ -433,6 +433,9 @@ def test_filters_cards_and_idle_sessions(team: TeamServer, tmp_path: Path, brows
     assert "No runs match" in dana.text()
     dana.page.goto(f"{team.url}/runs?trigger=manual")
     assert dana.page.locator("a[href='/runs/1']").count() == 1
+    dana.page.goto(f"{team.url}/runs/1")
+    why = dana.page.locator("td.why").all_inner_texts()
+    assert why[0].startswith("ran because no earlier run of this model reached this step")
     dana.page.goto(f"{team.url}/models/cancer")
     dana.page.click("a[aria-label='model card of version 1']")
     assert "cancer" in dana.page.inner_text("pre.card-text")
@@ -448,3 +451,35 @@ def test_filters_cards_and_idle_sessions(team: TeamServer, tmp_path: Path, brows
         db.close()
     dana.page.goto(f"{team.url}/runs")
     assert dana.page.url.startswith(f"{team.url}/sign-in")
+
+
+def test_run_pages_say_why_and_approvals_show_bias(team: TeamServer, browser: Any) -> None:
+    from shipline.pipeline.run_record import start_run
+    from shipline.registry import promote, register_version
+    from shipline.store import open_database
+    from shipline.store.blob_kinds import record_kinds
+
+    db = open_database(team.server_env["SHIPLINE_DB"])
+    try:
+        run_id = start_run(db, "alice", "loans", "manual", {}, "0" * 64, {}, {"note": HOSTILE})
+        bias = {
+            "positive_class": 1,
+            "columns": {
+                "region": {"metric": "demographic_parity_difference", "value": 0.31, "max": 0.1,
+                           "passed": False, "selection_rate": {}, "true_positive_rate": {}},
+            },
+        }  # fmt: skip
+        with db.write("alice") as tx:
+            record_kinds(tx.conn, {"a" * 64: "model"})
+            details = {"metrics": {"auc": 0.8}, "bias": bias}
+            register_version(tx, "loans", run_id, "a" * 64, "a" * 64, details)
+        promote(db, "loans", 1, "production", "erin")
+    finally:
+        db.close()
+    token = team.add_user("bob", "approver")
+    bob = _Visitor(browser, team)
+    bob.sign_in(token, "/approvals/1")
+    verdicts = bob.page.inner_text("table.bias")
+    assert "region" in verdicts and "0.3100" in verdicts and "FAILED" in verdicts
+    bob.page.goto(f"{team.url}/runs/{run_id}")
+    assert HOSTILE in bob.text() and bob.dialogs == []  # a hostile run parameter, as text

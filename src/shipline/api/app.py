@@ -18,6 +18,7 @@ from shipline import __version__
 from shipline.api import (
     controller_routes,
     dashboard_admin,
+    dashboard_model_pages,
     dashboard_pages,
     identity_routes,
     record_routes,
@@ -252,6 +253,7 @@ def create_app(server: ServerState) -> FastAPI:
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(dashboard_pages.router)
+    app.include_router(dashboard_model_pages.router)
     app.include_router(dashboard_admin.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.add_exception_handler(ShiplineError, _error)

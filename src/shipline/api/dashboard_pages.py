@@ -178,67 +178,6 @@ def models_page(request: Request, session: Viewer, server: Server) -> HTMLRespon
     return page(request, "models.html", {"session": session, "models": models})
 
 
-@router.get("/models/{name}", response_class=HTMLResponse)
-def model_page(name: str, request: Request, session: Viewer, server: Server) -> HTMLResponse:
-    """One model: production history, versions with their metrics."""
-    from datetime import UTC, datetime
-
-    from shipline.api.metric_chart import metric_chart
-    from shipline.controller.model_status import model_status
-    from shipline.monitoring.alarm import list_alarms
-    from shipline.monitoring.monitor_report import list_reports
-    from shipline.registry import list_model_versions
-    from shipline.registry.alias_period import alias_periods
-
-    session.principal.require(Permission.READ, name)
-    versions = list(reversed(list_model_versions(server.db, name)))
-    metric_names = sorted({k for v in versions for k in v.metrics})[:6]
-    primary = _primary_metric(versions)
-    points = [(v.version, v.metrics[primary]) for v in reversed(versions) if primary in v.metrics]
-    context = {
-        "session": session,
-        "name": name,
-        "description": versions[0].details.get("description") if versions else None,
-        "versions": versions,
-        "metric_names": metric_names,
-        "primary": primary,
-        "chart": metric_chart(primary, points) if primary else "",
-        "periods": list(reversed(alias_periods(server.db, name, "production"))),
-        "staging": list(reversed(alias_periods(server.db, name, "staging")))[:20],
-        "status": model_status(server.db, name, datetime.now(UTC)),
-        "reports": list_reports(server.db, name, 20),
-        "alarms": list_alarms(server.db, True, name)[:20],
-    }
-    return page(request, "model.html", context)
-
-
-@router.get("/models/{name}/versions/{number}/card", response_class=HTMLResponse)
-def model_card(
-    name: str, number: int, request: Request, session: Viewer, server: Server
-) -> HTMLResponse:
-    """A version's model card (what it is for, its data, metrics, gates, bias, lineage)."""
-    from shipline.artifacts import read_manifest
-    from shipline.registry import resolve_model_version
-
-    session.principal.require(Permission.READ, name)
-    with server.db.read() as conn:
-        version = resolve_model_version(conn, f"{name}:{number}")
-    files = {e.path: e.digest for e in read_manifest(server.store, version.card_digest).entries}
-    card = server.store.read_bytes(files["card.md"]).decode()
-    context = {"session": session, "version": version, "card": card}
-    return page(request, "card.html", context)
-
-
-def _primary_metric(versions: list[Any]) -> str | None:
-    """The metric the model's gates judge first, else the first it records."""
-    for version in versions:
-        for rule in (version.details.get("gates") or {}).get("rules") or []:
-            if rule.get("metric") in version.metrics:
-                return str(rule["metric"])
-    names = sorted({k for v in versions for k in v.metrics})
-    return names[0] if names else None
-
-
 @router.get("/approvals", response_class=HTMLResponse)
 def approvals_page(request: Request, session: Viewer, server: Server) -> HTMLResponse:
     """The queue: pending first, then the latest decided."""
@@ -289,6 +228,7 @@ def approval_page(
         "current": current,
         "metric_names": names,
         "gates": gates,
+        "bias": (candidate.details.get("bias") or {}).get("columns") or {},
         "drift": drift,
         "drift_problem": drift_problem,
         "may_decide": principal.may(Permission.APPROVE, approval.model),
@@ -405,39 +345,13 @@ def _shown(value: Any) -> str:
 def run_page(run_id: int, request: Request, session: Viewer, server: Server) -> HTMLResponse:
     """One run: parameters, metrics, steps, error."""
     from shipline.pipeline import get_run
+    from shipline.pipeline.cache_explanation import explain_step
 
     session.principal.require_somewhere(Permission.READ)
     run = get_run(server.db, run_id)
     session.principal.require(Permission.READ, run.model)
-    return page(request, "run.html", {"session": session, "run": run})
-
-
-@router.get("/monitoring/reports/{report_id}", response_class=HTMLResponse)
-def monitoring_report(report_id: int, session: Viewer, server: Server) -> HTMLResponse:
-    """A stored monitoring report: per-column drift scores, histograms, quality, history."""
-    from shipline.monitoring.monitor_report import get_report, report_page
-
-    session.principal.require_somewhere(Permission.READ)
-    session.principal.require(Permission.READ, get_report(server.db, report_id).model)
-    html = report_page(server.db, server.store, report_id)
-    return HTMLResponse(html, headers=_with_inline_style(html))
-
-
-def _with_inline_style(html: str) -> dict[str, str]:
-    """The page headers, the CSP admitting exactly the report's own <style> by its hash."""
-    import base64
-    import hashlib
-    import re
-
-    styles = re.findall(r"<style>(.*?)</style>", html, re.DOTALL)
-    hashes = " ".join(
-        "'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
-        for s in styles
-    )
-    policy = PAGE_HEADERS["content-security-policy"].replace(
-        "style-src 'self'", f"style-src 'self' {hashes}".rstrip()
-    )
-    return {**PAGE_HEADERS, "content-security-policy": policy}
+    why = {s.step: explain_step(server.db, run.id, s.step) for s in run.steps if s.cache_key}
+    return page(request, "run.html", {"session": session, "run": run, "why": why})
 
 
 @router.get("/audit", response_class=HTMLResponse)

@@ -36,7 +36,7 @@ class Controller:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.state, self.interval = state, interval
-        self.controls = Controls(state.actor, holder_id(), lease_ttl)
+        self.controls = Controls(holder_id(), lease_ttl)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.stopping = threading.Event()
 

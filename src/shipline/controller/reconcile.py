@@ -48,9 +48,9 @@ class ModelPass:
 
 @dataclass(frozen=True)
 class Controls:
-    """Who the controller is and how long its leases last."""
+    """Which controller process holds leases, and for how long (who it acts as is its
+    state's ``actor``)."""
 
-    actor: str
     holder: str
     lease_ttl: timedelta
 

@@ -57,13 +57,12 @@ def add_user(
     """A new user with a role, and their first token shown once on the page."""
     from shipline.identity.api_token import issue_token
     from shipline.identity.principal import Grant
-    from shipline.identity.role import parse_role
     from shipline.identity.user import add_user as add
 
     check_csrf(session, csrf)
     session.principal.require(Permission.MANAGE_USERS)
     actor = session.principal.name
-    add(server.db, name.strip(), (Grant(parse_role(role), model.strip() or "*"),), actor)
+    add(server.db, name.strip(), (Grant.parse(role, model),), actor)
     issued = issue_token(server.db, name.strip(), "first", 90, actor)
     return _admin(request, session, server, issued)
 
@@ -79,12 +78,11 @@ def grant(
 ) -> Response:
     """Give a user a role."""
     from shipline.identity.principal import Grant
-    from shipline.identity.role import parse_role
     from shipline.identity.user import grant_role
 
     check_csrf(session, csrf)
     session.principal.require(Permission.MANAGE_USERS)
-    given = Grant(parse_role(role), model.strip() or "*")
+    given = Grant.parse(role, model)
     grant_role(server.db, name.strip(), given, session.principal.name)
     return RedirectResponse("/admin", status_code=303, headers=PAGE_HEADERS)
 

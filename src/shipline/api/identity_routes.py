@@ -17,17 +17,12 @@ from shipline.errors import UnauthenticatedError
 from shipline.identity import Permission, Principal
 from shipline.identity.api_token import ApiToken, IssuedToken
 from shipline.identity.principal import Grant
-from shipline.identity.role import parse_role
 from shipline.identity.user import User
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]
 Server = Annotated[ServerState, Depends(state)]
 _ANYONE = "authenticated"  # any valid credential; the route limits it to the caller's own
-
-
-def _grant(body: GrantBody) -> Grant:
-    return Grant(parse_role(body.role), body.model)
 
 
 @router.get("/whoami", **needs(_ANYONE))
@@ -51,7 +46,9 @@ def add_user(body: UserBody, who: Caller, server: Server) -> User:
     from shipline.identity.user import add_user as add
 
     who.require(Permission.MANAGE_USERS)
-    return add(server.db, body.name, tuple(_grant(g) for g in body.roles), who.name)
+    return add(
+        server.db, body.name, tuple(Grant.parse(g.role, g.model) for g in body.roles), who.name
+    )
 
 
 @router.post("/users/{name}/roles", **needs(Permission.MANAGE_USERS))
@@ -60,7 +57,7 @@ def grant_role(name: str, body: GrantBody, who: Caller, server: Server) -> User:
     from shipline.identity.user import grant_role as grant
 
     who.require(Permission.MANAGE_USERS)
-    return grant(server.db, name, _grant(body), who.name)
+    return grant(server.db, name, Grant.parse(body.role, body.model), who.name)
 
 
 @router.delete("/users/{name}/roles/{role}", **needs(Permission.MANAGE_USERS))
@@ -75,7 +72,7 @@ def revoke_role(
     from shipline.identity.user import revoke_role as revoke
 
     who.require(Permission.MANAGE_USERS)
-    return revoke(server.db, name, Grant(parse_role(role), model), who.name)
+    return revoke(server.db, name, Grant.parse(role, model), who.name)
 
 
 @router.get("/tokens", **needs(_ANYONE))

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shipline.cli.output import print_json, print_table, when
+from shipline.identity.principal import Grant
 from shipline.project import Project
 
 if TYPE_CHECKING:
     from shipline.identity.api_token import IssuedToken
-    from shipline.identity.principal import Grant
     from shipline.identity.user import User
 
 users_app = typer.Typer(help="Team-server users and their roles.", no_args_is_help=True)
@@ -107,13 +107,6 @@ def whoami(ctx: typer.Context, as_json: JsonOption = False) -> None:
     typer.echo(f"{found['name']} ({found['via']}); roles: {roles}")
 
 
-def _grant(role: str, model: str | None) -> Grant:
-    from shipline.identity.principal import Grant
-    from shipline.identity.role import ANY_MODEL, parse_role
-
-    return Grant(parse_role(role), model or ANY_MODEL)
-
-
 def _show_user(user: User, as_json: bool) -> None:
     if as_json:
         print_json(_user_view(user))
@@ -154,7 +147,7 @@ def users_add(
     """Add a user with a role and print their first token, once (bootstraps the first admin
     where the database is reachable)."""
     project: Project = ctx.obj
-    user = project.add_user(name, (_grant(role, model),))
+    user = project.add_user(name, (Grant.parse(role, model),))
     issued = project.issue_token("first", user.name, expires_days or None)
     if not as_json:
         typer.echo(f"added {user.name}: {_roles(user)}", err=True)
@@ -186,7 +179,7 @@ def users_grant(
 ) -> None:
     """Give a user a role, on one model or every model."""
     project: Project = ctx.obj
-    _show_user(project.grant_role(name, _grant(role, model)), as_json)
+    _show_user(project.grant_role(name, Grant.parse(role, model)), as_json)
 
 
 @users_app.command("revoke")
@@ -199,7 +192,7 @@ def users_revoke(
 ) -> None:
     """Take a role away; the user's next request sees it."""
     project: Project = ctx.obj
-    _show_user(project.revoke_role(name, _grant(role, model)), as_json)
+    _show_user(project.revoke_role(name, Grant.parse(role, model)), as_json)
 
 
 @tokens_app.command("create")

@@ -15,8 +15,6 @@ from typing import Any
 
 from shipline.errors import UnauthenticatedError, UsageError
 from shipline.identity.principal import Grant, Principal
-from shipline.identity.role import ANY_MODEL, parse_role
-from shipline.types import check_name
 
 _ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA")
 
@@ -80,7 +78,7 @@ def parse_role_map(text: str) -> dict[str, tuple[Grant, ...]]:
         if not sep or not group.strip() or not target.strip():
             raise UsageError(f"SHIPLINE_OIDC_ROLES: {item!r} is not group=role or group=role:model")
         role, _, model = target.strip().partition(":")
-        grant = Grant(parse_role(role), check_name(model, "model name") if model else ANY_MODEL)
+        grant = Grant.parse(role, model)
         mapping[group.strip()] = (*mapping.get(group.strip(), ()), grant)
     return mapping
 

@@ -7,7 +7,7 @@ __all__ = ["Grant", "Principal"]
 from dataclasses import dataclass
 
 from shipline.errors import ForbiddenError
-from shipline.identity.role import ANY_MODEL, Permission, Role, permits
+from shipline.identity.role import ANY_MODEL, Permission, Role, parse_role, permits
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,17 @@ class Grant:
 
     role: Role
     model: str = ANY_MODEL
+
+    @classmethod
+    def parse(cls, role: str, model: str | None = None) -> Grant:
+        """A grant from text a person typed: a role name, and a model name or ``*`` (every
+        model, also when none is given); a clear error for either one unknown or unsafe."""
+        from shipline.types import check_name
+
+        target = (model or "").strip() or ANY_MODEL
+        return cls(
+            parse_role(role), target if target == ANY_MODEL else check_name(target, "model name")
+        )
 
     def covers(self, model: str | None) -> bool:
         """Whether the grant applies to ``model`` (``None``: an operation on no one model,

@@ -35,6 +35,8 @@ class Settings:
     db_url: str
     store_url: str
     actor: str
+    # SHIPLINE_DASK: a scheduler address, or "local", overriding shipline.yaml's compute.
+    dask: str = ""
 
     @property
     def state_dir(self) -> Path:
@@ -96,4 +98,5 @@ def load_settings(
         db_url=db_url,
         store_url=store_url,
         actor=_actor(env),
+        dask=env.get("SHIPLINE_DASK", "").strip(),
     )

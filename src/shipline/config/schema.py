@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
@@ -52,7 +51,9 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
+from shipline.config.compute import ComputeConfig, SearchConfig
 from shipline.config.drift_method import check_drift_method
+from shipline.config.section import Section
 from shipline.config.trigger_kind import TRIGGER_KINDS
 from shipline.config.value_types import (
     ColumnName,
@@ -72,11 +73,7 @@ REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
 DriftMethodName = Annotated[str, AfterValidator(check_drift_method)]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class SplitConfig(_Section):
+class SplitConfig(Section):
     """How the held-out evaluation split is drawn."""
 
     test_size: float = Field(0.2, gt=0.0, lt=1.0)
@@ -84,14 +81,14 @@ class SplitConfig(_Section):
     by: ColumnName | None = None
 
 
-class DataChecks(_Section):
+class DataChecks(Section):
     """Rules the validate step applies to every new data version."""
 
     max_missing: Share = 0.05
     min_rows: int = Field(1, ge=1)
 
 
-class DataConfig(_Section):
+class DataConfig(Section):
     """Where the training data comes from and how it is used."""
 
     source: str = Field(min_length=1)
@@ -110,7 +107,7 @@ class DataConfig(_Section):
         return self
 
 
-class TrainingConfig(_Section):
+class TrainingConfig(Section):
     """What is trained: an estimator by dotted path, or a bring-your-own entrypoint."""
 
     task: Literal["classification", "regression"]
@@ -119,6 +116,7 @@ class TrainingConfig(_Section):
     entrypoint: Entrypoint | None = None
     # Files the training code reads besides the data (globs): their bytes enter the cache key.
     deps: list[RelativePattern] = Field(default_factory=list)
+    search: SearchConfig | None = None
 
     @model_validator(mode="after")
     def _one_way_to_train(self) -> TrainingConfig:
@@ -126,10 +124,30 @@ class TrainingConfig(_Section):
             raise ValueError("give either 'estimator' or 'entrypoint', not both")
         if self.entrypoint and self.params:
             raise ValueError("'params' applies to 'estimator'; an entrypoint reads its own")
+        if self.entrypoint and self.search:
+            raise ValueError("'search' tunes 'estimator'; an entrypoint tunes itself")
+        if self.search is not None:
+            _check_search_metric(self.task, self.search.metric)
         return self
 
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Without a search the document (and every digest and cache key) is as before.
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("search") is None:
+            dumped.pop("search", None)
+        return dumped
 
-class Gate(_Section):
+
+def _check_search_metric(task: str, metric: str) -> None:
+    known = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+    if metric not in known:
+        raise ValueError(
+            f"search.metric: {metric!r} is not a {task} metric; expected one of " + ", ".join(known)
+        )
+
+
+class Gate(Section):
     """One rule a candidate must pass: an absolute bound, or a comparison with an alias."""
 
     metric: str
@@ -151,7 +169,7 @@ class Gate(_Section):
         return self
 
 
-class BiasConfig(_Section):
+class BiasConfig(Section):
     """Fairness metrics computed per sensitive column, and the largest allowed gap."""
 
     sensitive: list[ColumnName] = Field(min_length=1)
@@ -161,14 +179,14 @@ class BiasConfig(_Section):
     max: Share = 0.1
 
 
-class ExplainConfig(_Section):
+class ExplainConfig(Section):
     """Which explanation is computed and how many features are kept."""
 
     method: Literal["permutation"] = "permutation"
     top: int = Field(10, ge=1, le=1000)
 
 
-class EvaluationConfig(_Section):
+class EvaluationConfig(Section):
     """Metrics reported and the gates that decide registration."""
 
     metrics: list[str] = Field(default_factory=list)
@@ -177,7 +195,7 @@ class EvaluationConfig(_Section):
     explain: ExplainConfig | None = None
 
 
-class ApprovalPolicy(_Section):
+class ApprovalPolicy(Section):
     """Whether moving each alias needs a person's approval, and how many."""
 
     staging: Literal["auto", "manual"] = "auto"
@@ -185,13 +203,13 @@ class ApprovalPolicy(_Section):
     approvers: int = Field(1, ge=1, le=10)
 
 
-class DeploymentConfig(_Section):
+class DeploymentConfig(Section):
     """How versions reach staging and production."""
 
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
 
 
-class CaptureConfig(_Section):
+class CaptureConfig(Section):
     """Which share of served requests is recorded for monitoring."""
 
     sample: Share = 1.0
@@ -200,14 +218,14 @@ class CaptureConfig(_Section):
     max_backlog_rows: int = Field(100_000, ge=1, le=100_000_000)
 
 
-class BatchingConfig(_Section):
+class BatchingConfig(Section):
     """Adaptive micro-batching of concurrent requests."""
 
     max_batch_size: int = Field(64, ge=1, le=4096)
     max_wait_ms: float = Field(2.0, ge=0.0, le=1000.0)
 
 
-class ServingLimits(_Section):
+class ServingLimits(Section):
     """Limits on what one request may carry."""
 
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, le=1024**3)
@@ -221,7 +239,7 @@ class ServingLimits(_Section):
     max_connections: int = Field(1000, ge=1, le=100_000)
 
 
-class ServingConfig(_Section):
+class ServingConfig(Section):
     """The prediction service."""
 
     capture: CaptureConfig = Field(default_factory=CaptureConfig)
@@ -230,14 +248,14 @@ class ServingConfig(_Section):
     onnx: bool = True
 
 
-class DriftOverride(_Section):
+class DriftOverride(Section):
     """A per-column choice of drift method and threshold."""
 
     method: DriftMethodName
     threshold: float = Field(gt=0.0)
 
 
-class DriftConfig(_Section):
+class DriftConfig(Section):
     """Data drift rules; defaults match Evidently's DataDriftPreset."""
 
     share: Share = 0.5
@@ -248,7 +266,7 @@ class DriftConfig(_Section):
     columns: dict[ColumnName, DriftOverride] = Field(default_factory=dict)
 
 
-class QualityRule(_Section):
+class QualityRule(Section):
     """A bound on a model-quality metric over a monitoring window."""
 
     metric: str
@@ -262,19 +280,19 @@ class QualityRule(_Section):
         return self
 
 
-class BiasLimit(_Section):
+class BiasLimit(Section):
     """The largest bias metric allowed on labelled traffic."""
 
     max: Share = 0.1
 
 
-class AttributionLimit(_Section):
+class AttributionLimit(Section):
     """The smallest nDCG of the importance ranking against the baseline."""
 
     min_ndcg: Share = 0.9
 
 
-class MonitoringConfig(_Section):
+class MonitoringConfig(Section):
     """What monitoring checks and how often."""
 
     schedule: Cron | None = None
@@ -291,7 +309,7 @@ class MonitoringConfig(_Section):
 _DUMPED_TRIGGER_KEYS = ("cron", "new_data", "environment", "alarm")
 
 
-class Trigger(_Section):
+class Trigger(Section):
     """One reason to retrain: exactly one key, the name of a trigger kind, with its value."""
 
     model_config = ConfigDict(extra="allow", frozen=True, strict=True)
@@ -359,7 +377,7 @@ def _trigger_kinds_text() -> str:
     return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
 
 
-class RetrainingConfig(_Section):
+class RetrainingConfig(Section):
     """When the model is retrained, and the guards that hold it back."""
 
     triggers: list[Trigger] = Field(default_factory=list)
@@ -367,7 +385,7 @@ class RetrainingConfig(_Section):
     min_new_rows: int = Field(0, ge=0)
 
 
-class NotificationsConfig(_Section):
+class NotificationsConfig(Section):
     """Where failures and alarms are reported."""
 
     webhook: Url | None = None
@@ -377,7 +395,7 @@ class NotificationsConfig(_Section):
     allow_private: bool = False
 
 
-class ModelConfig(_Section):
+class ModelConfig(Section):
     """A validated ``shipline.yaml``: one model's whole life."""
 
     name: ModelName
@@ -390,7 +408,17 @@ class ModelConfig(_Section):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     retraining: RetrainingConfig = Field(default_factory=RetrainingConfig)
+    compute: ComputeConfig = Field(default_factory=ComputeConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Where work runs is not part of what a model is: a local config's document (and
+        # its applied-config digest) stays as it was before the section existed.
+        dumped: dict[str, Any] = handler(self)
+        if self.compute == ComputeConfig():
+            dumped.pop("compute", None)
+        return dumped
 
     def task_metrics(self) -> tuple[str, ...]:
         """The metric names that exist for this model's task."""

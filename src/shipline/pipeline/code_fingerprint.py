@@ -9,7 +9,7 @@ folder, and each file matched by ``deps``.
 
 from __future__ import annotations
 
-__all__ = ["deps_digests", "entrypoint_files", "file_digests", "package_digest"]
+__all__ = ["deps_digests", "deps_files", "entrypoint_files", "file_digests", "package_digest"]
 
 import ast
 import functools
@@ -96,7 +96,12 @@ def _module_files(module: str, folders: tuple[Path, ...]) -> list[Path]:
 
 
 def deps_digests(project_dir: Path, patterns: list[str]) -> dict[str, str]:
-    """Digests of the files matched by ``training.deps`` (globs relative to the project).
+    """Digests of the files matched by ``training.deps`` (globs relative to the project)."""
+    return file_digests(project_dir.resolve(), deps_files(project_dir, patterns))
+
+
+def deps_files(project_dir: Path, patterns: list[str]) -> list[Path]:
+    """The files matched by ``training.deps``, resolved and sorted.
 
     A pattern that matches no file, or a file outside the project folder, is a config error:
     a dependency that silently drops out of the key would reuse a stale model.
@@ -113,4 +118,4 @@ def deps_digests(project_dir: Path, patterns: list[str]) -> dict[str, str]:
                 f"training.deps: {pattern!r} matches {outside[0]}, outside the project folder"
             )
         files.update(matched)
-    return file_digests(root, sorted(files))
+    return sorted(files)

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shipline.pipeline.code_fingerprint import package_digest
+from shipline.compute import Executor, InProcess
+from shipline.pipeline.cluster_step import ClusterStep, require_same_code, run_cluster_step
+from shipline.pipeline.code_fingerprint import deps_files, entrypoint_files, package_digest
 from shipline.pipeline.run_record import StepRecord, StepStatus, find_cached, record_step
 from shipline.pipeline.step import (
     Step,
@@ -54,14 +56,19 @@ def run_steps(
     force: frozenset[str],
     on_step: StepWatcher | None = None,
     carried: Carried | None = None,
+    executor: Executor | None = None,
 ) -> RunOutcome:
     """Run ``steps``; a step whose cache key was computed before is reused, not rerun.
 
     ``force`` names steps to rerun regardless of the cache ("*" for all of them).
     ``on_step(name, None)`` is called when a step starts, ``on_step(name, status)`` when it
-    ends (progress for people watching a long run).
+    ends (progress for people watching a long run). Portable steps run on ``executor``'s
+    workers when it is remote; the cache key does not depend on where a step ran.
     """
-    runner = _Runner(context, steps, cache_key(environment))
+    executor = executor or InProcess()
+    if executor.remote and any(step.portable for step in steps):
+        require_same_code(executor)
+    runner = _Runner(context, steps, cache_key(environment), executor)
     if carried is not None:
         runner.digests.update(carried.digests)
         runner.kinds = carried.kinds | runner.kinds
@@ -81,9 +88,12 @@ def run_steps(
 class _Runner:
     """The state of one run as it moves through the steps."""
 
-    def __init__(self, context: StepContext, steps: list[Step], environment: str) -> None:
+    def __init__(
+        self, context: StepContext, steps: list[Step], environment: str, executor: Executor
+    ) -> None:
         self.context = context
         self.environment = environment
+        self.executor = executor
         self.kinds = {name: kind for step in steps for name, kind in step.outputs.items()}
         self.digests: dict[str, str] = {}
         self.live: dict[str, Any] = {}
@@ -130,13 +140,7 @@ class _Runner:
             record(StepStatus(verdict or StepStatus.CACHED), outputs, origin, None)
         else:
             try:
-                produced = step.run(
-                    context, StepInputs(context.store, self.kinds, inputs, self.live, context.db)
-                )
-                outputs = {
-                    name: context.store.put_bytes(encode(kind, produced[name])).digest
-                    for name, kind in step.outputs.items()
-                }
+                produced, outputs = self._execute(step, inputs)
             except Exception as error:
                 detail = "".join(traceback.format_exception(error))
                 record(StepStatus.FAILED, {}, None, detail)
@@ -144,13 +148,63 @@ class _Runner:
                     "failed", self.digests, f"{step.name}: {error}\n{detail}", step.name
                 )
             self.digests.update(outputs)
-            self.live.update({name: produced[name] for name in step.outputs})
-            verdict = step.verdict(produced)
+            if produced is not None:
+                self.live.update({name: produced[name] for name in step.outputs})
+            judged = produced or StepInputs(context.store, self.kinds, outputs, {}, context.db)
+            verdict = step.verdict(judged)
             # A step whose verdict ends the run is shown as what it decided, never "succeeded".
             record(StepStatus(verdict or StepStatus.SUCCEEDED), outputs, None, None)
         if verdict is not None:
             return RunOutcome(verdict, self.digests, f"{step.name}: {verdict}", step.name)
         return None
+
+    def _execute(
+        self, step: Step, inputs: dict[str, str]
+    ) -> tuple[dict[str, Any] | None, dict[str, str]]:
+        """Run the step here (its values and digests) or on a worker (its digests only)."""
+        context = self.context
+        if step.portable and self.executor.remote:
+            return None, self.executor.call(run_cluster_step, self._cluster_step(step, inputs))
+        produced = step.run(
+            context, StepInputs(context.store, self.kinds, inputs, self.live, context.db)
+        )
+        outputs = {
+            name: context.store.put_bytes(encode(kind, produced[name])).digest
+            for name, kind in step.outputs.items()
+        }
+        return produced, outputs
+
+    def _cluster_step(self, step: Step, inputs: dict[str, str]) -> ClusterStep:
+        """The task a worker runs: models among the inputs are checked here, where the
+        metadata store is, and the project files the training code imports travel along."""
+        from shipline.errors import NotAModelError
+        from shipline.store.blob_kinds import has_kind
+
+        context = self.context
+        models = {d for n, d in inputs.items() if self.kinds[n] == "model"}
+        with context.db.read() as conn:
+            for digest in models:
+                if not has_kind(conn, digest, "model"):
+                    raise NotAModelError(digest)
+        project, training = context.project_dir.resolve(), context.config.training
+        files = deps_files(project, training.deps)
+        if training.entrypoint:
+            entry = project / training.entrypoint.partition(":")[0]
+            files += entrypoint_files(project, entry)
+        return ClusterStep(
+            step.name,
+            step.run,
+            step.outputs,
+            context.config,
+            context.store.url,
+            inputs,
+            {name: self.kinds[name] for name in inputs},
+            frozenset(models),
+            {p.relative_to(project).as_posix(): p.read_bytes() for p in sorted(set(files))},
+            context.actor,
+            context.run_id,
+            context.lineage,
+        )
 
     def _unkeyable(self, step: Step, position: int, started: str, error: Exception) -> RunOutcome:
         """A step whose cache key cannot be computed (its data source is unreadable, say)."""
@@ -164,6 +218,8 @@ class _Runner:
     def _cached(self, step: Step, key: str) -> tuple[int, dict[str, str]] | None:
         """The outputs of an earlier identical step, if they are all still in the store."""
         hit = find_cached(self.context.db, self.context.config.name, step.name, key)
-        if hit is None or not all(self.context.store.exists(d) for d in hit[1].outputs.values()):
+        if hit is None or set(hit[1].outputs) != set(step.outputs):
+            return None  # an earlier release's step, without an output this one adds
+        if not all(self.context.store.exists(d) for d in hit[1].outputs.values()):
             return None
         return hit[0], hit[1].outputs

@@ -42,9 +42,10 @@ class StepInputs(Mapping[str, Any]):
         digests: dict[str, str],
         live: dict[str, Any],
         db: Database | None = None,
+        verified_models: frozenset[str] = frozenset(),
     ):
         self._store, self._kinds, self._digests, self._live = store, kinds, digests, live
-        self._db = db
+        self._db, self._verified_models = db, verified_models
 
     def digest(self, name: str) -> str:
         """The content digest of input ``name``."""
@@ -52,7 +53,13 @@ class StepInputs(Mapping[str, Any]):
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._live:
-            self._live[name] = decode(self._kinds[name], self._store, self._digests[name], self._db)
+            kind, digest = self._kinds[name], self._digests[name]
+            if kind == "model" and digest in self._verified_models:
+                from shipline.training.bundle import load_bundle
+
+                self._live[name] = load_bundle(self._store, digest)
+            else:
+                self._live[name] = decode(kind, self._store, digest, self._db)
         return self._live[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -70,6 +77,7 @@ class Step:
     outside facts it depends on (the production model, the last accepted schema), given the
     digests of the step's inputs; both enter the key.
     ``verdict`` may end the run after the step: ``"rejected"`` (a gate) or ``"failed"``.
+    ``portable`` steps need no database and run on a cluster worker when compute is Dask.
     """
 
     name: str
@@ -82,6 +90,7 @@ class Step:
     )
     cacheable: bool = True
     verdict: Callable[[Mapping[str, Any]], str | None] = field(default=lambda outputs: None)
+    portable: bool = False
 
 
 def code_digest(step: Step) -> str:

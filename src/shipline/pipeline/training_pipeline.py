@@ -26,6 +26,7 @@ from shipline.evaluation import (
     permutation_report,
 )
 from shipline.pipeline.code_fingerprint import deps_digests, entrypoint_files, file_digests
+from shipline.pipeline.hyperparameter_search import SearchFit
 from shipline.pipeline.step import Step, StepContext, StepInputs
 from shipline.registry import (
     find_by_bundle,
@@ -144,7 +145,10 @@ def train(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
     """Fit the model and bundle it with its signature."""
     frame = inputs["train"]
     config = context.config
-    model, flavour = train_model(config, frame, context.project_dir)
+    search = None
+    if config.training.search is not None:
+        search = SearchFit(config.training.search, config.training.task, config.data.split.seed)
+    model, flavour = train_model(config, frame, context.project_dir, search)
     features = feature_columns(config, list(frame.columns))
     output: dict[str, Any] = {"name": config.data.target, "task": config.training.task}
     classes = flavour.classes(model)
@@ -166,7 +170,11 @@ def train(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
     bundle = ModelBundle(
         model, config.training.task, config.data.target, tuple(features), signature, flavour.name
     )
-    return {"model": bundle, "signature": signature}
+    return {
+        "model": bundle,
+        "signature": signature,
+        "search": None if search is None else search.report,
+    }
 
 
 def evaluate(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
@@ -267,6 +275,7 @@ def register(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
         "explain": evaluation["explain"],
         "serving_forms": evaluation.get("serving_forms", {"native": {"available": True}}),
         "gates": gate_result,
+        "search": _search_summary(inputs["search"]),
         "baseline_digest": inputs.digest("baseline"),
         # Monitoring compares traffic with these splits: recorded here, not found by step name.
         "training_data": {"train": inputs.digest("train"), "test": inputs.digest("test")},
@@ -300,6 +309,15 @@ def register(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
     if policy.staging == "manual":
         promote(context.db, config.name, version.version, "staging", context.actor)
     return {"registration": {"version": version.version, "created": created, "card": card_digest}}
+
+
+def _search_summary(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the version's card says of the search that chose it (the trials stay on the run)."""
+    if report is None:
+        return None
+    return {key: report[key] for key in ("method", "metric", "cv", "best")} | {
+        "trials": len(report["trials"])
+    }
 
 
 def _applied_approval(context: StepContext, inputs: dict[str, str]) -> dict[str, Any]:
@@ -377,7 +395,7 @@ STEPS: list[Step] = [
         "train",
         train,
         ("train",),
-        {"model": "model", "signature": "json"},
+        {"model": "model", "signature": "json", "search": "json"},
         lambda c: {
             **_dump(c, "training"),
             "target": c.data.target,
@@ -385,6 +403,7 @@ STEPS: list[Step] = [
             "exclude": c.data.exclude,
         },
         facts=_training_code,
+        portable=True,
     ),
     Step(
         "evaluate",
@@ -392,6 +411,7 @@ STEPS: list[Step] = [
         ("model", "test", "train"),
         {"evaluation": "json", "baseline": "json"},
         lambda c: {**_dump(c, "evaluation"), "seed": c.data.split.seed, "onnx": c.serving.onnx},
+        portable=True,
     ),
     Step(
         "gate",
@@ -405,7 +425,17 @@ STEPS: list[Step] = [
     Step(
         "register",
         register,
-        ("model", "signature", "evaluation", "gate", "dataset", "baseline", "train", "test"),
+        (
+            "model",
+            "signature",
+            "search",
+            "evaluation",
+            "gate",
+            "dataset",
+            "baseline",
+            "train",
+            "test",
+        ),
         {"registration": "json"},
         lambda c: {"name": c.name},
         facts=_applied_approval,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from shipline.artifacts import ContentStore
+from shipline.compute import Executor
 from shipline.config import ModelConfig, config_digest
 from shipline.errors import ConflictError, UsageError
 from shipline.pipeline.lineage import environment, git_state
@@ -31,6 +32,7 @@ def run_training(
     on_start: Callable[[int], None] | None = None,
     on_step: StepWatcher | None = None,
     steps: list[Step] | None = None,
+    executor: Executor | None = None,
 ) -> RunRecord:
     """Run the pipeline and return the finished run (status succeeded, rejected or failed).
 
@@ -38,6 +40,7 @@ def run_training(
     succeeded before are reused from the cache, so it continues at the step that failed.
     ``on_start`` learns the run id as soon as the run is recorded. ``steps`` runs only the
     first steps (a remote-mode client trains; the team server gates and registers).
+    ``executor`` runs the portable steps (train, evaluate) on a cluster's workers.
     """
     unknown = force - {*step_names(), "*"}
     if unknown:
@@ -75,7 +78,8 @@ def run_training(
     if on_start is not None:
         on_start(run_id)
     context = StepContext(config, project_dir, db, store, actor, run_id, lineage)
-    outcome = run_steps(context, STEPS if steps is None else steps, env, force, on_step)
+    chosen = STEPS if steps is None else steps
+    outcome = run_steps(context, chosen, env, force, on_step, executor=executor)
     metrics: dict[str, float] = {}
     if "evaluation" in outcome.outputs:
         metrics = decode("json", store, outcome.outputs["evaluation"])["metrics"]

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from shipline.project.compute_operations import ComputeOperations
 from shipline.project.operations import Operations
 from shipline.project.team_operations import TeamOperations
 from shipline.settings import CONFIG_FILENAME, Settings, load_settings
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Project(Operations, TeamOperations):
+class Project(Operations, TeamOperations, ComputeOperations):
     """A project: its settings, metadata database and content store, opened on first use."""
 
     config_path: Path | None = None
@@ -144,17 +145,20 @@ class Project(Operations, TeamOperations):
         from shipline.pipeline import run_training
 
         config = self.config() if resume is None else None
-        return run_training(
-            self.db(),
-            self.store(),
-            config,
-            self.settings.project_dir,
-            self.settings.actor,
-            trigger,
-            force,
-            resume,
-            on_step=on_step,
-        )
+        store = self.store()
+        with self.executor(store_url=store.url) as executor:
+            return run_training(
+                self.db(),
+                store,
+                config,
+                self.settings.project_dir,
+                self.settings.actor,
+                trigger,
+                force,
+                resume,
+                on_step=on_step,
+                executor=executor,
+            )
 
     def start_run(
         self, name: str | None = None, params: dict[str, Any] | None = None

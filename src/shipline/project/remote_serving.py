@@ -51,7 +51,11 @@ class RemoteServingSource:
         """The version's model from files downloaded and verified here."""
         from shipline.scoring import load_version
 
-        return load_version(_VersionFiles(self.api, version.ref), version, prefer_onnx)
+        return load_version(self.blobs(version), version, prefer_onnx)
+
+    def blobs(self, version: ModelVersion) -> _VersionFiles:
+        """The version's files through the API, verified here."""
+        return _VersionFiles(self.api, version.ref)
 
     def write_capture(self, model: str, version: int, parquet: bytes) -> None:
         """Send one partition; the server re-hashes, checks and indexes it."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ScoredFile", "score_file"]
+__all__ = ["ScoredFile", "read_chunks", "score_file", "score_table"]
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,7 +35,6 @@ def score_file(
 ) -> int:
     """Write ``source`` plus a ``prediction`` column (and ``proba_<class>`` columns) to
     ``target``, chunk by chunk so files larger than memory work; returns the row count."""
-    import pyarrow as pa
     from pyarrow import csv, parquet
 
     out_format = data_format(target)
@@ -53,21 +52,7 @@ def score_file(
     total = 0
     try:
         for chunk in _chunks(source):
-            columns = {
-                name: chunk.column(name).to_pylist()
-                for name in model.input_names
-                if name in chunk.column_names
-            }
-            missing = [n for n in model.input_names if n not in chunk.column_names]
-            if missing:
-                raise DataFileError(f"{source}: missing input column {missing[0]!r}")
-            result = model.predict(model.frame(columns, chunk.num_rows), probabilities)
-            table = chunk.append_column("prediction", pa.array(result.values))
-            if result.probabilities is not None and result.classes is not None:
-                for index, label in enumerate(result.classes):
-                    table = table.append_column(
-                        f"proba_{label}", pa.array([p[index] for p in result.probabilities])
-                    )
+            table = score_table(model, chunk, probabilities, str(source))
             if writer is None:
                 writer = (
                     parquet.ParquetWriter(partial, table.schema)
@@ -89,23 +74,46 @@ def score_file(
     return total
 
 
+def score_table(model: LoadedModel, chunk: Any, probabilities: bool, where: str) -> Any:
+    """``chunk`` (an Arrow table) with the model's predictions appended, validated against
+    the signature exactly as a request to the server would be."""
+    import pyarrow as pa
+
+    missing = [n for n in model.input_names if n not in chunk.column_names]
+    if missing:
+        raise DataFileError(f"{where}: missing input column {missing[0]!r}")
+    columns = {name: chunk.column(name).to_pylist() for name in model.input_names}
+    result = model.predict(model.frame(columns, chunk.num_rows), probabilities)
+    table = chunk.append_column("prediction", pa.array(result.values))
+    if result.probabilities is not None and result.classes is not None:
+        for index, label in enumerate(result.classes):
+            table = table.append_column(
+                f"proba_{label}", pa.array([p[index] for p in result.probabilities])
+            )
+    return table
+
+
 def _chunks(source: Path) -> Iterator[Any]:
+    if not source.is_file():
+        raise DataFileError(f"{source}: no such file")
+    with source.open("rb") as handle:
+        yield from read_chunks(handle, data_format(source), str(source))
+
+
+def read_chunks(handle: Any, fmt: str | None, where: str) -> Iterator[Any]:
+    """Arrow tables of at most ``CHUNK_ROWS`` rows (CSV: 8 MiB blocks) from an open file."""
     import pyarrow as pa
     from pyarrow import csv, parquet
 
-    fmt = data_format(source)
-    if not source.is_file():
-        raise DataFileError(f"{source}: no such file")
     try:
         if fmt == "parquet":
-            handle = parquet.ParquetFile(source)
-            for batch in handle.iter_batches(batch_size=CHUNK_ROWS):
+            for batch in parquet.ParquetFile(handle).iter_batches(batch_size=CHUNK_ROWS):
                 yield pa.Table.from_batches([batch])
         elif fmt == "csv":
-            reader = csv.open_csv(source, read_options=csv.ReadOptions(block_size=8 * 1024 * 1024))
+            reader = csv.open_csv(handle, read_options=csv.ReadOptions(block_size=8 * 1024 * 1024))
             for batch in reader:
                 yield pa.Table.from_batches([batch])
         else:
-            raise DataFileError(f"{source}: expected a .csv or .parquet file")
+            raise DataFileError(f"{where}: expected a .csv or .parquet file")
     except pa.ArrowInvalid as error:
-        raise DataFileError(f"{source}: cannot be read: {str(error).splitlines()[0]}") from None
+        raise DataFileError(f"{where}: cannot be read: {str(error).splitlines()[0]}") from None

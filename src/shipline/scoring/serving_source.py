@@ -8,7 +8,7 @@ __all__ = ["LocalServingSource", "ServingSource"]
 from dataclasses import dataclass
 from typing import Protocol
 
-from shipline.artifacts import ContentStore
+from shipline.artifacts import BlobReader, ContentStore
 from shipline.registry import ModelVersion, resolve_model_version
 from shipline.scoring.capture import CaptureSink, StoreCaptureSink
 from shipline.scoring.loaded_model import LoadedModel, load_version
@@ -24,6 +24,10 @@ class ServingSource(CaptureSink, Protocol):
 
     def load(self, version: ModelVersion, prefer_onnx: bool) -> LoadedModel:
         """The version's model, its bytes verified against the registered digests."""
+        ...
+
+    def blobs(self, version: ModelVersion) -> BlobReader:
+        """The version's files, each verified against its digest when read."""
         ...
 
 
@@ -42,6 +46,10 @@ class LocalServingSource:
     def load(self, version: ModelVersion, prefer_onnx: bool) -> LoadedModel:
         """The version's model, loaded from the store."""
         return load_version(self.store, version, prefer_onnx)
+
+    def blobs(self, version: ModelVersion) -> BlobReader:
+        """The content store (it verifies what it reads)."""
+        return self.store
 
     def write_capture(self, model: str, version: int, parquet: bytes) -> None:
         """Store the partition, then index it."""

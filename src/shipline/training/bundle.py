@@ -10,7 +10,7 @@ point shipline at a bundle from an untrusted source.
 
 from __future__ import annotations
 
-__all__ = ["FORMAT", "ModelBundle", "load_bundle"]
+__all__ = ["FORMAT", "ModelBundle", "canonical_dump", "load_bundle"]
 
 import io
 from dataclasses import dataclass, replace
@@ -67,12 +67,33 @@ class ModelBundle:
 
     def to_bytes(self) -> bytes:
         """The envelope with the model's bytes, serialised with joblib."""
-        import joblib
 
         stored = replace(self, model=_SerialisedModel(self.model_flavour.dump(self.model)))
+        return canonical_dump(stored)
+
+
+def canonical_dump(value: Any) -> bytes:
+    """joblib bytes that depend on ``value``'s contents only, not on which of its parts are
+    the same Python object.
+
+    Pickle records shared objects once and refers back to them, so the same model fitted in
+    two processes (here and on a Dask worker) pickles differently when, say, one string is
+    shared in one and copied in the other. The pickler's fast mode records no sharing. An
+    object that refers to itself cannot be written that way and is written as joblib does.
+    """
+    from joblib.numpy_pickle import NumpyPickler
+
+    buffer = io.BytesIO()
+    pickler = NumpyPickler(buffer, protocol=5)
+    pickler.fast = True
+    try:
+        pickler.dump(value)
+    except RecursionError:
+        import joblib
+
         buffer = io.BytesIO()
-        joblib.dump(stored, buffer)
-        return buffer.getvalue()
+        joblib.dump(value, buffer)
+    return buffer.getvalue()
 
 
 def load_bundle(store: BlobReader, digest: str) -> ModelBundle:

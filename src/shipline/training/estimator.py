@@ -11,7 +11,7 @@ import importlib
 import importlib.util
 import inspect
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +46,19 @@ def feature_columns(config: ModelConfig, columns: list[str]) -> list[str]:
     return [c for c in columns if c not in dropped]
 
 
+Fit = Callable[[Any, pd.DataFrame, pd.Series], Any]
+
+
 def train_model(
-    config: ModelConfig, train: pd.DataFrame, project_dir: Path
+    config: ModelConfig, train: pd.DataFrame, project_dir: Path, fit: Fit | None = None
 ) -> tuple[Any, ModelFlavour]:
-    """Fit the model on the training frame: the model and the flavour that claims it."""
+    """Fit the model on the training frame: the model and the flavour that claims it.
+
+    ``fit(model, x, y)`` replaces the plain ``model.fit(x, y)`` of a configured estimator (a
+    hyperparameter search returns the refitted best model).
+    """
     if not config.training.entrypoint:
-        return _fit_estimator(config, train), MODEL_FLAVOURS.get(GENERIC_FLAVOUR)
+        return _fit_estimator(config, train, fit), MODEL_FLAVOURS.get(GENERIC_FLAVOUR)
     _seed_global_generators(config.data.split.seed)
     model = _train_entrypoint(config, train, project_dir)
     flavour = flavour_for(model)
@@ -64,7 +71,7 @@ def train_model(
     return model, flavour
 
 
-def _fit_estimator(config: ModelConfig, train: pd.DataFrame) -> Any:
+def _fit_estimator(config: ModelConfig, train: pd.DataFrame, fit: Fit | None) -> Any:
     features = feature_columns(config, list(train.columns))
     x, y = train[features], train[config.data.target]
     seed = config.data.split.seed
@@ -73,10 +80,42 @@ def _fit_estimator(config: ModelConfig, train: pd.DataFrame) -> Any:
     _seed_estimator(estimator, seed)
     model = _with_preprocessing(estimator, x, scale=not path.startswith(_SCALE_FREE))
     try:
-        model.fit(x, y)
+        fitted = model.fit(x, y) if fit is None else fit(model, x, y)
     except (ValueError, TypeError) as error:
         raise TrainingError(f"training.estimator {path}: fit failed: {error}") from None
-    return model
+    _forget_thread_counts(fitted)
+    return fitted
+
+
+def _forget_thread_counts(model: Any, depth: int = 0) -> None:
+    """Reset thread counts fitted estimators remember (HistGradientBoosting's bin mapper keeps
+    the machine's OpenMP thread count) to their default "use what the machine has".
+
+    The count is how the fit ran, not what it learnt: without this the same data and seed
+    give different bundle bytes on a 2-core laptop and on a 1-thread Dask worker.
+    """
+    if depth > 12:
+        return
+    values = vars(model).values() if hasattr(model, "__dict__") else ()
+    if isinstance(model, (list, tuple)):
+        values = model
+    elif isinstance(model, dict):
+        values = model.values()
+    for value in values:
+        if hasattr(value, "get_params") or isinstance(value, (list, tuple, dict)):
+            _forget_thread_counts(value, depth + 1)
+    if hasattr(model, "get_params") and getattr(model, "n_threads", None) is not None:
+        default = _parameters_defaults(type(model)).get("n_threads", 0)
+        if default is None:
+            model.n_threads = None
+
+
+def _parameters_defaults(factory: Any) -> dict[str, Any]:
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return {}
+    return {name: p.default for name, p in signature.parameters.items()}
 
 
 def _build_estimator(path: str, params: dict[str, Any]) -> Any:

@@ -72,11 +72,9 @@ class _SklearnFlavour:
         return converted
 
     def dump(self, model: Any) -> bytes:
-        import joblib
+        from shipline.training.bundle import canonical_dump
 
-        buffer = io.BytesIO()
-        joblib.dump(model, buffer)
-        return buffer.getvalue()
+        return canonical_dump(model)
 
     def load(self, data: bytes) -> Any:
         import joblib

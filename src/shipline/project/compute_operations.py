@@ -1,0 +1,135 @@
+"""Where the heavy work of a project runs, and the work that needs a cluster to scale:
+the compute status and batch scoring of partitioned data (a part of ``Project``)."""
+
+from __future__ import annotations
+
+__all__ = ["ComputeOperations", "ComputeStatus"]
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from shipline.artifacts import BlobReader
+    from shipline.compute import Executor
+    from shipline.compute.dask_executor import WorkerState
+    from shipline.config import ModelConfig
+    from shipline.config.compute import ComputeConfig
+    from shipline.registry import ModelVersion
+    from shipline.scoring.partitioned_scoring import ScoredPartitions
+    from shipline.scoring.serving_source import ServingSource
+    from shipline.settings import Settings
+
+
+class _Opened(Protocol):
+    """What these methods use of the project they are part of."""
+
+    @property
+    def settings(self) -> Settings:
+        """Resolved settings."""
+        ...
+
+    def config(self) -> ModelConfig:
+        """The validated shipline.yaml."""
+        ...
+
+    def version(self, ref: str) -> ModelVersion:
+        """One version."""
+        ...
+
+    def serving_source(self) -> ServingSource:
+        """Models, verified."""
+        ...
+
+    def executor(
+        self, compute: ComputeConfig | None = None, store_url: str | None = None
+    ) -> AbstractContextManager[Executor]:
+        """The configured compute, open."""
+        ...
+
+
+@dataclass(frozen=True)
+class ComputeStatus:
+    """Where work runs and, on a cluster, its workers."""
+
+    where: str
+    source: str
+    workers: list[WorkerState]
+
+
+class ComputeOperations:
+    """The compute a project's heavy work runs on."""
+
+    @contextmanager
+    def executor(
+        self: _Opened, compute: ComputeConfig | None = None, store_url: str | None = None
+    ) -> Iterator[Executor]:
+        """The compute of ``compute`` (default: shipline.yaml's section, else local), with
+        ``SHIPLINE_DASK`` winning, open for the block; ``store_url`` is checked from every
+        worker first."""
+        from shipline.compute import open_executor
+        from shipline.compute.cluster import compute_target
+
+        with open_executor(
+            compute_target(_compute(self, compute), self.settings.dask), store_url
+        ) as executor:
+            yield executor
+
+    def compute_status(self: _Opened) -> ComputeStatus:
+        """Where this project's work runs now; a Dask cluster's workers and their memory."""
+        from shipline.compute.dask_executor import DaskExecutor
+
+        source = "SHIPLINE_DASK" if self.settings.dask else "shipline.yaml compute"
+        with self.executor() as executor:
+            workers = executor.workers() if isinstance(executor, DaskExecutor) else []
+            return ComputeStatus(executor.description, source, workers)
+
+    def score_partitions(
+        self: _Opened,
+        ref: str,
+        source: str,
+        output_dir: str,
+        probabilities: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> ScoredPartitions:
+        """Batch-score partitioned data (a folder or glob, local or s3://) into a folder of
+        Parquet partitions, one task per input file, on the configured compute."""
+        from shipline.scoring.loaded_model import load_version
+        from shipline.scoring.partitioned_scoring import (
+            ShippedModel,
+            find_partitions,
+            score_partitions,
+        )
+
+        version = self.version(ref)
+        reader = _Recording(self.serving_source().blobs(version))
+        load_version(reader, version, True)  # verified here, and the files it read kept
+        shipped = ShippedModel(version, reader.seen)
+        sources = find_partitions(source)
+        with self.executor() as executor:
+            return score_partitions(shipped, sources, output_dir, executor, probabilities, progress)
+
+
+def _compute(project: _Opened, compute: ComputeConfig | None) -> ComputeConfig:
+    from shipline.config.compute import ComputeConfig
+
+    if compute is not None:
+        return compute
+    if project.settings.config_path.exists():
+        return project.config().compute
+    return ComputeConfig()
+
+
+class _Recording:
+    """A blob reader that keeps what it read (verified by the reader it wraps)."""
+
+    def __init__(self, inner: BlobReader) -> None:
+        self.inner = inner
+        self.seen: dict[str, bytes] = {}
+
+    def read_bytes(self, digest: str) -> bytes:
+        """Read through, and keep."""
+        data = self.inner.read_bytes(digest)
+        self.seen[digest] = data
+        return data

@@ -13,6 +13,7 @@ import typer
 from shipline import __version__
 from shipline.cli import (
     audit,
+    compute,
     data,
     delivery,
     drift,
@@ -61,6 +62,7 @@ app.command("apply")(delivery.apply)
 app.command("controller")(delivery.controller)
 app.command("status")(delivery.status)
 app.add_typer(audit.app, name="audit")
+app.add_typer(compute.app, name="compute")
 app.command("server")(team.server)
 app.command("login")(team.login)
 app.command("logout")(team.logout)

@@ -10,13 +10,21 @@ from typing import Annotated
 import typer
 
 from shipline.cli.output import print_json, print_table
+from shipline.data.partitions import is_partitioned
+from shipline.errors import UsageError
+from shipline.project import Project
 
 
 def drift(
+    ctx: typer.Context,
     reference: Annotated[
-        Path, typer.Argument(help="Reference CSV or Parquet (e.g. training data).")
+        str,
+        typer.Argument(
+            help="Reference CSV or Parquet (e.g. training data); or a folder or glob of "
+            "them, local or s3://, compared one column per task on the configured compute."
+        ),
     ],
-    current: Annotated[Path, typer.Argument(help="Current CSV or Parquet to compare.")],
+    current: Annotated[str, typer.Argument(help="Current CSV or Parquet (or folder, glob).")],
     share: Annotated[
         float,
         typer.Option(
@@ -43,13 +51,18 @@ def drift(
     from shipline.monitoring import compare_files, drift_rules
 
     rules = drift_rules(share, strict, column or [], min_rows)
-    if html is None:
-        report = compare_files(reference, current, rules)
+    if is_partitioned(reference) or is_partitioned(current):
+        if html is not None:
+            raise UsageError("--html needs single files; partitioned data gets the table/JSON")
+        project: Project = ctx.obj
+        report = project.compare_partitions(reference, current, rules)
+    elif html is None:
+        report = compare_files(Path(reference), Path(current), rules)
     else:
         from shipline.artifacts.local_file import write_atomically
         from shipline.monitoring.drift_files import compare_files_page
 
-        report, page = compare_files_page(reference, current, rules)
+        report, page = compare_files_page(Path(reference), Path(current), rules)
         write_atomically(html, page.encode())
     if as_json:
         print_json(report.to_dict())

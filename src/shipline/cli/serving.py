@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from shipline.cli.output import print_json, row_progress
+from shipline.data.partitions import is_partitioned
 from shipline.project import Project
 
 labels_app = typer.Typer(
@@ -66,19 +67,36 @@ def predict(
         str, typer.Argument(metavar="NAME@ALIAS", help="Model to score with (or NAME:VERSION).")
     ],
     input_path: Annotated[
-        Path, typer.Option("--input", "-i", help="CSV or Parquet file to score.")
+        str,
+        typer.Option(
+            "--input",
+            "-i",
+            help="CSV or Parquet file; or a folder or glob of them, local or s3:// (partitioned).",
+        ),
     ],
     output_path: Annotated[
-        Path, typer.Option("--output", "-o", help="CSV or Parquet file to write.")
+        str,
+        typer.Option("--output", "-o", help="CSV or Parquet file; a folder for partitioned input."),
     ],
     probabilities: Annotated[
         bool, typer.Option("--probabilities", help="Add proba_<class> columns.")
     ] = False,
 ) -> None:
-    """Batch scoring: the same validation and model code as the server, chunk by chunk."""
+    """Batch scoring: the same validation and model code as the server, chunk by chunk;
+    partitioned input is scored one file per task on the configured compute (Dask)."""
     project: Project = ctx.obj
+    if is_partitioned(input_path):
+        with row_progress("scoring") as advance:
+            done = project.score_partitions(target, input_path, output_path, probabilities, advance)
+        typer.echo(
+            f"scored {done.rows} rows in {done.partitions} partitions with "
+            f"{done.model}:{done.version} on {done.ran_on} -> {output_path}"
+        )
+        return
     with row_progress("scoring") as advance:
-        scored = project.score_file(target, input_path, output_path, probabilities, advance)
+        scored = project.score_file(
+            target, Path(input_path), Path(output_path), probabilities, advance
+        )
     typer.echo(f"scored {scored.rows} rows with {scored.model}:{scored.version} -> {output_path}")
 
 

@@ -96,7 +96,7 @@ class DaskExecutor:
         futures = self.client.map(function, list(items), shared=shared, pure=False)
         name = getattr(function, "__name__", "task")
         try:
-            for future in distributed.as_completed(futures):
+            for future in distributed.as_completed(futures, loop=self.client.loop):
                 result = self._result(future, name)
                 if on_done is not None:
                     on_done(result)
@@ -152,7 +152,7 @@ class DaskExecutor:
                 f"{name}: the workers running it died {error.args[1:] or ''} too often; "
                 "Dask gave up (see the workers' logs: out of memory?)"
             ) from None
-        except (OSError, distributed.comm.CommClosedError) as error:
+        except distributed.comm.CommClosedError as error:
             raise ComputeError(f"{name}: lost the Dask scheduler ({error})") from None
 
 

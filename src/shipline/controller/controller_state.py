@@ -128,6 +128,8 @@ class LocalState:
     db: Database
     store: ContentStore
     actor: str
+    # SHIPLINE_DASK of the controller's environment: where triggered runs train.
+    dask: str = ""
 
     def applied(self) -> list[AppliedConfig]:
         """Every model's latest applied config."""
@@ -224,12 +226,24 @@ class LocalState:
         trigger: str,
         on_start: Callable[[int], None],
     ) -> RunRecord:
-        """Run the whole pipeline here."""
+        """Run the whole pipeline, its portable steps on the model's compute (a Dask cluster
+        when the applied config or ``SHIPLINE_DASK`` says so)."""
+        from shipline.compute import open_executor
+        from shipline.compute.cluster import compute_target
         from shipline.pipeline.training_run import run_training
 
-        return run_training(
-            self.db, self.store, config, project_dir, self.actor, trigger, on_start=on_start
-        )
+        target = compute_target(config.compute, self.dask)
+        with open_executor(target, self.store.url) as executor:
+            return run_training(
+                self.db,
+                self.store,
+                config,
+                project_dir,
+                self.actor,
+                trigger,
+                on_start=on_start,
+                executor=executor,
+            )
 
     def monitor(
         self, version: ModelVersion, config: ModelConfig, window: TimeWindow

@@ -26,7 +26,7 @@ An empty or all-missing column is reported and skipped, never a crash.
 
 from __future__ import annotations
 
-__all__ = ["ColumnDrift", "DriftReport", "column_kind", "compare_columns"]
+__all__ = ["ColumnDrift", "DriftReport", "column_kind", "compare_column", "compare_columns"]
 
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -140,7 +140,9 @@ def compare_columns(
     # numpy's sorts and scans release the GIL: columns are compared on every core.
     with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1) or 1) as pool:
         verdicts = list(
-            pool.map(lambda name: _column(name, reference[name], current[name], rules), names)
+            pool.map(
+                lambda name: compare_column(name, reference[name], current[name], rules), names
+            )
         )
     return DriftReport(tuple(verdicts), rules.share, rules.min_rows)
 
@@ -161,9 +163,10 @@ def _clean(values: np.ndarray, kind: ColumnKind) -> np.ndarray:
     return kept
 
 
-def _column(
+def compare_column(
     name: str, reference: np.ndarray, current: np.ndarray, rules: DriftConfig
 ) -> ColumnDrift:
+    """One column's verdict: the unit of work a cluster task computes."""
     kind = column_kind(reference)
     override = rules.columns.get(name)
     forced = DRIFT_METHODS.get(override.method) if override else None

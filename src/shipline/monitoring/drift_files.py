@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["compare_files", "drift_rules", "read_columns"]
+__all__ = ["compare_files", "drift_rules", "read_columns", "text_dates_as_numbers"]
 
 from pathlib import Path
 
@@ -35,12 +35,11 @@ def read_columns(path: Path) -> dict[str, np.ndarray]:
     if table.num_rows == 0:
         raise DataFileError(f"{path}: has columns but no rows")
     return {
-        name: _text_dates_as_numbers(column_array(table.column(name)))
-        for name in table.column_names
+        name: text_dates_as_numbers(column_array(table.column(name))) for name in table.column_names
     }
 
 
-def _text_dates_as_numbers(values: np.ndarray) -> np.ndarray:
+def text_dates_as_numbers(values: np.ndarray) -> np.ndarray:
     """A CSV column of dates in a non-ISO format (Arrow leaves those as text) as seconds
     since the epoch, read with the same format rule as training data."""
     if values.dtype != object:

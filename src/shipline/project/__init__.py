@@ -339,7 +339,7 @@ class Project(Operations, TeamOperations, ComputeOperations):
         """What a controller of this project reads and changes: the database and store."""
         from shipline.controller.controller_state import LocalState
 
-        return LocalState(self.db(), self.store(), self.settings.actor)
+        return LocalState(self.db(), self.store(), self.settings.actor, self.settings.dask)
 
     def status(self, name: str | None = None) -> list[dict[str, Any]]:
         """One summary per model: the named one, else every applied model and this config's."""

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from shipline.compute.dask_executor import WorkerState
     from shipline.config import ModelConfig
     from shipline.config.compute import ComputeConfig
+    from shipline.config.schema import DriftConfig
+    from shipline.monitoring.drift import DriftReport
     from shipline.registry import ModelVersion
     from shipline.scoring.partitioned_scoring import ScoredPartitions
     from shipline.scoring.serving_source import ServingSource
@@ -95,12 +97,9 @@ class ComputeOperations:
     ) -> ScoredPartitions:
         """Batch-score partitioned data (a folder or glob, local or s3://) into a folder of
         Parquet partitions, one task per input file, on the configured compute."""
+        from shipline.data.partitions import find_partitions
         from shipline.scoring.loaded_model import load_version
-        from shipline.scoring.partitioned_scoring import (
-            ShippedModel,
-            find_partitions,
-            score_partitions,
-        )
+        from shipline.scoring.partitioned_scoring import ShippedModel, score_partitions
 
         version = self.version(ref)
         reader = _Recording(self.serving_source().blobs(version))
@@ -109,6 +108,16 @@ class ComputeOperations:
         sources = find_partitions(source)
         with self.executor() as executor:
             return score_partitions(shipped, sources, output_dir, executor, probabilities, progress)
+
+    def compare_partitions(
+        self: _Opened, reference: str, current: str, rules: DriftConfig | None = None
+    ) -> DriftReport:
+        """Drift between two partitioned datasets (folders or globs, local or s3://), one
+        column per task on the configured compute; the same verdicts as one file each."""
+        from shipline.monitoring.partitioned_drift import compare_partitions
+
+        with self.executor() as executor:
+            return compare_partitions(reference, current, executor, rules)
 
 
 def _compute(project: _Opened, compute: ComputeConfig | None) -> ComputeConfig:

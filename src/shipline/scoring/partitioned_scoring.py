@@ -14,7 +14,6 @@ __all__ = [
     "PartitionScored",
     "ScoredPartitions",
     "ShippedModel",
-    "find_partitions",
     "score_partitions",
 ]
 
@@ -30,12 +29,12 @@ import blake3
 import orjson
 
 from shipline.compute import Executor
-from shipline.errors import DataFileError, DigestMismatchError, UsageError
+from shipline.data.partitions import absolute, filesystem, partition_format
+from shipline.errors import DigestMismatchError, UsageError
 from shipline.registry import ModelVersion
 from shipline.scoring.batch_scoring import read_chunks, score_table
 from shipline.scoring.loaded_model import LoadedModel, load_version
 
-_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _PART = re.compile(r"part-\d{5}\.parquet")
 MANIFEST = "_manifest.json"
 
@@ -89,37 +88,6 @@ class ScoredPartitions:
     ran_on: str
 
 
-def _filesystem(url: str) -> tuple[Any, str]:
-    import fsspec
-
-    from shipline.artifacts.content_store import remote_options
-
-    protocol = url.split("://", 1)[0] if "://" in url else "file"
-    fs, path = fsspec.core.url_to_fs(url, **remote_options(protocol))
-    return fs, path
-
-
-def find_partitions(spec: str) -> list[str]:
-    """The CSV and Parquet files named by ``spec``: a folder (every file under it) or a glob,
-    local or ``s3://``, sorted by name."""
-    fs, path = _filesystem(spec)
-    if any(c in spec for c in "*?["):
-        found = fs.glob(path)
-    elif fs.isdir(path):
-        found = fs.find(path)
-    else:
-        raise DataFileError(f"--input {spec}: not a folder or glob of .csv/.parquet files")
-    files = sorted(
-        f
-        for f in found
-        if PurePosixPath(f).suffix.lower() in _FORMATS
-        and not PurePosixPath(f).name.startswith((".", "_"))
-    )
-    if not files:
-        raise DataFileError(f"--input {spec}: no .csv or .parquet files there")
-    return [fs.unstrip_protocol(f) if "://" in spec else f for f in files]
-
-
 def score_partitions(
     model: ShippedModel,
     sources: list[str],
@@ -135,9 +103,12 @@ def score_partitions(
             f"--probabilities: {version.ref} is a {version.facts.task} model; "
             "only classifiers give class probabilities"
         )
-    fs, out_path = _filesystem(output_dir)
+    fs, out_path = filesystem(output_dir)
     _prepare_output(fs, out_path, output_dir)
-    tasks = [PartitionTask(i, s, output_dir, probabilities) for i, s in enumerate(sources)]
+    tasks = [
+        PartitionTask(i, absolute(s), absolute(output_dir), probabilities)
+        for i, s in enumerate(sources)
+    ]
 
     def done(result: PartitionScored) -> None:
         if on_rows is not None:
@@ -206,13 +177,13 @@ def _score_partition(task: PartitionTask, shared: ShippedModel) -> PartitionScor
     from pyarrow import parquet
 
     model = _loaded(shared)
-    in_fs, in_path = _filesystem(task.source)
-    out_fs, out_dir = _filesystem(task.output_dir)
+    in_fs, in_path = filesystem(task.source)
+    out_fs, out_dir = filesystem(task.output_dir)
     name = f"part-{task.index:05d}.parquet"
     final = f"{out_dir.rstrip('/')}/{name}"
     local = _is_local(out_fs)
     target = f"{out_dir.rstrip('/')}/.{name}.{uuid.uuid4().hex}" if local else final
-    fmt = _FORMATS.get(PurePosixPath(in_path).suffix.lower())
+    fmt = partition_format(in_path)
     rows, writer = 0, None
     try:
         opened = open(target, "wb") if local else out_fs.open(final, "wb")  # noqa: SIM115

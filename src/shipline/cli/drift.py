@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from shipline.cli.output import print_json, print_table
-from shipline.data.partitions import is_partitioned
 from shipline.errors import UsageError
 from shipline.project import Project
 
@@ -48,6 +47,7 @@ def drift(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Per-column drift with Evidently's default tests; exit 1 when the dataset drifted."""
+    from shipline.data.partitions import is_partitioned
     from shipline.monitoring import compare_files, drift_rules
 
     rules = drift_rules(share, strict, column or [], min_rows)

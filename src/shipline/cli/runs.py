@@ -6,6 +6,7 @@ __all__ = ["app"]
 
 from typing import Annotated, Any
 
+import orjson
 import typer
 
 from shipline.cli.output import MAX_ID, print_json, print_table, when
@@ -91,10 +92,20 @@ def show(
             "  metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(run.metrics.items()))
         )
     rows = [
-        (s.step, s.status, f"{s.seconds:.3f}s", s.cached_from or "", s.cache_key[:12])
+        (
+            s.step,
+            s.status,
+            f"{s.seconds:.3f}s",
+            s.cached_from or "",
+            s.cache_key[:12],
+            orjson.loads(s.key_parts.get("ran_on", '"here"')),
+        )
         for s in run.steps
     ]
-    print_table("Steps", ("step", "status", "time", "reused from run", "cache key"), rows)
+    print_table("Steps", ("step", "status", "time", "reused from run", "cache key", "ran on"), rows)
+    search = project.search_report(run.id) if run.steps else None
+    if search is not None:
+        _print_search(search)
     if run.model_version:
         typer.echo(f"  registered {run.model}:{run.model_version}")
     if run.error:
@@ -106,6 +117,26 @@ def show(
             typer.echo(f"  {rule}")
         if failed and failed.error:
             typer.echo(failed.error)
+
+
+def _print_search(search: dict[str, Any]) -> None:
+    """Every trial of the run's hyperparameter search, best first."""
+    trials = sorted(search["trials"], key=lambda t: t["rank"])
+    metric = search["metric"]
+    typer.echo(
+        f"  search: {search['method']}, {len(trials)} trials, {search['cv']}-fold, by {metric}; "
+        f"best {search['best']['params']} ({metric}={search['best']['score']:.4f})"
+    )
+    rows = [
+        (
+            str(t["rank"]),
+            ", ".join(f"{k}={v}" for k, v in t["params"].items()),
+            f"{t['score']:.4f} ± {t['score_std']:.4f}",
+            f"{t['fit_seconds']:.2f}s",
+        )
+        for t in trials
+    ]
+    print_table("Search trials", ("rank", "params", metric, "fit time"), rows)
 
 
 @app.command("compare")

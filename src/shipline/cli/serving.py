@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from shipline.cli.output import print_json, row_progress
-from shipline.data.partitions import is_partitioned
 from shipline.project import Project
 
 labels_app = typer.Typer(
@@ -84,6 +83,8 @@ def predict(
 ) -> None:
     """Batch scoring: the same validation and model code as the server, chunk by chunk;
     partitioned input is scored one file per task on the configured compute (Dask)."""
+    from shipline.data.partitions import is_partitioned
+
     project: Project = ctx.obj
     if is_partitioned(input_path):
         with row_progress("scoring") as advance:

@@ -5,7 +5,7 @@ on the cluster (the joblib Dask backend), on this machine's cores otherwise."""
 
 from __future__ import annotations
 
-__all__ = ["LOWER_IS_BETTER", "MetricScorer", "SearchFit", "param_grid_size"]
+__all__ = ["LOWER_IS_BETTER", "MetricScorer", "SearchFit", "param_grid_size", "search_report"]
 
 import difflib
 import math
@@ -14,8 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+from shipline.artifacts import BlobReader
 from shipline.config.compute import SearchConfig
 from shipline.evaluation import compute_metrics
+from shipline.pipeline.run_record import RunRecord
 from shipline.training import TrainingError
 
 LOWER_IS_BETTER = frozenset({"rmse", "mae", "mape", "log_loss"})
@@ -105,6 +107,17 @@ class SearchFit:
             "best": trials[best],
             "trials": trials,
         }
+
+
+def search_report(store: BlobReader, run: RunRecord) -> dict[str, Any] | None:
+    """The search a run's train step made (every trial), or None without one."""
+    import orjson
+
+    trained = next((s for s in run.steps if s.step == "train" and "search" in s.outputs), None)
+    if trained is None:
+        return None
+    report: dict[str, Any] | None = orjson.loads(store.read_bytes(trained.outputs["search"]))
+    return report
 
 
 def _plain(value: Any) -> Any:

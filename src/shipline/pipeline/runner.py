@@ -141,6 +141,8 @@ class _Runner:
         else:
             try:
                 produced, outputs = self._execute(step, inputs)
+                if produced is None:  # where it ran is recorded beside the key, not in it
+                    stored["ran_on"] = canonical_json(self.executor.description)
             except Exception as error:
                 detail = "".join(traceback.format_exception(error))
                 record(StepStatus.FAILED, {}, None, detail)

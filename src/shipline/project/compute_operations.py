@@ -8,16 +8,17 @@ __all__ = ["ComputeOperations", "ComputeStatus"]
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from shipline.artifacts import BlobReader
+    from shipline.artifacts import BlobReader, ContentStore
     from shipline.compute import Executor
     from shipline.compute.dask_executor import WorkerState
     from shipline.config import ModelConfig
     from shipline.config.compute import ComputeConfig
     from shipline.config.schema import DriftConfig
     from shipline.monitoring.drift import DriftReport
+    from shipline.pipeline import RunRecord
     from shipline.registry import ModelVersion
     from shipline.scoring.partitioned_scoring import ScoredPartitions
     from shipline.scoring.serving_source import ServingSource
@@ -48,6 +49,16 @@ class _Opened(Protocol):
         self, compute: ComputeConfig | None = None, store_url: str | None = None
     ) -> AbstractContextManager[Executor]:
         """The configured compute, open."""
+        ...
+
+
+class _Stored(Protocol):
+    def store(self) -> ContentStore:
+        """The content store."""
+        ...
+
+    def get_run(self, run_id: int) -> RunRecord:
+        """One run."""
         ...
 
 
@@ -108,6 +119,12 @@ class ComputeOperations:
         sources = find_partitions(source)
         with self.executor() as executor:
             return score_partitions(shipped, sources, output_dir, executor, probabilities, progress)
+
+    def search_report(self: _Stored, run_id: int) -> dict[str, Any] | None:
+        """The hyperparameter search of a run: every trial's params, score and time."""
+        from shipline.pipeline.hyperparameter_search import search_report
+
+        return search_report(self.store(), self.get_run(run_id))
 
     def compare_partitions(
         self: _Opened, reference: str, current: str, rules: DriftConfig | None = None

@@ -82,7 +82,7 @@ def score_table(model: LoadedModel, chunk: Any, probabilities: bool, where: str)
     missing = [n for n in model.input_names if n not in chunk.column_names]
     if missing:
         raise DataFileError(f"{where}: missing input column {missing[0]!r}")
-    columns = {name: chunk.column(name).to_pylist() for name in model.input_names}
+    columns = {name: _values(chunk.column(name)) for name in model.input_names}
     result = model.predict(model.frame(columns, chunk.num_rows), probabilities)
     table = chunk.append_column("prediction", pa.array(result.values))
     if result.probabilities is not None and result.classes is not None:
@@ -91,6 +91,17 @@ def score_table(model: LoadedModel, chunk: Any, probabilities: bool, where: str)
                 f"proba_{label}", pa.array([p[index] for p in result.probabilities])
             )
     return table
+
+
+def _values(column: Any) -> Any:
+    """Numbers as one float array (missing values NaN, as the server reads JSON nulls);
+    anything else as Python values for the signature check to read one by one."""
+    import numpy as np
+    import pyarrow as pa
+
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return column.to_pylist()
 
 
 def _chunks(source: Path) -> Iterator[Any]:

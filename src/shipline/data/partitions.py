@@ -55,8 +55,10 @@ def find_partitions(spec: str, option: str = "--input") -> list[str]:
         found = fs.glob(path)
     elif fs.isdir(path):
         found = fs.find(path)
+    elif fs.isfile(path):
+        found = [path]  # one file is one partition
     else:
-        raise DataFileError(f"{option} {spec}: not a folder or glob of .csv/.parquet files")
+        raise DataFileError(f"{option} {spec}: no such file, folder or glob")
     files = sorted(
         f
         for f in found

@@ -91,8 +91,9 @@ def _compare_column(task: _ColumnTask, shared: DriftConfig) -> ColumnDrift:
 
 
 def _read(name: str, files: tuple[str, ...]) -> np.ndarray:
-    """Column ``name`` of every partition, as one array, typed as one file would be (Arrow
-    widens integers to floats where one partition has fractions)."""
+    """Column ``name`` of every partition, as one array, typed as one file would be: dates and
+    times as seconds (whichever way a partition stores them), integers widened to floats where
+    one partition has fractions or missing values."""
     import pyarrow as pa
     from pyarrow import csv, parquet
 
@@ -112,8 +113,8 @@ def _read(name: str, files: tuple[str, ...]) -> np.ndarray:
             except pa.ArrowInvalid as error:
                 message = str(error).splitlines()[0]
                 raise DataFileError(f"{path}: cannot be read: {message}") from None
-    table = pa.concat_tables(chunks, promote_options="permissive")
-    values = column_array(table.column(0))
+    arrays = [column_array(chunk.column(0)) for chunk in chunks]
+    values = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
     # As for one CSV file: dates in a non-ISO format, which Arrow leaves as text, as numbers.
     every_csv = all(partition_format(path) == "csv" for path in files)
     return text_dates_as_numbers(values) if every_csv else values

@@ -142,17 +142,16 @@ def _prepare_output(fs: Any, path: str, shown: str) -> None:
     foreign = [
         name
         for name in (PurePosixPath(p).name for p in fs.ls(path, detail=False))
-        if not (_PART.fullmatch(name) or name == MANIFEST or name.startswith(".part-"))
+        if not (_PART.fullmatch(name) or name.startswith((MANIFEST, ".part-")))
     ]
     if foreign:
         raise UsageError(
             f"--output {shown}: holds {foreign[0]!r}, which is not scoring output; "
             "give an empty or new folder"
         )
-    # An earlier job's parts: replaced one by one, the manifest last; stale ones removed.
+    # An earlier job's output, and the temporary files of one that was killed, go first.
     for old in fs.ls(path, detail=False):
-        if PurePosixPath(old).name == MANIFEST or _PART.fullmatch(PurePosixPath(old).name):
-            fs.rm(old)
+        fs.rm(old)
 
 
 _LOADED: dict[tuple[str, bool], LoadedModel] = {}

@@ -97,13 +97,13 @@ def test_a_bad_partition_leaves_no_output_partition(trained: Project, tmp_path: 
 def test_bad_locations_are_refused_before_anything_is_written(
     trained: Project, tmp_path: Path
 ) -> None:
-    with pytest.raises(DataFileError, match="no .csv or .parquet files"):
+    with pytest.raises(DataFileError, match=r"no \.csv or \.parquet files"):
         trained.score_partitions("cancer:1", str(tmp_path / "*.parquet"), str(tmp_path / "o"))
     _partitions(trained, tmp_path / "in")
     occupied = tmp_path / "occupied"
     occupied.mkdir()
     (occupied / "notes.txt").write_text("mine")
-    with pytest.raises(UsageError, match="notes.txt"):
+    with pytest.raises(UsageError, match=r"notes\.txt"):
         trained.score_partitions("cancer:1", str(tmp_path / "in"), str(occupied))
     assert (occupied / "notes.txt").read_text() == "mine"
     (tmp_path / "file").write_text("x")

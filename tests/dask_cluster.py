@@ -33,9 +33,9 @@ class DaskCluster:
     @contextmanager
     def client(self) -> Iterator[Any]:
         """A client of the scheduler."""
-        import distributed
+        from shipline.compute.dask_executor import connect
 
-        client = distributed.Client(self.address, timeout=60, set_as_default=False)
+        client = connect(self.address, 60)
         try:
             yield client
         finally:

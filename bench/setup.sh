@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 python="${PYTHON:-python3}"
 .venv-bench/bin/python -c '' 2>/dev/null || { rm -rf .venv-bench; "$python" -m venv .venv-bench; }
-.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check -e ".[bench]"
+.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check -e ".[bench,dask]"

@@ -36,6 +36,7 @@ def test_every_runnable_block_is_run_by_a_test() -> None:
         "shipline init cancer && cd cancer",
         "mkdir -p wine/data && cd wine",  # tests/e2e/test_pipeline_cli.py runs the wine example
         "shipline users add root --role admin > root.token",  # the team server, run below
+        "shipline init scaled && cd scaled",  # Dask: a scheduler and workers, run below
         "import os",
         "from dataclasses import dataclass",  # the plug-in example, run below
     ], "a README bash/python block was added or changed: run it in this file"
@@ -120,6 +121,29 @@ def test_the_team_server_block_runs_as_written(tmp_path: Path) -> None:
     assert "audit chain intact" in result.stdout and "logged out" in result.stdout
     assert (tmp_path / "dana.token").read_text().startswith("shp_")
     assert not (tmp_path / "config" / "shipline" / "credentials.json").exists()
+
+
+def test_the_dask_block_runs_as_written(tmp_path: Path) -> None:
+    block = _block("## Scale out on Dask")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPLINE_", "AWS_"))}
+    env |= {"PATH": _venv_path(env)}
+    # The scheduler and workers started in the background get SIGTERM when the block is done.
+    script = f"set -e\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n{block}"
+    result = subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "compute: dask tcp://127.0.0.1:8786 (from SHIPLINE_DASK)" in result.stdout
+    assert "train, evaluate ran on dask tcp://127.0.0.1:8786" in result.stdout
+    assert "scored 569 rows in 1 partition with cancer:1 on dask" in result.stdout
+    assert "0 of " in result.stdout and "no dataset drift" in result.stdout
+    assert (tmp_path / "scaled" / "scored" / "part-00000.parquet").is_file()
 
 
 def _venv_path(env: dict[str, str]) -> str:

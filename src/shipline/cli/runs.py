@@ -92,17 +92,16 @@ def show(
             "  metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(run.metrics.items()))
         )
     rows = [
-        (
-            s.step,
-            s.status,
-            f"{s.seconds:.3f}s",
-            s.cached_from or "",
-            s.cache_key[:12],
-            orjson.loads(s.key_parts.get("ran_on", '"here"')),
-        )
+        (s.step, s.status, f"{s.seconds:.3f}s", s.cached_from or "", s.cache_key[:12])
         for s in run.steps
     ]
-    print_table("Steps", ("step", "status", "time", "reused from run", "cache key", "ran on"), rows)
+    print_table("Steps", ("step", "status", "time", "reused from run", "cache key"), rows)
+    elsewhere: dict[str, list[str]] = {}
+    for s in run.steps:
+        if "ran_on" in s.key_parts:
+            elsewhere.setdefault(orjson.loads(s.key_parts["ran_on"]), []).append(s.step)
+    for where, names in elsewhere.items():
+        typer.echo(f"  {', '.join(names)} ran on {where}")
     search = project.search_report(run.id) if run.steps else None
     if search is not None:
         _print_search(search)

@@ -90,7 +90,8 @@ def predict(
         with row_progress("scoring") as advance:
             done = project.score_partitions(target, input_path, output_path, probabilities, advance)
         typer.echo(
-            f"scored {done.rows} rows in {done.partitions} partitions with "
+            f"scored {done.rows} rows in {done.partitions} "
+            f"partition{'' if done.partitions == 1 else 's'} with "
             f"{done.model}:{done.version} on {done.ran_on} -> {output_path}"
         )
         return

@@ -96,7 +96,9 @@ def run_cluster_step(task: ClusterStep) -> dict[str, str]:
             task.lineage,
         )
         inputs = StepInputs(store, task.kinds, task.inputs, {}, verified_models=task.models)
-        # Estimators with n_jobs (and a hyperparameter search) spread over the cluster.
+        # Estimators with n_jobs (and a hyperparameter search) spread over the cluster; joblib's
+        # Dask backend leaves the worker's thread pool while it waits, so this worker runs
+        # trials too.
         with joblib.parallel_config(backend="dask"):
             produced = task.run(context, inputs)
         return {

@@ -67,7 +67,8 @@ class SearchFit:
             searcher = RandomizedSearchCV(
                 model, grid, n_iter=draws, random_state=self.seed % 2**32, **common
             )
-        searcher.fit(x, y)
+        with _trials_spread(x, y):
+            searcher.fit(x, y)
         self.report = self._report(searcher.cv_results_, searcher.best_index_)
         return searcher.best_estimator_
 
@@ -118,6 +119,22 @@ def search_report(store: BlobReader, run: RunRecord) -> dict[str, Any] | None:
         return None
     report: dict[str, Any] | None = orjson.loads(store.read_bytes(trained.outputs["search"]))
     return report
+
+
+def _trials_spread(x: pd.DataFrame, y: pd.Series) -> Any:
+    """On a Dask worker: the training rows sent to every worker up front, so the trials are
+    not all queued where the data happens to be. Elsewhere: joblib as configured."""
+    import contextlib
+
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return contextlib.nullcontext()
+    import joblib
+
+    return joblib.parallel_config(backend="dask", scatter=[x, y])
 
 
 def _plain(value: Any) -> Any:

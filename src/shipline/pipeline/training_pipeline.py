@@ -11,7 +11,6 @@ from typing import Any
 import blake3
 import orjson
 
-from shipline.artifacts import ManifestEntry, store_manifest
 from shipline.config.schema import ModelConfig
 from shipline.config.trigger_kind import TRIGGER_KINDS
 from shipline.data import add_version, get_version, read_frame, split_frame, validate_data
@@ -20,27 +19,22 @@ from shipline.data.data_source import DataSource, resolve_source
 from shipline.data.profile import frame_columns, statistics
 from shipline.data.schema_acceptance import find_acceptance
 from shipline.evaluation import (
-    apply_gates,
     bias_report,
     compute_metrics,
     permutation_report,
 )
 from shipline.pipeline.code_fingerprint import deps_digests, entrypoint_files, file_digests
+from shipline.pipeline.decision_steps import (
+    applied_approval,
+    champion_versions,
+    gate,
+    register,
+)
 from shipline.pipeline.hyperparameter_search import SearchFit
 from shipline.pipeline.step import Step, StepContext, StepInputs
-from shipline.registry import (
-    find_by_bundle,
-    move_alias,
-    promote,
-    register_version,
-    render_card,
-    resolve_model_version,
-)
-from shipline.registry.applied_config import applied_policy
-from shipline.registry.version_details import DETAILS_SCHEMA_VERSION, VersionDetails
 from shipline.store import canonical_json
 from shipline.training import feature_columns, train_model
-from shipline.training.bundle import FORMAT, ModelBundle
+from shipline.training.bundle import ModelBundle
 from shipline.training.onnx_form import convert_to_onnx
 
 
@@ -222,110 +216,6 @@ def evaluate(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
     return {"evaluation": evaluation, "baseline": baseline}
 
 
-def _champions(context: StepContext, inputs: dict[str, str] | None = None) -> dict[str, Any]:
-    """The versions the gates compare against (by alias), with their metrics."""
-    from shipline.errors import NotFoundError
-
-    champions: dict[str, Any] = {}
-    for alias in {g.vs for g in context.config.evaluation.gates if g.vs}:
-        try:
-            with context.db.read() as conn:
-                holder = resolve_model_version(conn, f"{context.config.name}@{alias}")
-            champions[alias] = {"version": holder.version, "metrics": holder.metrics}
-        except NotFoundError:
-            champions[alias] = None
-    return champions
-
-
-def gate(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
-    """Apply evaluation.gates: absolute bounds, champion/challenger, bias limits."""
-    evaluation = inputs["evaluation"]
-    holders = _champions(context)  # read once: the verdict and the record use the same versions
-    champions = {alias: (c or {}).get("metrics") for alias, c in holders.items()}
-    outcome = apply_gates(
-        context.config.evaluation.gates, evaluation["metrics"], champions, evaluation["bias"]
-    )
-    return {
-        "gate": {
-            "passed": outcome.passed,
-            "rules": outcome.to_dicts(),
-            "champions": holders,
-        }
-    }
-
-
-def register(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
-    """Register the version (or find the identical one), then move staging per the policy."""
-    config = context.config
-    bundle_digest = inputs.digest("model")
-    evaluation, gate_result, dataset = inputs["evaluation"], inputs["gate"], inputs["dataset"]
-    details = {
-        "schema_version": DETAILS_SCHEMA_VERSION,
-        "task": config.training.task,
-        "target": config.data.target,
-        "description": config.description,
-        "estimator": config.training.entrypoint or config.training.estimator or "default",
-        # The seed of the split, of any unset estimator random_state and of the explanations.
-        "seed": config.data.split.seed,
-        "format": FORMAT,
-        "flavour": evaluation.get("flavour"),
-        "signature": inputs["signature"],
-        "metrics": evaluation["metrics"],
-        "bias": evaluation["bias"],
-        "explain": evaluation["explain"],
-        "serving_forms": evaluation.get("serving_forms", {"native": {"available": True}}),
-        "gates": gate_result,
-        "search": _search_summary(inputs["search"]),
-        "baseline_digest": inputs.digest("baseline"),
-        # Monitoring compares traffic with these splits: recorded here, not found by step name.
-        "training_data": {"train": inputs.digest("train"), "test": inputs.digest("test")},
-        "lineage": {
-            **context.lineage,
-            "run": context.run_id,
-            "dataset": dataset["ref"],
-            "dataset_digest": dataset["digest"],
-        },
-    }
-    VersionDetails.model_validate(details)  # the document this release promises to read back
-    markdown, card_json = render_card(config.name, details)
-    card_entries = [
-        ManifestEntry(
-            "card.md", context.store.put_bytes(markdown.encode()).digest, len(markdown.encode())
-        ),
-        ManifestEntry("card.json", context.store.put_bytes(card_json).digest, len(card_json)),
-    ]
-    card_digest = store_manifest(context.store, card_entries).digest
-    with context.db.write(context.actor) as tx:
-        version = find_by_bundle(tx.conn, config.name, bundle_digest)
-        created = version is None
-        if version is None:
-            version = register_version(
-                tx, config.name, context.run_id, bundle_digest, card_digest, details
-            )
-        # The applied policy decides, in this transaction; the run's own file does not.
-        policy = applied_policy(tx.conn, config.name)
-        if policy.staging == "auto":
-            move_alias(tx, version, "staging", "promote", f"run {context.run_id}")
-    if policy.staging == "manual":
-        promote(context.db, config.name, version.version, "staging", context.actor)
-    return {"registration": {"version": version.version, "created": created, "card": card_digest}}
-
-
-def _search_summary(report: dict[str, Any] | None) -> dict[str, Any] | None:
-    """What the version's card says of the search that chose it (the trials stay on the run)."""
-    if report is None:
-        return None
-    return {key: report[key] for key in ("method", "metric", "cv", "best")} | {
-        "trials": len(report["trials"])
-    }
-
-
-def _applied_approval(context: StepContext, inputs: dict[str, str]) -> dict[str, Any]:
-    """The approval policy registration follows: the model's applied one."""
-    with context.db.read() as conn:
-        return applied_policy(conn, context.config.name).model_dump(mode="json")
-
-
 def _training_code(context: StepContext, inputs: dict[str, str]) -> dict[str, Any]:
     """The bytes training depends on beyond its config and data: the entrypoint and the
     project modules it imports, the ``training.deps`` files, the watched environment files."""
@@ -419,7 +309,7 @@ STEPS: list[Step] = [
         ("evaluation",),
         {"gate": "json"},
         lambda c: _dump(c, "evaluation"),
-        facts=_champions,
+        facts=champion_versions,
         verdict=lambda out: None if out["gate"]["passed"] else "rejected",
     ),
     Step(
@@ -438,7 +328,7 @@ STEPS: list[Step] = [
         ),
         {"registration": "json"},
         lambda c: {"name": c.name},
-        facts=_applied_approval,
+        facts=applied_approval,
     ),
 ]
 

@@ -18,7 +18,7 @@ class _RefusedError(ValueError):
 
 
 def _square_plus(item: int, shared: Any = None) -> int:
-    return item * item + (shared or {}).get("add", 0)
+    return item * item + int((shared or {}).get("add", 0))
 
 
 def _fails_on_three(item: int, shared: Any = None) -> int:

@@ -158,8 +158,9 @@ def bench_scoring(work: Path, address: str, client: object) -> list[tuple[str, f
         + f" GiB (limit {WORKER_LIMIT / 2**30:.0f})"
     )
     print(
-        f"  mlflow predict   {mlflow_s:7.1f} s for {MLFLOW_ROWS:,} rows = {mlflow_rate:,.0f} "
-        f"rows/s -> {ROWS / mlflow_rate:,.0f} s for {ROWS:,} (extrapolated)"
+        f"  mlflow predict   {small_s:7.1f} s for {MLFLOW_ROWS // 3:,} rows, {mlflow_s:.1f} s "
+        f"for {MLFLOW_ROWS:,}: {mlflow_rate:,.0f} rows/s after start-up -> "
+        f"{small_s + (ROWS - MLFLOW_ROWS // 3) / mlflow_rate:,.0f} s for {ROWS:,} (extrapolated)"
     )
     assert "on dask" in shown
     return [

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from shipline.compute.executor import Executor, InProcess
-from shipline.config.compute import ComputeConfig, LocalClusterConfig, parse_bytes
+from shipline.config.compute import ComputeConfig, LocalClusterConfig
 from shipline.errors import ConfigError, Problem
 
 # A scheduler that does not answer within this is reported, not waited on for ever.
@@ -87,8 +87,3 @@ def open_executor(target: ComputeTarget, store_url: str | None = None) -> Iterat
         client.close()
         if cluster is not None:
             cluster.close()
-
-
-def memory_limit_bytes(local: LocalClusterConfig) -> int | None:
-    """A local cluster's memory limit per worker, in bytes (None: Dask's default share)."""
-    return None if local.memory_limit is None else parse_bytes(local.memory_limit)

@@ -147,10 +147,10 @@ class DaskExecutor:
         distributed = _distributed()
         try:
             return future.result()
-        except distributed.KilledWorker as error:
+        except distributed.KilledWorker:
             raise ComputeError(
-                f"{name}: the workers running it died {error.args[1:] or ''} too often; "
-                "Dask gave up (see the workers' logs: out of memory?)"
+                f"{name}: every worker that ran it died (the scheduler's allowed-failures was "
+                "reached) and Dask gave up; see the workers' logs (out of memory?)"
             ) from None
         except distributed.comm.CommClosedError as error:
             raise ComputeError(f"{name}: lost the Dask scheduler ({error})") from None

@@ -100,20 +100,20 @@ def _read(name: str, files: tuple[str, ...]) -> np.ndarray:
     from shipline.data.frame import column_array
     from shipline.monitoring.drift_files import text_dates_as_numbers
 
-    chunks = []
+    arrays = []
     for path in files:
         fs, location = filesystem(path)
         with fs.open(location, "rb") as handle:
             try:
                 if partition_format(path) == "parquet":
-                    chunks.append(parquet.ParquetFile(handle).read(columns=[name]))
+                    table = parquet.ParquetFile(handle).read(columns=[name])
                 else:
                     options = csv.ConvertOptions(include_columns=[name])
-                    chunks.append(csv.read_csv(handle, convert_options=options))
+                    table = csv.read_csv(handle, convert_options=options)
             except pa.ArrowInvalid as error:
                 message = str(error).splitlines()[0]
                 raise DataFileError(f"{path}: cannot be read: {message}") from None
-    arrays = [column_array(chunk.column(0)) for chunk in chunks]
+        arrays.append(column_array(table.column(0)))  # the Arrow copy is dropped here
     values = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
     # As for one CSV file: dates in a non-ISO format, which Arrow leaves as text, as numbers.
     every_csv = all(partition_format(path) == "csv" for path in files)

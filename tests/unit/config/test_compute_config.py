@@ -49,6 +49,8 @@ def test_compute_mistakes_are_each_named(tmp_path: Path) -> None:
     assert "memory_limit" in tiny and "64MiB" in tiny
     unknown = _problems(tmp_path, "compute: {ray: {}}\n")
     assert "compute.ray" in unknown
+    distributed = _problems(tmp_path, "compute: {distributed_training: true}\n")
+    assert "distributed_training: true is not available yet" in distributed
 
 
 def test_search_mistakes_are_each_named(tmp_path: Path) -> None:

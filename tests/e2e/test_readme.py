@@ -146,6 +146,19 @@ def test_the_dask_block_runs_as_written(tmp_path: Path) -> None:
     assert (tmp_path / "scaled" / "scored" / "part-00000.parquet").is_file()
 
 
+def test_the_dask_yaml_block_is_a_valid_config(tmp_path: Path) -> None:
+    from shipline.config import load_config
+
+    after = README.split("## Scale out on Dask", 1)[1]
+    match = re.search(r"^```yaml\n(.*?)^```", after, re.DOTALL | re.MULTILINE)
+    assert match
+    path = tmp_path / "shipline.yaml"
+    path.write_text("name: m\ndata: {source: d.csv, target: y}\n" + match.group(1))
+    config = load_config(path)
+    assert config.compute.dask is not None and config.compute.dask.local is not None
+    assert config.training.search is not None and config.training.search.metric == "f1"
+
+
 def _venv_path(env: dict[str, str]) -> str:
     """PATH with this interpreter's folder first, so `shipline` is the one under test."""
     return f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"

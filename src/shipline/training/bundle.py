@@ -67,7 +67,6 @@ class ModelBundle:
 
     def to_bytes(self) -> bytes:
         """The envelope with the model's bytes, serialised with joblib."""
-
         stored = replace(self, model=_SerialisedModel(self.model_flavour.dump(self.model)))
         return canonical_dump(stored)
 

@@ -102,19 +102,7 @@ def test_the_plug_in_example_registers_a_drift_method_and_uses_it(tmp_path: Path
 
 def test_the_team_server_block_runs_as_written(tmp_path: Path) -> None:
     block = _block("## Team server: identities, roles and the management API")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPLINE_", "AWS_"))}
-    env |= {"XDG_CONFIG_HOME": str(tmp_path / "config"), "PATH": _venv_path(env)}
-    # The server started in the background gets SIGTERM when the block is done.
-    script = f"set -e\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n{block}"
-    result = subprocess.run(
-        ["bash", "-c", script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = _run_with_background_jobs(block, tmp_path, XDG_CONFIG_HOME=str(tmp_path / "config"))
     assert result.returncode == 0, result.stderr
     assert "root (token 1); roles: admin on *" in result.stdout
     assert "erin" in result.stdout and "ml-engineer on cancer" in result.stdout
@@ -124,20 +112,7 @@ def test_the_team_server_block_runs_as_written(tmp_path: Path) -> None:
 
 
 def test_the_dask_block_runs_as_written(tmp_path: Path) -> None:
-    block = _block("## Scale out on Dask")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPLINE_", "AWS_"))}
-    env |= {"PATH": _venv_path(env)}
-    # The scheduler and workers started in the background get SIGTERM when the block is done.
-    script = f"set -e\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n{block}"
-    result = subprocess.run(
-        ["bash", "-c", script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = _run_with_background_jobs(_block("## Scale out on Dask"), tmp_path)
     assert result.returncode == 0, result.stderr
     assert "compute: dask tcp://127.0.0.1:8786 (from SHIPLINE_DASK)" in result.stdout
     assert "train, evaluate ran on dask tcp://127.0.0.1:8786" in result.stdout
@@ -157,6 +132,20 @@ def test_the_dask_yaml_block_is_a_valid_config(tmp_path: Path) -> None:
     config = load_config(path)
     assert config.compute.dask is not None and config.compute.dask.local is not None
     assert config.training.search is not None and config.training.search.metric == "f1"
+
+
+def _run_with_background_jobs(
+    block: str, cwd: Path, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    """Run a shell block as written; the servers it starts in the background get SIGTERM when
+    it is done."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPLINE_", "AWS_"))}
+    env |= {"PATH": _venv_path(env), **extra}
+    script = f"set -e\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n{block}"
+    return subprocess.run(
+        ["bash", "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+        check=False,
+    )  # fmt: skip
 
 
 def _venv_path(env: dict[str, str]) -> str:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["compare_files", "drift_rules", "read_columns", "text_dates_as_numbers"]
+__all__ = [
+    "compare_files",
+    "drift_rules",
+    "read_columns",
+    "require_same_columns",
+    "text_dates_as_numbers",
+]
 
 from pathlib import Path
 
@@ -77,13 +83,22 @@ def compare_files(
     ``columns`` are the files' columns when the caller has read them already.
     """
     ref, cur = columns or (read_columns(reference), read_columns(current))
-    missing = [name for name in ref if name not in cur]
-    if missing:
-        raise DataFileError(f"{current}: missing column {missing[0]!r} that {reference} has")
-    extra = [name for name in cur if name not in ref]
-    if extra:
-        raise DataFileError(f"{current}: column {extra[0]!r} is not in {reference}")
+    require_same_columns(list(ref), list(cur), str(reference), str(current))
     return compare_columns(ref, cur, config)
+
+
+def require_same_columns(
+    reference: list[str], current: list[str], reference_name: str, current_name: str
+) -> None:
+    """Both sides have the same columns, else the first difference is named."""
+    missing = [name for name in reference if name not in current]
+    if missing:
+        raise DataFileError(
+            f"{current_name}: missing column {missing[0]!r} that {reference_name} has"
+        )
+    extra = [name for name in current if name not in reference]
+    if extra:
+        raise DataFileError(f"{current_name}: column {extra[0]!r} is not in {reference_name}")
 
 
 def drift_rules(

@@ -21,6 +21,7 @@ from shipline.config.schema import DriftConfig
 from shipline.data.partitions import filesystem, find_partitions, partition_format
 from shipline.errors import DataFileError
 from shipline.monitoring.drift import ColumnDrift, DriftReport, compare_column
+from shipline.monitoring.drift_files import require_same_columns
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,7 @@ def compare_partitions(
     ref_files = find_partitions(reference, "REFERENCE")
     cur_files = find_partitions(current, "CURRENT")
     ref_names, cur_names = _columns(ref_files), _columns(cur_files)
-    missing = [n for n in ref_names if n not in cur_names]
-    if missing:
-        raise DataFileError(f"{current}: missing column {missing[0]!r} that {reference} has")
-    extra = [n for n in cur_names if n not in ref_names]
-    if extra:
-        raise DataFileError(f"{current}: column {extra[0]!r} is not in {reference}")
+    require_same_columns(ref_names, cur_names, reference, current)
     unknown = [name for name in rules.columns if name not in ref_names]
     if unknown:
         from shipline.errors import UsageError

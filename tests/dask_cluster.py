@@ -50,6 +50,12 @@ class DaskCluster:
                     raise RuntimeError(f"Dask workers did not connect; logs in {self.logs}")
                 time.sleep(0.2)  # poll interval
 
+    def statuses(self) -> dict[str, str]:
+        """Each worker's status (``running``, or ``paused`` when near its memory limit)."""
+        with self.client() as client:
+            workers = client.scheduler_info(n_workers=-1)["workers"]
+            return {address: str(worker.get("status", "")) for address, worker in workers.items()}
+
     def peak_memory(self) -> dict[str, int]:
         """Each worker process's peak resident memory (VmHWM), in bytes."""
         import cloudpickle

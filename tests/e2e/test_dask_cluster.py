@@ -204,6 +204,8 @@ def test_scoring_more_data_than_a_worker_holds(
     assert f"on dask {cluster.address}" in shown
     peaks = cluster.peak_memory()
     assert max(peaks.values()) < limit, peaks
+    # Done, the workers give the memory back: none is left paused near its limit.
+    assert set(cluster.statuses().values()) == {"running"}, cluster.statuses()
     local = {**env, "SHIPLINE_DASK": "local"}
     _ok(
         shipline("predict", "big:1", "--input", str(inputs), "--output", str(tmp_path / "one"),

@@ -22,6 +22,7 @@ from shipline.data.partitions import filesystem, find_partitions, partition_form
 from shipline.errors import DataFileError
 from shipline.monitoring.drift import ColumnDrift, DriftReport, compare_column
 from shipline.monitoring.drift_files import require_same_columns
+from shipline.scoring.partitioned_scoring import release_arrow_memory
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,11 @@ def _names(path: str) -> list[str]:
 
 def _compare_column(task: _ColumnTask, shared: DriftConfig) -> ColumnDrift:
     """Run on a worker: one column of both sides, compared."""
-    return compare_column(
-        task.name, _read(task.name, task.reference), _read(task.name, task.current), shared
-    )
+    try:
+        reference, current = _read(task.name, task.reference), _read(task.name, task.current)
+        return compare_column(task.name, reference, current, shared)
+    finally:
+        release_arrow_memory()
 
 
 def _read(name: str, files: tuple[str, ...]) -> np.ndarray:

@@ -14,6 +14,7 @@ __all__ = [
     "PartitionScored",
     "ScoredPartitions",
     "ShippedModel",
+    "release_arrow_memory",
     "score_partitions",
 ]
 
@@ -207,7 +208,17 @@ def _score_partition(task: PartitionTask, shared: ShippedModel) -> PartitionScor
         if local and os.path.exists(target):
             os.unlink(target)
         raise
+    finally:
+        release_arrow_memory()
     return PartitionScored(task.index, task.source, name, rows)
+
+
+def release_arrow_memory() -> None:
+    """Give the memory Arrow's allocator keeps for reuse back to the system: a worker that
+    holds on to it after a task sits near its memory limit, where Dask pauses it."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _publish(fs: Any, path: str, data: bytes) -> None:

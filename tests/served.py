@@ -75,7 +75,7 @@ def start_server(
             if httpx.get(f"{server.url}/ping", timeout=1).status_code == 200:
                 return server
         except httpx.HTTPError:
-            time.sleep(0.2)
+            time.sleep(0.2)  # poll interval
     server.stop()
     pytest.fail("server did not become ready")
 

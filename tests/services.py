@@ -243,7 +243,7 @@ def _start_seaweedfs_once(bucket: str) -> SeaweedS3:
             break
         if _bucket_ready(endpoint, bucket):
             return server
-        time.sleep(0.3)
+        time.sleep(0.3)  # poll interval
     lines = (root / "log").read_text(errors="replace").splitlines()
     tail = " | ".join(line for line in lines if "panic" in line or "rror" in line)[-800:]
     server.stop()

@@ -48,8 +48,10 @@ def test_one_live_lease_holder_and_expiry(db_url: str) -> None:
         expires = conn.execute(
             select(leases.c.expires_at).where(leases.c.name == "model:churn")
         ).scalar_one()
+    deadline = time.monotonic() + 120
     while datetime.now(UTC) <= parse_stamp(expires):  # until the lease's own expiry passes
-        time.sleep(0.05)
+        assert time.monotonic() < deadline, "the lease never expired"
+        time.sleep(0.05)  # poll interval
     assert acquire(db, "model:churn", "b", short) is None  # expired: taken over
     release(db, "model:churn", "a")  # not the holder any more: nothing happens
     assert acquire(db, "model:churn", "a", short) == "b"

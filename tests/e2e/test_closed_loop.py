@@ -111,7 +111,7 @@ def test_drift_to_retrained_production_without_a_failed_request(tmp_path: Path) 
             deadline = time.monotonic() + 120
             while captured_rows(server) < before + 300:
                 assert time.monotonic() < deadline, "captures were not written"
-                time.sleep(0.3)
+                time.sleep(0.3)  # poll interval
             # The new data version: the drifted population, labelled, joins the source.
             drifted["sample_id"] = "D" + drifted["sample_id"].str[1:]
             pd.concat([data, drifted]).to_csv(folder / "data" / "breast_cancer.csv", index=False)
@@ -132,11 +132,11 @@ def test_drift_to_retrained_production_without_a_failed_request(tmp_path: Path) 
             deadline = time.monotonic() + 120
             while not traffic.versions or traffic.versions[-1] != "cancer:2":
                 assert time.monotonic() < deadline, "the server did not switch to version 2"
-                time.sleep(0.2)
+                time.sleep(0.2)  # poll interval
             switched = len(traffic.versions)
             while len(traffic.versions) < switched + 20:  # more traffic served by version 2
                 assert time.monotonic() < deadline + 60, "traffic stopped after the switch"
-                time.sleep(0.05)
+                time.sleep(0.05)  # poll interval
         assert traffic.failures == []
         assert "cancer:1" in traffic.versions and traffic.versions[-1] == "cancer:2"
     finally:

@@ -73,7 +73,7 @@ def _wait_until_read(proc: subprocess.Popen[bytes], count: int) -> None:
             return
         if int(io.split("rchar: ")[1].split()[0]) >= count:
             return
-        time.sleep(0.01)  # polling a condition, not a delay
+        time.sleep(0.01)  # poll interval
 
 
 def test_kill_during_data_add_of_a_large_file(
@@ -142,7 +142,7 @@ def test_a_killed_run_is_closed_by_the_next_command(local_cli: Cli, project: Pat
     deadline = time.monotonic() + 300
     while not (project / "training").exists():
         assert proc.poll() is None and time.monotonic() < deadline, "training never started"
-        time.sleep(0.05)  # polling a condition
+        time.sleep(0.05)  # poll interval
     running = json.loads(local_cli("runs", "list", "--json", check=True).out)
     assert [r["status"] for r in running] == ["running"], "a live run was closed"
     proc.send_signal(signal.SIGKILL)

@@ -76,7 +76,7 @@ def _send_and_wait(server: Server, frame: pd.DataFrame) -> list[tuple[str, int, 
     while captured_rows(server) < before + len(frame):
         if time.monotonic() > deadline:
             pytest.fail("captured rows were not written within 120 s")
-        time.sleep(0.3)
+        time.sleep(0.3)  # poll interval
     return sent
 
 

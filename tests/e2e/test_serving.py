@@ -412,7 +412,7 @@ def _wait_until_all_clients_see(seen: list[list[str]], version: str) -> None:
     deadline = time.monotonic() + 120
     while not all(answers[-3:] == [version] * 3 for answers in seen):
         assert time.monotonic() < deadline, f"not every client reached {version}"
-        time.sleep(0.05)
+        time.sleep(0.05)  # poll interval
 
 
 def test_hot_swap_under_load_fails_no_request(serve, trained: Path) -> None:  # type: ignore[no-untyped-def]
@@ -690,7 +690,7 @@ def test_the_onnx_form_is_served_and_swaps_with_a_native_version(tmp_path: Path)
                 if httpx.get(f"{server.url}/ping", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.2)
+                time.sleep(0.2)  # poll interval
         assert 'form="onnx"' in httpx.get(f"{server.url}/metrics").text
         x = pd.read_csv(folder / "data" / "breast_cancer.csv").drop(columns=FEATURES_DROP).head(40)
         x.to_csv(folder / "in.csv", index=False)
@@ -730,7 +730,7 @@ def test_the_onnx_form_is_served_and_swaps_with_a_native_version(tmp_path: Path)
             assert answer.status_code == 200
             if answer.headers["x-model-version"] == "cancer:2":
                 break
-            time.sleep(0.1)
+            time.sleep(0.1)  # poll interval
         assert answer.headers["x-model-version"] == "cancer:2"
         assert 'form="native"' in httpx.get(f"{server.url}/metrics").text
     finally:
@@ -798,7 +798,7 @@ def test_stalled_clients_are_cut_off_and_health_checks_still_answer(serve, train
     deadline = time.monotonic() + 120
     while httpx.get(f"{server.url}/ping", timeout=10).status_code != 200:
         assert time.monotonic() < deadline
-        time.sleep(0.1)
+        time.sleep(0.1)  # poll interval
 
 
 def test_over_limit_csv_is_refused_unparsed_and_large_bodies_are_served(  # type: ignore[no-untyped-def]
@@ -847,7 +847,7 @@ def test_captures_are_bounded_in_memory_while_the_store_cannot_be_written(  # ty
     deadline = time.monotonic() + 120
     while _metric(server, "shipline_capture_backlog_rows") > 0:  # written once the store is back
         assert time.monotonic() < deadline, "the kept rows were never written"
-        time.sleep(0.2)
+        time.sleep(0.2)  # poll interval
     assert _metric(server, "shipline_captured_rows_total") >= 40
 
 

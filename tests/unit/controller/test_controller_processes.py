@@ -36,7 +36,7 @@ def train(frame, config):
     deadline = time.monotonic() + 600  # trains until the test releases it (or is killed)
     while not (here / "release").exists():
         assert time.monotonic() < deadline, "never released"
-        time.sleep(0.05)
+        time.sleep(0.05)  # poll interval
     return LogisticRegression().fit(frame.drop(columns=["churned"]), frame["churned"])
 """
 
@@ -113,7 +113,7 @@ def _wait_for_file(path: Path, process: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 300
     while not path.exists():
         assert time.monotonic() < deadline and process.poll() is None, f"{path.name} never came"
-        time.sleep(0.05)
+        time.sleep(0.05)  # poll interval
 
 
 def _wait_for_lease_expiry(project: Project, name: str) -> None:
@@ -127,8 +127,10 @@ def _wait_for_lease_expiry(project: Project, name: str) -> None:
         expires = conn.execute(select(leases.c.expires_at).where(leases.c.name == name)).scalar()
     if expires is None:
         return
-    while datetime.now(UTC) <= parse_stamp(expires):
-        time.sleep(0.05)
+    deadline = time.monotonic() + 300
+    while datetime.now(UTC) <= parse_stamp(expires):  # until the lease's own expiry passes
+        assert time.monotonic() < deadline, f"lease {name} never expired"
+        time.sleep(0.05)  # poll interval
 
 
 def test_sigterm_stops_the_loop_cleanly(

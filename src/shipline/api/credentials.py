@@ -32,6 +32,7 @@ class ServerState:
     db: Database
     store: ContentStore
     oidc: OidcVerifier | None
+    dask: str = ""  # SHIPLINE_DASK of the server's environment: overrides a model's compute
 
 
 def state(request: Request) -> ServerState:

@@ -99,6 +99,9 @@ def accept_schema(ref: str, body: ReasonBody, who: Caller, server: Server) -> Sc
 def monitor(body: MonitorBody, who: Caller, server: Server) -> dict[str, Any]:
     """Monitor a version's served traffic, here, with the model's applied monitoring settings;
     the report is stored and alarms opened or closed."""
+    from shipline.compute import open_executor
+    from shipline.compute.cluster import compute_target
+    from shipline.config.compute import ComputeConfig
     from shipline.config.schema import MonitoringConfig
     from shipline.monitoring.monitor_report import monitor_version
     from shipline.monitoring.traffic import TimeWindow
@@ -113,16 +116,19 @@ def monitor(body: MonitorBody, who: Caller, server: Server) -> dict[str, Any]:
     config = None if applied is None else validated_config(applied.document)
     monitoring = MonitoringConfig() if config is None else config.monitoring
     window = TimeWindow.from_options(body.window or monitoring.window, body.since, body.until)
-    summary, report = monitor_version(
-        server.db,
-        server.store,
-        version,
-        monitoring,
-        who.name,
-        window,
-        None if config is None else config.notifications,
-        body.histograms,
-    )
+    compute = ComputeConfig() if config is None else config.compute
+    with open_executor(compute_target(compute, server.dask), server.store.url) as executor:
+        summary, report = monitor_version(
+            server.db,
+            server.store,
+            version,
+            monitoring,
+            who.name,
+            window,
+            None if config is None else config.notifications,
+            body.histograms,
+            executor,
+        )
     return {"summary": summary, "report": report}
 
 

@@ -28,6 +28,7 @@ def open_server_state(settings: Settings, environ: Mapping[str, str] | None = No
         open_database(settings.db_url),
         open_content_store(settings.store_url, settings.state_dir / "cache"),
         None if oidc is None else OidcVerifier(oidc),
+        settings.dask,
     )
 
 

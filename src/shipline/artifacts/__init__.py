@@ -6,6 +6,7 @@ from shipline.artifacts.content_store import (
     StoredObject,
     StreamCheck,
     open_content_store,
+    require_digest,
 )
 from shipline.artifacts.manifest import Manifest, ManifestEntry, read_manifest, store_manifest
 
@@ -18,5 +19,6 @@ __all__ = [
     "StreamCheck",
     "open_content_store",
     "read_manifest",
+    "require_digest",
     "store_manifest",
 ]

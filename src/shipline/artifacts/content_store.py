@@ -16,6 +16,7 @@ __all__ = [
     "StreamCheck",
     "open_content_store",
     "remote_options",
+    "require_digest",
 ]
 
 import contextlib
@@ -81,6 +82,14 @@ class BlobReader(Protocol):
         ...
 
 
+def require_digest(data: bytes, digest: str, location: str) -> bytes:
+    """``data`` itself when it hashes to ``digest``; else an error naming where it came from."""
+    actual = blake3.blake3(data).hexdigest()
+    if actual != digest:
+        raise DigestMismatchError(location, digest, actual)
+    return data
+
+
 class ContentStore:
     """Objects addressed by BLAKE3 digest under ``root`` on an fsspec filesystem."""
 
@@ -128,12 +137,7 @@ class ContentStore:
                 data: bytes = self.fs.cat_file(location)
             except FileNotFoundError:
                 raise NotFoundError(f"{self.url}: no object blake3:{digest}") from None
-        actual = blake3.blake3(data).hexdigest()
-        if actual != digest:
-            raise DigestMismatchError(
-                f"{self.url}/objects/{digest[:2]}/{digest[2:]}", digest, actual
-            )
-        return data
+        return require_digest(data, digest, f"{self.url}/objects/{digest[:2]}/{digest[2:]}")
 
     def fetch(self, digest: str) -> Path:
         """A local file holding the verified bytes of an object (remote objects are cached)."""

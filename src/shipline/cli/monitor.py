@@ -95,9 +95,10 @@ def _render(report_id: int, report: MonitorReport) -> None:
         rows,
     )
     verdict = "DRIFTED" if features.dataset_drift else "no dataset drift"
+    where = f" (measured on {report.computed_on})" if report.computed_on else ""
     typer.echo(
         f"features: {features.drifted} of {features.compared} drifted: {verdict}; "
-        f"predictions: {'DRIFT' if report.prediction.drifted else 'ok'}"
+        f"predictions: {'DRIFT' if report.prediction.drifted else 'ok'}{where}"
     )
     _render_checks(report)
 

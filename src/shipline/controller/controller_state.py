@@ -248,18 +248,23 @@ class LocalState:
     def monitor(
         self, version: ModelVersion, config: ModelConfig, window: TimeWindow
     ) -> MonitorSummary:
-        """Monitor here."""
+        """Monitor the window on the model's compute (partition by partition on a cluster)."""
+        from shipline.compute import open_executor
+        from shipline.compute.cluster import compute_target
         from shipline.monitoring.monitor_report import monitor_version
 
-        summary, _ = monitor_version(
-            self.db,
-            self.store,
-            version,
-            config.monitoring,
-            self.actor,
-            window,
-            config.notifications,
-        )
+        target = compute_target(config.compute, self.dask)
+        with open_executor(target, self.store.url) as executor:
+            summary, _ = monitor_version(
+                self.db,
+                self.store,
+                version,
+                config.monitoring,
+                self.actor,
+                window,
+                config.notifications,
+                executor=executor,
+            )
         return summary
 
     def promote(self, model: str, version: int, alias: str, reason: str) -> Promotion:

@@ -26,7 +26,14 @@ An empty or all-missing column is reported and skipped, never a crash.
 
 from __future__ import annotations
 
-__all__ = ["ColumnDrift", "DriftReport", "column_kind", "compare_column", "compare_columns"]
+__all__ = [
+    "ColumnDrift",
+    "DriftReport",
+    "column_kind",
+    "compare_column",
+    "compare_columns",
+    "require_columns",
+]
 
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -131,11 +138,7 @@ def compare_columns(
 ) -> DriftReport:
     """Compare every reference column with the current column of the same name."""
     rules = config or DriftConfig()
-    unknown = [name for name in rules.columns if name not in reference]
-    if unknown:
-        raise UsageError(
-            f"monitoring.drift.columns.{unknown[0]}: no such column in the reference data"
-        )
+    require_columns(rules, list(reference))
     names = [name for name in reference if name in current]
     # numpy's sorts and scans release the GIL: columns are compared on every core.
     with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1) or 1) as pool:
@@ -145,6 +148,15 @@ def compare_columns(
             )
         )
     return DriftReport(tuple(verdicts), rules.share, rules.min_rows)
+
+
+def require_columns(rules: DriftConfig, names: list[str]) -> None:
+    """Refuse per-column rules for columns the reference data does not have."""
+    unknown = [name for name in rules.columns if name not in names]
+    if unknown:
+        raise UsageError(
+            f"monitoring.drift.columns.{unknown[0]}: no such column in the reference data"
+        )
 
 
 def _clean(values: np.ndarray, kind: ColumnKind) -> np.ndarray:

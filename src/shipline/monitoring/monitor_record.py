@@ -112,6 +112,7 @@ class MonitorReport(_Record):
     alarms: dict[str, list[int]] | None = None
     histograms: dict[str, Any] | None = None
     notification_problems: list[str] | None = None
+    computed_on: str | None = None  # a cluster's description when measured there
 
     def checks(self) -> dict[str, RuleCheck]:
         """The rule checks the report holds, by alarm kind (drift aside)."""

@@ -14,34 +14,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 from sqlalchemy import select
 
 from shipline.artifacts import ContentStore
-from shipline.config.schema import DriftConfig, MonitoringConfig, NotificationsConfig, QualityRule
-from shipline.data.frame import column_array
+from shipline.compute import Executor
+from shipline.config.schema import MonitoringConfig, NotificationsConfig
 from shipline.errors import NotFoundError
 from shipline.monitoring.alarm import Alarm, update_alarms
-from shipline.monitoring.attribution_drift import attribution_drift
-from shipline.monitoring.bias_drift import bias_drift
-from shipline.monitoring.drift import compare_columns
-from shipline.monitoring.estimation import estimate_multiclass, estimate_performance
-from shipline.monitoring.monitor_record import REPORT_SCHEMA_VERSION, MonitorReport
-from shipline.monitoring.notification import notify
-from shipline.monitoring.quality import labelled_quality, labelled_rows
-from shipline.monitoring.report_html import column_histograms, render_html
-from shipline.monitoring.traffic import (
-    TimeWindow,
-    Traffic,
-    captured_traffic,
-    file_traffic,
-    split_columns,
-    split_table,
+from shipline.monitoring.drift import compare_column, compare_columns
+from shipline.monitoring.measurement import (
+    class_probabilities,
+    estimated_quality,
+    is_classifier,
+    labelled_checks,
+    prediction_rules,
+    reference_predictions,
+    report_head,
 )
+from shipline.monitoring.monitor_record import MonitorReport
+from shipline.monitoring.notification import notify
+from shipline.monitoring.quality import labelled_rows
+from shipline.monitoring.report_html import column_histograms, render_html
+from shipline.monitoring.traffic import TimeWindow, captured_traffic, file_traffic, split_columns
 from shipline.registry import ModelVersion
-from shipline.registry.version_details import Task
-from shipline.scoring import LoadedModel, load_version
+from shipline.scoring import load_version
 from shipline.store import Database, utc_now
 from shipline.store.tables import monitor_reports
 
@@ -75,28 +72,21 @@ def monitor_version(
     current: Path | TimeWindow,
     notifications: NotificationsConfig | None = None,
     histograms: bool = False,
+    executor: Executor | None = None,
 ) -> tuple[MonitorSummary, dict[str, Any]]:
     """Compare a file or a window of captured traffic with training; store the report, open or
     close alarms, notify; return the summary and the full report.
 
     ``histograms`` keeps reference-vs-current shares of the drifted columns for the HTML page.
+    A window is measured partition by partition on ``executor`` when it is a cluster.
     """
-    model = load_version(store, version)
-    traffic = (
-        file_traffic(model, version, current)
-        if isinstance(current, Path)
-        else captured_traffic(db, store, version, model.input_names, current)
-    )
-    reference = split_columns(db, store, version)
-    report = _compare(model, version, reference, traffic, monitoring.drift)
-    if histograms:
-        drifted = [c["column"] for c in report["features"]["columns"] if c["drifted"]]
-        report["histograms"] = column_histograms(reference, traffic.columns, drifted)
-    estimated = _estimated(db, store, version, model, traffic.columns, monitoring.estimated_quality)
-    if estimated is not None:
-        report["estimated_quality"] = estimated
-    if traffic.keys is not None:
-        report |= _labelled_checks(db, model, version, traffic, monitoring)
+    if executor is not None and executor.remote and isinstance(current, TimeWindow):
+        from shipline.monitoring.window_on_cluster import measure_window
+
+        report = measure_window(db, store, version, monitoring, current, histograms, executor)
+        report["computed_on"] = executor.description
+    else:
+        report = _measure_here(db, store, version, monitoring, current, histograms)
     summary, opened, closed = _store(db, store, version, actor, report)
     report["alarms"] = {"opened": [a.id for a in opened], "closed": [a.id for a in closed]}
     problems = [
@@ -113,111 +103,44 @@ def monitor_version(
     return summary, report
 
 
-def _labelled_checks(
-    db: Database,
-    model: LoadedModel,
-    version: ModelVersion,
-    traffic: Traffic,
-    monitoring: MonitoringConfig,
-) -> dict[str, Any]:
-    """Quality, bias and attribution on the captured rows that have labels by now."""
-    assert traffic.keys is not None
-    labelled = labelled_rows(db, *traffic.keys)
-    facts = version.facts
-    task = str(facts.task)
-    checks: dict[str, Any] = {
-        "quality": labelled_quality(
-            task,
-            labelled,
-            traffic.predictions,
-            monitoring.quality,
-            version.metrics,
-            traffic.probabilities,
-            facts.signature.output.classes,
-        )
-    }
-    columns = {name: values[labelled.positions] for name, values in traffic.columns.items()}
-    predicted = traffic.predictions[labelled.positions].tolist()
-    bias = bias_drift(facts.bias, columns, labelled.truth, predicted, monitoring.bias)
-    if bias is not None:
-        checks["bias"] = bias
-    attribution = attribution_drift(
-        model, facts.explain, columns, labelled.truth, task, monitoring.attribution
-    )
-    if attribution is not None:
-        checks["attribution"] = attribution
-    return checks
-
-
-def _compare(
-    model: LoadedModel,
-    version: ModelVersion,
-    reference: dict[str, np.ndarray],
-    traffic: Traffic,
-    rules: DriftConfig,
-) -> dict[str, Any]:
-    rows = len(next(iter(reference.values())))
-    reference_predictions = np.asarray(model.predict(model.frame(reference, rows)).values)
-    features = compare_columns(reference, traffic.columns, rules)
-    drift = compare_columns(
-        {"prediction": reference_predictions},
-        {"prediction": traffic.predictions},
-        DriftConfig(strict=rules.strict, min_effect=rules.min_effect),
-    )
-    return {
-        "schema_version": REPORT_SCHEMA_VERSION,
-        "model": version.name,
-        "version": version.version,
-        "source": traffic.source,
-        "rows": len(traffic.predictions),
-        "features": features.to_dict(),
-        "prediction": drift.to_dict()["columns"][0],
-    }
-
-
-def _estimated(
+def _measure_here(
     db: Database,
     store: ContentStore,
     version: ModelVersion,
-    model: LoadedModel,
-    current: dict[str, np.ndarray],
-    rule: QualityRule | None,
-) -> dict[str, Any] | None:
-    """CBPE on the current rows against the held-out split; None unless a classifier."""
-    classes = version.facts.signature.output.classes or []
-    if version.facts.task != Task.CLASSIFICATION or len(classes) < 2:
-        return None
-    test = split_table(db, store, version, "test")
-    reference = {name: column_array(test.column(name)) for name in model.input_names}
-    reference_rows, current_rows = test.num_rows, len(next(iter(current.values())))
-    reference_proba = model.predict(
-        model.frame(reference, reference_rows), probabilities=True
-    ).probabilities
-    current_proba = model.predict(
-        model.frame(current, current_rows), probabilities=True
-    ).probabilities
-    if reference_proba is None or current_proba is None:
-        return None
-    truth = np.asarray(test.column(version.facts.target).to_pylist())
-    if len(classes) == 2:
-        result = estimate_performance(
-            np.asarray(reference_proba)[:, 1], truth, np.asarray(current_proba)[:, 1], classes[1]
-        )
-    else:
-        result = estimate_multiclass(
-            np.asarray(reference_proba), truth, np.asarray(current_proba), classes
-        )
-    estimated = result["estimated"]
-    if rule is not None and rule.metric in estimated:
-        value = estimated[rule.metric]
-        result["rule"] = rule.model_dump()
-        result["passed"] = (rule.min is None or value >= rule.min) and (
-            rule.max is None or value <= rule.max
-        )
-    else:
-        band = result["bands"].get("accuracy")
-        result["passed"] = None if band is None else estimated["accuracy"] >= band["lower"]
-    return result
+    monitoring: MonitoringConfig,
+    current: Path | TimeWindow,
+    histograms: bool,
+) -> dict[str, Any]:
+    """Every check, with the whole window's rows in this process."""
+    model = load_version(store, version)
+    traffic = (
+        file_traffic(model, version, current)
+        if isinstance(current, Path)
+        else captured_traffic(db, store, version, model.input_names, current)
+    )
+    reference = split_columns(db, store, version)
+    rules = monitoring.drift
+    prediction = compare_column(
+        "prediction",
+        reference_predictions(model, reference),
+        traffic.predictions,
+        prediction_rules(rules),
+    )
+    features = compare_columns(reference, traffic.columns, rules)
+    report = report_head(version, traffic.source, len(traffic.predictions), features, prediction)
+    if histograms:
+        drifted = [c["column"] for c in report["features"]["columns"] if c["drifted"]]
+        report["histograms"] = column_histograms(reference, traffic.columns, drifted)
+    current_proba = class_probabilities(model, traffic.columns) if is_classifier(version) else None
+    estimated = estimated_quality(
+        db, store, version, model, current_proba, monitoring.estimated_quality
+    )
+    if estimated is not None:
+        report["estimated_quality"] = estimated
+    if traffic.keys is not None:
+        labelled = labelled_rows(db, *traffic.keys)
+        report |= labelled_checks(model, version, traffic, labelled, monitoring)
+    return report
 
 
 def _store(

@@ -20,7 +20,7 @@ from shipline.compute import Executor
 from shipline.config.schema import DriftConfig
 from shipline.data.partitions import filesystem, find_partitions, partition_format
 from shipline.errors import DataFileError
-from shipline.monitoring.drift import ColumnDrift, DriftReport, compare_column
+from shipline.monitoring.drift import ColumnDrift, DriftReport, compare_column, require_columns
 from shipline.monitoring.drift_files import require_same_columns
 from shipline.scoring.partitioned_scoring import release_arrow_memory
 
@@ -41,13 +41,7 @@ def compare_partitions(
     cur_files = find_partitions(current, "CURRENT")
     ref_names, cur_names = _columns(ref_files), _columns(cur_files)
     require_same_columns(ref_names, cur_names, reference, current)
-    unknown = [name for name in rules.columns if name not in ref_names]
-    if unknown:
-        from shipline.errors import UsageError
-
-        raise UsageError(
-            f"monitoring.drift.columns.{unknown[0]}: no such column in the reference data"
-        )
+    require_columns(rules, ref_names)
     tasks = [_ColumnTask(n, tuple(ref_files), tuple(cur_files)) for n in ref_names]
     verdicts: list[ColumnDrift] = executor.map(_compare_column, tasks, shared=rules)
     return DriftReport(tuple(verdicts), rules.share, rules.min_rows)

@@ -7,7 +7,7 @@ column, and the model's reports over time (drifted share, quality, estimated qua
 
 from __future__ import annotations
 
-__all__ = ["column_histograms", "drift_score", "render_html"]
+__all__ = ["MAX_HISTOGRAMS", "column_histograms", "drift_score", "render_html"]
 
 from html import escape
 from typing import Any
@@ -16,7 +16,7 @@ import numpy as np
 
 from shipline.config.drift_method import DRIFT_METHODS
 
-_MAX_HISTOGRAMS = 20
+MAX_HISTOGRAMS = 20
 _MAX_CATEGORIES = 15
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
@@ -46,7 +46,7 @@ def column_histograms(
     from shipline.monitoring.drift import column_kind
 
     found: dict[str, dict[str, Any]] = {}
-    for name in names[:_MAX_HISTOGRAMS]:
+    for name in names[:MAX_HISTOGRAMS]:
         ref, cur = reference[name], current[name]
         if column_kind(ref) == "numerical":
             ref_f, cur_f = _finite(ref), _finite(cur)

@@ -5,9 +5,14 @@ from __future__ import annotations
 __all__ = [
     "TimeWindow",
     "Traffic",
+    "capture_digests",
     "captured_traffic",
     "file_traffic",
+    "in_window",
+    "missing_inputs",
+    "no_traffic",
     "split_columns",
+    "split_digest",
     "split_table",
 ]
 
@@ -132,13 +137,8 @@ def _dates_as_numbers(
     return {n: epoch_seconds(typed[n]) if n in dated else columns[n] for n in columns}
 
 
-def captured_traffic(
-    db: Database, store: ContentStore, version: ModelVersion, names: list[str], window: TimeWindow
-) -> Traffic:
-    """What the service captured for this version inside the window."""
-    import pyarrow as pa
-    from pyarrow import parquet
-
+def capture_digests(db: Database, version: ModelVersion, window: TimeWindow) -> list[str]:
+    """The capture partitions of ``version`` holding rows inside the window, in stored order."""
     low, high = window.bounds
     with db.read() as conn:
         digests = (
@@ -153,24 +153,54 @@ def captured_traffic(
             .scalars()
             .all()
         )
-    empty = NotFoundError(
+    if not digests:
+        raise no_traffic(version, window)
+    return list(digests)
+
+
+def no_traffic(version: ModelVersion, window: TimeWindow) -> NotFoundError:
+    """The error for a window without captured rows."""
+    low, high = window.bounds
+    return NotFoundError(
         f"{version.ref}: no captured traffic between {low[:19]} and {high[:19]} UTC"
     )
-    if not digests:
-        raise empty
-    tables = [parquet.read_table(io.BytesIO(store.read_bytes(d))) for d in digests]
-    table = pa.concat_tables(tables, promote_options="permissive")
+
+
+def in_window(table: Any, window: TimeWindow) -> Any:
+    """The rows of a capture table captured inside the window."""
+    import pyarrow as pa
+
+    low, high = window.bounds
     stamps = np.asarray(table.column("captured_at").to_pylist(), dtype=object)
-    keep = np.flatnonzero((stamps >= low) & (stamps <= high))
-    if keep.size == 0:
-        raise empty
-    table = table.take(pa.array(keep))
-    missing = [n for n in names if n not in table.column_names]
-    if missing:
-        raise UsageError(
-            f"{version.ref}: captured traffic has no column {missing[0]!r} "
-            f"(expected the signature's inputs: {', '.join(names)})"
-        )
+    return table.take(pa.array(np.flatnonzero((stamps >= low) & (stamps <= high))))
+
+
+def missing_inputs(version: ModelVersion, names: list[str], found: list[str]) -> UsageError | None:
+    """The error for captures lacking an input column of the signature, if they do."""
+    missing = [n for n in names if n not in found]
+    if not missing:
+        return None
+    return UsageError(
+        f"{version.ref}: captured traffic has no column {missing[0]!r} "
+        f"(expected the signature's inputs: {', '.join(names)})"
+    )
+
+
+def captured_traffic(
+    db: Database, store: ContentStore, version: ModelVersion, names: list[str], window: TimeWindow
+) -> Traffic:
+    """What the service captured for this version inside the window."""
+    import pyarrow as pa
+    from pyarrow import parquet
+
+    digests = capture_digests(db, version, window)
+    tables = [parquet.read_table(io.BytesIO(store.read_bytes(d))) for d in digests]
+    table = in_window(pa.concat_tables(tables, promote_options="permissive"), window)
+    if table.num_rows == 0:
+        raise no_traffic(version, window)
+    problem = missing_inputs(version, names, table.column_names)
+    if problem is not None:
+        raise problem
     probabilities = None
     if "probabilities" in table.column_names and table.column("probabilities").null_count == 0:
         probabilities = np.asarray(table.column("probabilities").to_pylist(), dtype=float)
@@ -187,10 +217,11 @@ def split_table(db: Database, store: ContentStore, version: ModelVersion, part: 
     """The ``train`` or ``test`` split the version was fitted and judged on, as Arrow."""
     from pyarrow import parquet
 
-    return parquet.read_table(io.BytesIO(store.read_bytes(_split_digest(db, version, part))))
+    return parquet.read_table(io.BytesIO(store.read_bytes(split_digest(db, version, part))))
 
 
-def _split_digest(db: Database, version: ModelVersion, part: str) -> str:
+def split_digest(db: Database, version: ModelVersion, part: str) -> str:
+    """The stored digest of the version's ``train`` or ``test`` split."""
     recorded = version.facts.training_data
     if recorded is not None:
         return str(getattr(recorded, part))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from shipline.artifacts import BlobReader, ContentStore
+    from shipline.artifacts import ContentStore
     from shipline.compute import Executor
     from shipline.compute.dask_executor import WorkerState
     from shipline.config import ModelConfig
@@ -109,13 +109,11 @@ class ComputeOperations:
         """Batch-score partitioned data (a folder or glob, local or s3://) into a folder of
         Parquet partitions, one task per input file, on the configured compute."""
         from shipline.data.partitions import find_partitions
-        from shipline.scoring.loaded_model import load_version
-        from shipline.scoring.partitioned_scoring import ShippedModel, score_partitions
+        from shipline.scoring.partitioned_scoring import score_partitions
+        from shipline.scoring.shipped_model import ship_version
 
         version = self.version(ref)
-        reader = _Recording(self.serving_source().blobs(version))
-        load_version(reader, version, True)  # verified here, and the files it read kept
-        shipped = ShippedModel(version, reader.seen)
+        _, shipped = ship_version(self.serving_source().blobs(version), version)
         sources = find_partitions(source)
         with self.executor() as executor:
             return score_partitions(shipped, sources, output_dir, executor, probabilities, progress)
@@ -145,17 +143,3 @@ def _compute(project: _Opened, compute: ComputeConfig | None) -> ComputeConfig:
     if project.settings.config_path.exists():
         return project.config().compute
     return ComputeConfig()
-
-
-class _Recording:
-    """A blob reader that keeps what it read (verified by the reader it wraps)."""
-
-    def __init__(self, inner: BlobReader) -> None:
-        self.inner = inner
-        self.seen: dict[str, bytes] = {}
-
-    def read_bytes(self, digest: str) -> bytes:
-        """Read through, and keep."""
-        data = self.inner.read_bytes(digest)
-        self.seen[digest] = data
-        return data

@@ -6,13 +6,16 @@ from __future__ import annotations
 __all__ = ["Operations"]
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from shipline.artifacts import ContentStore
     from shipline.audit.state_check import Checkpoint, Verification
+    from shipline.compute import Executor
     from shipline.config import ModelConfig
+    from shipline.config.compute import ComputeConfig
     from shipline.monitoring.alarm import Alarm
     from shipline.monitoring.monitor_report import MonitorSummary
     from shipline.registry import ModelVersion
@@ -47,6 +50,12 @@ class _Opened(Protocol):
         """One registered version."""
         ...
 
+    def executor(
+        self, compute: ComputeConfig | None = None, store_url: str | None = None
+    ) -> AbstractContextManager[Executor]:
+        """The configured compute, open for a block."""
+        ...
+
     def serving_source(self) -> ServingSource:
         """Where models are loaded from."""
         ...
@@ -75,16 +84,21 @@ class Operations:
         mine = config if config is not None and config.name == version.name else None
         monitoring = mine.monitoring if mine else MonitoringConfig()
         current = current_file or TimeWindow.from_options(window or monitoring.window, since, until)
-        return monitor_version(
-            self.db(),
-            self.store(),
-            version,
-            monitoring,
-            self.settings.actor,
-            current,
-            mine.notifications if mine else None,
-            histograms,
-        )
+        # A captured window is measured where the project's compute is (a cluster, maybe).
+        compute = mine.compute if mine else None
+        where = nullcontext(None) if current_file else self.executor(compute, self.store().url)
+        with where as executor:
+            return monitor_version(
+                self.db(),
+                self.store(),
+                version,
+                monitoring,
+                self.settings.actor,
+                current,
+                mine.notifications if mine else None,
+                histograms,
+                executor,
+            )
 
     def write_monitor_html(self: _Opened, report_id: int, path: Path) -> None:
         """A stored report as a self-contained HTML page, with the model's earlier reports."""

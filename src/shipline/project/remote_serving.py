@@ -24,15 +24,10 @@ class _VersionFiles:
 
     def read_bytes(self, digest: str) -> bytes:
         """The file's bytes, refused unless they hash to ``digest``."""
-        import blake3
-
-        from shipline.errors import DigestMismatchError
+        from shipline.artifacts import require_digest
 
         data = self.api.download(f"/versions/{segment(self.ref)}/blobs/{segment(digest)}")
-        actual = blake3.blake3(data).hexdigest()
-        if actual != digest:
-            raise DigestMismatchError(f"{self.api.url} {self.ref}", digest, actual)
-        return data
+        return require_digest(data, digest, f"{self.api.url} {self.ref}")
 
 
 @dataclass(frozen=True)

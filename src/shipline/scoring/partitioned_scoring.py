@@ -13,7 +13,6 @@ from __future__ import annotations
 __all__ = [
     "PartitionScored",
     "ScoredPartitions",
-    "ShippedModel",
     "release_arrow_memory",
     "score_partitions",
 ]
@@ -26,35 +25,16 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-import blake3
 import orjson
 
 from shipline.compute import Executor
 from shipline.data.partitions import absolute, filesystem, partition_format
-from shipline.errors import DigestMismatchError, UsageError
-from shipline.registry import ModelVersion
+from shipline.errors import UsageError
 from shipline.scoring.batch_scoring import read_chunks, score_table
-from shipline.scoring.loaded_model import LoadedModel, load_version
+from shipline.scoring.shipped_model import ShippedModel, loaded_on_worker
 
 _PART = re.compile(r"part-\d{5}\.parquet")
 MANIFEST = "_manifest.json"
-
-
-@dataclass(frozen=True)
-class ShippedModel:
-    """A version and its verified files, sent once to each worker."""
-
-    version: ModelVersion
-    blobs: dict[str, bytes]
-    prefer_onnx: bool = True
-
-    def read_bytes(self, digest: str) -> bytes:
-        """A file's bytes, checked again after the journey."""
-        data = self.blobs[digest]
-        actual = blake3.blake3(data).hexdigest()
-        if actual != digest:
-            raise DigestMismatchError(f"model sent to a worker ({digest[:12]})", digest, actual)
-        return data
 
 
 @dataclass(frozen=True)
@@ -155,18 +135,6 @@ def _prepare_output(fs: Any, path: str, shown: str) -> None:
         fs.rm(old)
 
 
-_LOADED: dict[tuple[str, bool], LoadedModel] = {}
-
-
-def _loaded(model: ShippedModel) -> LoadedModel:
-    """The model in this worker process, loaded once for all its tasks."""
-    key = (model.version.bundle_digest, model.prefer_onnx)
-    if key not in _LOADED:
-        _LOADED.clear()  # one job's model at a time
-        _LOADED[key] = load_version(model, model.version, model.prefer_onnx)
-    return _LOADED[key]
-
-
 def _is_local(fs: Any) -> bool:
     protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
     return "file" in protocols
@@ -176,7 +144,7 @@ def _score_partition(task: PartitionTask, shared: ShippedModel) -> PartitionScor
     """Run on a worker: stream one file through the model into one output partition."""
     from pyarrow import parquet
 
-    model = _loaded(shared)
+    model = loaded_on_worker(shared)
     in_fs, in_path = filesystem(task.source)
     out_fs, out_dir = filesystem(task.output_dir)
     name = f"part-{task.index:05d}.parquet"

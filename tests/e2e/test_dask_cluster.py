@@ -298,3 +298,82 @@ def test_the_controller_trains_on_the_cluster_of_the_applied_config(
     shown = _run_json(folder, env, runs[0]["id"])
     train = next(s for s in shown["steps"] if s["step"] == "train")  # type: ignore[attr-defined]
     assert train["key_parts"]["ran_on"] == json.dumps(f"dask {cluster.address}")
+
+
+def test_a_captured_window_is_monitored_on_the_cluster_as_on_one_machine(
+    cluster: DaskCluster,
+    postgres_server: Postgres,
+    s3_server: SeaweedS3,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import UTC, datetime
+
+    from shipline.project import Project
+    from tests.captures import capture_partition
+
+    folder = tmp_path / "cancer"
+    create_project(folder, "classification")
+    env = _env(cluster, postgres_server, s3_server)
+    local = {**env, "SHIPLINE_DASK": "local"}
+    _ok(shipline("run", env=local, cwd=folder))
+    started = datetime.now(UTC).isoformat()
+    data = pd.read_csv(folder / "data" / "breast_cancer.csv")
+    shifted = data.copy()
+    shifted["mean radius"] = shifted["mean radius"] * 1.4
+    for key, value in local.items():
+        monkeypatch.setenv(key, value)
+    with Project.open(folder) as project:  # traffic captured into PostgreSQL + S3
+        capture_partition(project, "cancer@staging", data, "a", "benign", 2)
+        capture_partition(project, "cancer@staging", shifted, "b", "benign", 3)
+    reports = []
+    for where in (env, local):
+        done = shipline("monitor", "cancer@staging", "--since", started, "--json", env=where,
+                        cwd=folder)  # fmt: skip
+        assert done.returncode in (0, 1), done.stderr
+        reports.append(json.loads(done.stdout))
+    on_cluster, single = reports
+    assert on_cluster.pop("computed_on") == f"dask {cluster.address}"
+    assert "computed_on" not in single
+    assert on_cluster["rows"] == single["rows"] == 2 * len(data)
+    for a, b in zip(on_cluster["features"]["columns"], single["features"]["columns"], strict=True):
+        assert (a["column"], a["method"], a["drifted"]) == (b["column"], b["method"], b["drifted"])
+        assert a["statistic"] == pytest.approx(b["statistic"], rel=1e-9)
+    assert on_cluster["features"]["dataset_drift"] == single["features"]["dataset_drift"]
+    assert on_cluster["prediction"] == single["prediction"]
+    quality, expected = on_cluster["quality"], single["quality"]
+    assert quality["labelled_rows"] == expected["labelled_rows"] > 0
+    assert quality["metrics"] == pytest.approx(expected["metrics"], rel=1e-9)
+    estimated = on_cluster["estimated_quality"]["estimated"]
+    assert estimated == pytest.approx(single["estimated_quality"]["estimated"], rel=1e-9)
+
+
+def test_one_lightgbm_model_trained_across_both_workers(
+    cluster: DaskCluster, postgres_server: Postgres, s3_server: SeaweedS3, tmp_path: Path
+) -> None:
+    folder = tmp_path / "cancer"
+    create_project(folder, "classification")
+    config = folder / "shipline.yaml"
+    text = config.read_text()
+    start = text.index("  estimator:")
+    end = text.index("\n", text.index("  params:", start)) + 1
+    estimator = "  estimator: lightgbm.LGBMClassifier\n  params: {n_estimators: 50, verbose: -1}\n"
+    config.write_text(
+        text[:start] + estimator + text[end:] + "compute: {distributed_training: true}\n"
+    )
+    env = _env(cluster, postgres_server, s3_server)
+    # Without a cluster the step says what it needs, and nothing is registered.
+    alone = shipline("run", env={**env, "SHIPLINE_DASK": "local"}, cwd=folder)
+    assert alone.returncode != 0
+    assert "set compute.dask or SHIPLINE_DASK to a cluster" in alone.stdout + alone.stderr
+    assert "registered cancer:1" in _ok(shipline("run", env=env, cwd=folder))
+    shown = _run_json(folder, env, 2)
+    train = next(s for s in shown["steps"] if s["step"] == "train")  # type: ignore[attr-defined]
+    assert train["key_parts"]["ran_on"] == json.dumps(f"dask {cluster.address}")
+    assert shown["metrics"]["accuracy"] > 0.9  # type: ignore[index]
+    scored = tmp_path / "scored.csv"
+    data = str(folder / "data" / "breast_cancer.csv")
+    _ok(shipline("predict", "cancer@staging", "--input", data, "--output", str(scored),
+                 env=env, cwd=folder))  # fmt: skip
+    assert len(pd.read_csv(scored)) == 569
+    _ok(shipline("audit", "verify", env=env, cwd=folder))

@@ -340,6 +340,34 @@ class ModelConfig(Section):
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
 
+    @model_validator(mode="after")
+    def _distributed_training(self) -> ModelConfig:
+        if not self.compute.distributed_training:
+            return self
+        from shipline.config.distributed_trainer import DISTRIBUTED_TRAINERS
+
+        training = self.training
+        where = "compute.distributed_training: true"
+        if training.entrypoint:
+            raise ValueError(
+                f"{where} trains training.estimator across the workers; an entrypoint trains "
+                "itself (use n_jobs or the library's own Dask interface inside it)"
+            )
+        if training.search is not None:
+            raise ValueError(
+                f"{where} and training.search: a search fits many models, each on one worker "
+                "(its trials spread over the cluster); choose one of the two"
+            )
+        package = (training.estimator or "").partition(".")[0]
+        if package not in DISTRIBUTED_TRAINERS:
+            shown = training.estimator or "the default estimator"
+            raise ValueError(
+                f"{where}: no distributed trainer for {shown}; expected an estimator of "
+                + " or ".join(DISTRIBUTED_TRAINERS.names())
+                + " (e.g. xgboost.XGBClassifier, lightgbm.LGBMRegressor)"
+            )
+        return self
+
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # Where work runs is not part of what a model is: a local config's document (and

@@ -35,6 +35,7 @@ from shipline.pipeline.step import Step, StepContext, StepInputs
 from shipline.store import canonical_json
 from shipline.training import feature_columns, train_model
 from shipline.training.bundle import ModelBundle
+from shipline.training.estimator import Fit
 from shipline.training.onnx_form import convert_to_onnx
 
 
@@ -139,10 +140,17 @@ def train(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
     """Fit the model and bundle it with its signature."""
     frame = inputs["train"]
     config = context.config
-    search = None
+    search: SearchFit | None = None
+    fit: Fit | None = None
     if config.training.search is not None:
-        search = SearchFit(config.training.search, config.training.task, config.data.split.seed)
-    model, flavour = train_model(config, frame, context.project_dir, search)
+        search = fit = SearchFit(
+            config.training.search, config.training.task, config.data.split.seed
+        )
+    elif config.compute.distributed_training:
+        from shipline.training.distributed_fit import DistributedFit
+
+        fit = DistributedFit(str(config.training.estimator).partition(".")[0])
+    model, flavour = train_model(config, frame, context.project_dir, fit)
     features = feature_columns(config, list(frame.columns))
     output: dict[str, Any] = {"name": config.data.target, "task": config.training.task}
     classes = flavour.classes(model)
@@ -291,6 +299,8 @@ STEPS: list[Step] = [
             "target": c.data.target,
             "id": c.data.id_column,
             "exclude": c.data.exclude,
+            # Trained across the workers: another model than one worker's (keys as before).
+            **({"distributed_training": True} if c.compute.distributed_training else {}),
         },
         facts=_training_code,
         portable=True,

@@ -49,8 +49,26 @@ def test_compute_mistakes_are_each_named(tmp_path: Path) -> None:
     assert "memory_limit" in tiny and "64MiB" in tiny
     unknown = _problems(tmp_path, "compute: {ray: {}}\n")
     assert "compute.ray" in unknown
-    distributed = _problems(tmp_path, "compute: {distributed_training: true}\n")
-    assert "distributed_training: true is not available yet" in distributed
+
+
+def test_distributed_training_needs_an_estimator_a_trainer_knows(tmp_path: Path) -> None:
+    on = "compute: {distributed_training: true}\n"
+    default = _problems(tmp_path, on)
+    assert "compute.distributed_training: true: no distributed trainer" in default
+    assert "lightgbm or xgboost" in default
+    forest = _problems(tmp_path, "  estimator: sklearn.ensemble.RandomForestClassifier\n" + on)
+    assert "sklearn.ensemble.RandomForestClassifier" in forest
+    entrypoint = _problems(tmp_path, "  entrypoint: train.py:train\n" + on)
+    assert "an entrypoint trains itself" in entrypoint
+    searched = _problems(
+        tmp_path,
+        "  estimator: lightgbm.LGBMClassifier\n"
+        "  search: {method: grid, params: {num_leaves: [7, 15]}, metric: f1}\n" + on,
+    )
+    assert "training.search" in searched and "choose one" in searched
+    for estimator in ("lightgbm.LGBMClassifier", "xgboost.XGBClassifier"):
+        config = _load(tmp_path, f"  estimator: {estimator}\n" + on)
+        assert config.compute.distributed_training  # type: ignore[attr-defined]
 
 
 def test_search_mistakes_are_each_named(tmp_path: Path) -> None:

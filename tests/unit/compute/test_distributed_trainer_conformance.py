@@ -104,7 +104,7 @@ def _blocks_per_worker() -> dict[str, int]:
     with worker_client(separate_thread=True) as client:
         x, _ = spread_rows(client, rows, np.arange(10))
         persisted = client.persist(x)
-        wait(persisted)
+        wait(persisted)  # type: ignore[no-untyped-call]
         counts: dict[str, int] = {}
         for workers in client.who_has(persisted).values():
             for worker in workers:

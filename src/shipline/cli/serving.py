@@ -80,6 +80,13 @@ def predict(
     probabilities: Annotated[
         bool, typer.Option("--probabilities", help="Add proba_<class> columns.")
     ] = False,
+    predictions_only: Annotated[
+        bool,
+        typer.Option(
+            "--predictions-only",
+            help="Write the id column (data.id_column) and predictions, not the input columns.",
+        ),
+    ] = False,
 ) -> None:
     """Batch scoring: the same validation and model code as the server, chunk by chunk;
     partitioned input is scored one file per task on the configured compute (Dask)."""
@@ -88,7 +95,9 @@ def predict(
     project: Project = ctx.obj
     if is_partitioned(input_path):
         with row_progress("scoring") as advance:
-            done = project.score_partitions(target, input_path, output_path, probabilities, advance)
+            done = project.score_partitions(
+                target, input_path, output_path, probabilities, advance, predictions_only
+            )
         typer.echo(
             f"scored {done.rows} rows in {done.partitions} "
             f"partition{'' if done.partitions == 1 else 's'} with "
@@ -97,7 +106,7 @@ def predict(
         return
     with row_progress("scoring") as advance:
         scored = project.score_file(
-            target, Path(input_path), Path(output_path), probabilities, advance
+            target, Path(input_path), Path(output_path), probabilities, advance, predictions_only
         )
     typer.echo(f"scored {scored.rows} rows with {scored.model}:{scored.version} -> {output_path}")
 

@@ -105,18 +105,21 @@ class ComputeOperations:
         output_dir: str,
         probabilities: bool = False,
         progress: Callable[[int], None] | None = None,
+        predictions_only: bool = False,
     ) -> ScoredPartitions:
         """Batch-score partitioned data (a folder or glob, local or s3://) into a folder of
         Parquet partitions, one task per input file, on the configured compute."""
         from shipline.data.partitions import find_partitions
+        from shipline.scoring.batch_scoring import ScoringOutput
         from shipline.scoring.partitioned_scoring import score_partitions
         from shipline.scoring.shipped_model import ship_version
 
         version = self.version(ref)
         _, shipped = ship_version(self.serving_source().blobs(version), version)
         sources = find_partitions(source)
+        output = ScoringOutput(probabilities, inputs=not predictions_only)
         with self.executor() as executor:
-            return score_partitions(shipped, sources, output_dir, executor, probabilities, progress)
+            return score_partitions(shipped, sources, output_dir, executor, output, progress)
 
     def search_report(self: _Stored, run_id: int) -> dict[str, Any] | None:
         """The hyperparameter search of a run: every trial's params, score and time."""

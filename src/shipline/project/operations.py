@@ -191,13 +191,16 @@ class Operations:
         target: str | Path,
         probabilities: bool = False,
         progress: Callable[[int], None] | None = None,
+        predictions_only: bool = False,
     ) -> ScoredFile:
-        """Batch-score a CSV or Parquet file with a version, chunk by chunk, into ``target``."""
-        from shipline.scoring.batch_scoring import ScoredFile, score_file
+        """Batch-score a CSV or Parquet file with a version, chunk by chunk, into ``target``
+        (with its input columns, or with ``predictions_only`` just the id column)."""
+        from shipline.scoring.batch_scoring import ScoredFile, ScoringOutput, score_file
 
         # Through the serving source: from the store here, or the team server in remote mode.
         model = self.serving_source().load(self.version(ref), True)
-        rows = score_file(model, Path(source), Path(target), probabilities, progress)
+        output = ScoringOutput(probabilities, inputs=not predictions_only)
+        rows = score_file(model, Path(source), Path(target), output, progress)
         return ScoredFile(model.name, model.version, rows, Path(target))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ScoredFile", "read_chunks", "score_file", "score_table"]
+__all__ = ["ScoredFile", "ScoringOutput", "read_chunks", "score_file", "score_table"]
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,14 +26,32 @@ class ScoredFile:
     output: Path
 
 
+@dataclass(frozen=True)
+class ScoringOutput:
+    """What a batch-scoring output holds: the predictions, the input columns unless
+    ``inputs`` is off (then only the id column, if the signature has one, is kept beside
+    them), and ``proba_<class>`` columns with ``probabilities``."""
+
+    probabilities: bool = False
+    inputs: bool = True
+
+    def check(self, ref: str, task: str) -> None:
+        """Refuse probabilities of a model that gives none."""
+        if self.probabilities and task != "classification":
+            raise UsageError(
+                f"--probabilities: {ref} is a {task} model; only classifiers give class "
+                "probabilities"
+            )
+
+
 def score_file(
     model: LoadedModel,
     source: Path,
     target: Path,
-    probabilities: bool = False,
+    output: ScoringOutput = ScoringOutput(),
     on_rows: Callable[[int], None] | None = None,
 ) -> int:
-    """Write ``source`` plus a ``prediction`` column (and ``proba_<class>`` columns) to
+    """Write ``source``'s rows with a ``prediction`` column (and what ``output`` asks for) to
     ``target``, chunk by chunk so files larger than memory work; returns the row count."""
     from pyarrow import csv, parquet
 
@@ -42,17 +60,13 @@ def score_file(
         raise UsageError(f"--output {target}: expected a .csv or .parquet file name")
     if target.resolve() == source.resolve():
         raise UsageError("--output must not be the input file")
-    if probabilities and model.bundle.task != "classification":
-        raise UsageError(
-            f"--probabilities: {model.name}:{model.version} is a {model.bundle.task} model; "
-            "only classifiers give class probabilities"
-        )
+    output.check(f"{model.name}:{model.version}", model.bundle.task)
     partial = target.with_name(f".{target.name}.partial")
     writer: Any = None
     total = 0
     try:
         for chunk in _chunks(source):
-            table = score_table(model, chunk, probabilities, str(source))
+            table = score_table(model, chunk, output, str(source))
             if writer is None:
                 writer = (
                     parquet.ParquetWriter(partial, table.schema)
@@ -74,23 +88,25 @@ def score_file(
     return total
 
 
-def score_table(model: LoadedModel, chunk: Any, probabilities: bool, where: str) -> Any:
-    """``chunk`` (an Arrow table) with the model's predictions appended, validated against
-    the signature exactly as a request to the server would be."""
+def score_table(model: LoadedModel, chunk: Any, output: ScoringOutput, where: str) -> Any:
+    """``chunk`` (an Arrow table) scored: its columns (or only its id column) and the model's
+    predictions, validated against the signature exactly as a request to the server would be."""
+    import numpy as np
     import pyarrow as pa
 
     missing = [n for n in model.input_names if n not in chunk.column_names]
     if missing:
         raise DataFileError(f"{where}: missing input column {missing[0]!r}")
     columns = {name: _values(chunk.column(name)) for name in model.input_names}
-    result = model.predict(model.frame(columns, chunk.num_rows), probabilities)
-    table = chunk.append_column("prediction", pa.array(result.values))
+    result = model.predict(model.frame(columns, chunk.num_rows), output.probabilities)
+    kept = chunk.column_names if output.inputs else [model.signature.id_column]
+    scored = {name: chunk.column(name) for name in kept if name in chunk.column_names}
+    scored["prediction"] = pa.array(result.values)
     if result.probabilities is not None and result.classes is not None:
+        shares = np.asarray(result.probabilities, dtype=np.float64)
         for index, label in enumerate(result.classes):
-            table = table.append_column(
-                f"proba_{label}", pa.array([p[index] for p in result.probabilities])
-            )
-    return table
+            scored[f"proba_{label}"] = pa.array(shares[:, index])
+    return pa.table(scored)
 
 
 def _values(column: Any) -> Any:

@@ -30,7 +30,7 @@ import orjson
 from shipline.compute import Executor
 from shipline.data.partitions import absolute, filesystem, partition_format
 from shipline.errors import UsageError
-from shipline.scoring.batch_scoring import read_chunks, score_table
+from shipline.scoring.batch_scoring import ScoringOutput, read_chunks, score_table
 from shipline.scoring.shipped_model import ShippedModel, loaded_on_worker
 
 _PART = re.compile(r"part-\d{5}\.parquet")
@@ -44,7 +44,7 @@ class PartitionTask:
     index: int
     source: str
     output_dir: str
-    probabilities: bool
+    output: ScoringOutput
 
 
 @dataclass(frozen=True)
@@ -74,21 +74,16 @@ def score_partitions(
     sources: list[str],
     output_dir: str,
     executor: Executor,
-    probabilities: bool = False,
+    output: ScoringOutput = ScoringOutput(),  # noqa: B008 (frozen)
     on_rows: Callable[[int], None] | None = None,
 ) -> ScoredPartitions:
     """Score every source into ``output_dir``/part-NNNNN.parquet and write the manifest."""
     version = model.version
-    if probabilities and version.facts.task != "classification":
-        raise UsageError(
-            f"--probabilities: {version.ref} is a {version.facts.task} model; "
-            "only classifiers give class probabilities"
-        )
+    output.check(version.ref, str(version.facts.task))
     fs, out_path = filesystem(output_dir)
     _prepare_output(fs, out_path, output_dir)
     tasks = [
-        PartitionTask(i, absolute(s), absolute(output_dir), probabilities)
-        for i, s in enumerate(sources)
+        PartitionTask(i, absolute(s), absolute(output_dir), output) for i, s in enumerate(sources)
     ]
 
     def done(result: PartitionScored) -> None:
@@ -157,7 +152,7 @@ def _score_partition(task: PartitionTask, shared: ShippedModel) -> PartitionScor
         opened = open(target, "wb") if local else out_fs.open(final, "wb")  # noqa: SIM115
         with in_fs.open(in_path, "rb") as source, opened as sink:
             for chunk in read_chunks(source, fmt, task.source):
-                table = score_table(model, chunk, task.probabilities, task.source)
+                table = score_table(model, chunk, task.output, task.source)
                 if writer is None:
                     writer = parquet.ParquetWriter(sink, table.schema)
                 writer.write_table(table)

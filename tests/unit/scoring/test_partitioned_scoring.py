@@ -68,6 +68,26 @@ def test_partitions_score_as_the_single_file_path_does(trained: Project, tmp_pat
     assert scored["sample_id"].tolist() == ordered["sample_id"].tolist()
 
 
+def test_predictions_only_keeps_the_id_column_and_the_predictions(
+    trained: Project, tmp_path: Path
+) -> None:
+    frame = _partitions(trained, tmp_path / "in")
+    trained.score_partitions(
+        "cancer@staging", str(tmp_path / "in"), str(tmp_path / "out"), True, None, True
+    )
+    thin = pd.concat(pd.read_parquet(tmp_path / "out" / f"part-0000{i}.parquet") for i in range(3))
+    assert list(thin.columns) == ["sample_id", "prediction", "proba_0", "proba_1"]
+    frame.to_csv(tmp_path / "all.csv", index=False)
+    trained.score_file("cancer@staging", tmp_path / "all.csv", tmp_path / "thin.csv",
+                       predictions_only=True)  # fmt: skip
+    trained.score_file("cancer@staging", tmp_path / "all.csv", tmp_path / "full.csv")
+    single, full = pd.read_csv(tmp_path / "thin.csv"), pd.read_csv(tmp_path / "full.csv")
+    assert list(single.columns) == ["sample_id", "prediction"]
+    assert single["prediction"].tolist() == full["prediction"].tolist()
+    assert single["sample_id"].tolist() == frame["sample_id"].tolist()
+    assert len(full.columns) == len(frame.columns) + 1
+
+
 def test_a_glob_picks_its_files_and_a_rerun_replaces_the_output(
     trained: Project, tmp_path: Path
 ) -> None:

@@ -9,7 +9,13 @@ for several classes needs every class among the labels.
 
 from __future__ import annotations
 
-__all__ = ["compute_metrics", "label_metrics", "predict_proba", "probability_metrics"]
+__all__ = [
+    "PROBABILITY_METRICS",
+    "compute_metrics",
+    "label_metrics",
+    "predict_proba",
+    "probability_metrics",
+]
 
 import math
 from collections.abc import Sequence
@@ -17,6 +23,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+# The classification metrics computed from class probabilities rather than labels.
+PROBABILITY_METRICS = frozenset({"roc_auc", "log_loss"})
 
 
 def predict_proba(model: Any, x: pd.DataFrame) -> np.ndarray | None:
@@ -29,15 +38,20 @@ def predict_proba(model: Any, x: pd.DataFrame) -> np.ndarray | None:
         return None
 
 
-def compute_metrics(task: str, model: Any, x: pd.DataFrame, y: pd.Series) -> dict[str, float]:
-    """Every metric of the task that can be computed (roc_auc and log_loss need probabilities)."""
+def compute_metrics(
+    task: str, model: Any, x: pd.DataFrame, y: pd.Series, wanted: str | None = None
+) -> dict[str, float]:
+    """Every metric of the task that can be computed (roc_auc and log_loss need
+    probabilities); with ``wanted``, only the predictions that metric needs are made."""
     truth = np.asarray(y).tolist()
     if task == "regression":
         return label_metrics(task, truth, np.asarray(model.predict(x)).tolist())
     classes = getattr(model, "classes_", None)
     known = None if classes is None else [c.item() if hasattr(c, "item") else c for c in classes]
-    values = label_metrics(task, truth, np.asarray(model.predict(x)).tolist(), known)
-    probabilities = predict_proba(model, x)
+    values: dict[str, float] = {}
+    if wanted is None or wanted not in PROBABILITY_METRICS:
+        values = label_metrics(task, truth, np.asarray(model.predict(x)).tolist(), known)
+    probabilities = None if wanted in values else predict_proba(model, x)
     if probabilities is not None:
         values |= probability_metrics(truth, probabilities, known or sorted(set(truth)))
     return values

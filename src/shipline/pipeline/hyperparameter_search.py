@@ -32,7 +32,7 @@ class MetricScorer:
     metric: str
 
     def __call__(self, estimator: Any, x: pd.DataFrame, y: pd.Series) -> float:
-        value = compute_metrics(self.task, estimator, x, y).get(self.metric, math.nan)
+        value = compute_metrics(self.task, estimator, x, y, self.metric).get(self.metric, math.nan)
         return -value if self.metric in LOWER_IS_BETTER else value
 
 

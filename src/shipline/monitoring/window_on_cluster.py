@@ -229,9 +229,8 @@ def measure_window(
     inputs = tuple(model.input_names)
     rules = monitoring.drift
     require_columns(rules, list(inputs))
-    job = _Job(
-        store.url, window, split_digest(db, version, "train"), inputs, rules, histograms, shipped
-    )
+    training = split_digest(db, version, "train")
+    job = _Job(store.url, window, training, inputs, rules, histograms, shipped)
     parts: list[_Keys] = executor.map(_run, [_PartitionKeys(d) for d in digests], shared=job)
     rows = sum(part.rows for part in parts)
     if rows == 0:
@@ -240,42 +239,87 @@ def measure_window(
     if problem is not None:
         raise problem
     labels = [_labels(db, part) for part in parts]
-    scored = [d for d, part in zip(digests, parts, strict=True) if part.rows]
-    tasks: list[_Task] = [_ColumnDrift(name, digests) for name in inputs]
-    tasks.append(_PredictionDrift(digests))
-    if is_classifier(version):
-        tasks += [_Probabilities(digest) for digest in scored]
-    tasks += [
-        _LabelledRows(d, found.positions)
-        for d, found in zip(digests, labels, strict=True)
-        if len(found.positions)
-    ]
-    results = executor.map(_run, tasks, shared=job)
-    columns: list[tuple[ColumnDrift, dict[str, Any]]] = results[: len(inputs)]
-    features = DriftReport(tuple(v for v, _ in columns), rules.share, rules.min_rows)
-    report = report_head(
-        version, f"captures {window.describe()}", rows, features, results[len(inputs)]
-    )
+    plan = _Plan.of(inputs, digests, parts, labels, is_classifier(version))
+    done = plan.results(executor.map(_run, plan.tasks, shared=job))
+    report = report_head(version, f"captures {window.describe()}", rows, *done.drift(rules))
     if histograms:
-        drifted = [bins for verdict, bins in columns if verdict.drifted][:MAX_HISTOGRAMS]
-        report["histograms"] = {name: h for bins in drifted for name, h in bins.items()}
-    rest = results[len(inputs) + 1 :]
-    probabilities = rest[: len(scored)] if is_classifier(version) else []
-    current_proba = (
-        np.concatenate(probabilities)
-        if probabilities and all(p is not None for p in probabilities)
-        else None
-    )
+        report["histograms"] = done.histograms()
     estimated = estimated_quality(
-        db, store, version, model, current_proba, monitoring.estimated_quality
+        db, store, version, model, done.probabilities(), monitoring.estimated_quality
     )
     if estimated is not None:
         report["estimated_quality"] = estimated
-    labelled_parts: list[_Labelled] = rest[len(probabilities) :]
-    traffic, labelled = _reduce_labelled(
-        inputs, labelled_parts, labels, rows, all(p.probabilities for p in parts)
-    )
+    complete = all(p.probabilities for p in parts)
+    traffic, labelled = _reduce_labelled(inputs, done.labelled, labels, rows, complete)
     return report | labelled_checks(model, version, traffic, labelled, monitoring)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The second map's tasks: one per column, the predictions, per partition the class
+    probabilities (classifiers) and the labelled rows (where there are labels)."""
+
+    tasks: list[_Task]
+    columns: int
+    probabilities: int
+
+    @classmethod
+    def of(
+        cls,
+        inputs: tuple[str, ...],
+        digests: tuple[str, ...],
+        parts: list[_Keys],
+        labels: list[LabelledRows],
+        classifier: bool,
+    ) -> _Plan:
+        """The tasks for these partitions."""
+        tasks: list[_Task] = [_ColumnDrift(name, digests) for name in inputs]
+        tasks.append(_PredictionDrift(digests))
+        scored = [d for d, part in zip(digests, parts, strict=True) if part.rows]
+        probabilities = [_Probabilities(digest) for digest in scored] if classifier else []
+        tasks += probabilities
+        tasks += [
+            _LabelledRows(d, found.positions)
+            for d, found in zip(digests, labels, strict=True)
+            if len(found.positions)
+        ]
+        return cls(tasks, len(inputs), len(probabilities))
+
+    def results(self, results: list[Any]) -> _Results:
+        """The map's results, by kind."""
+        after_prediction = self.columns + 1
+        split = after_prediction + self.probabilities
+        return _Results(
+            results[: self.columns],
+            results[self.columns],
+            results[after_prediction:split],
+            results[split:],
+        )
+
+
+@dataclass(frozen=True)
+class _Results:
+    columns: list[tuple[ColumnDrift, dict[str, Any]]]
+    prediction: ColumnDrift
+    probability_parts: list[np.ndarray | None]
+    labelled: list[_Labelled]
+
+    def drift(self, rules: DriftConfig) -> tuple[DriftReport, ColumnDrift]:
+        """The features' report and the predictions' verdict."""
+        verdicts = tuple(verdict for verdict, _ in self.columns)
+        return DriftReport(verdicts, rules.share, rules.min_rows), self.prediction
+
+    def histograms(self) -> dict[str, Any]:
+        """The drifted columns' bins, as many as the page shows."""
+        drifted = [bins for verdict, bins in self.columns if verdict.drifted][:MAX_HISTOGRAMS]
+        return {name: h for bins in drifted for name, h in bins.items()}
+
+    def probabilities(self) -> np.ndarray | None:
+        """Every row's class probabilities, in partition order (None: not a classifier)."""
+        parts = self.probability_parts
+        if not parts or any(p is None for p in parts):
+            return None
+        return np.concatenate([p for p in parts if p is not None])
 
 
 def _labels(db: Database, part: _Keys) -> LabelledRows:

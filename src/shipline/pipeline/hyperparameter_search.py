@@ -54,23 +54,27 @@ class SearchFit:
     def __call__(self, model: Any, x: pd.DataFrame, y: pd.Series) -> Any:
         from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV, StratifiedKFold
 
-        grid = self._grid(model)
+        from shipline.pipeline.search_trial import SearchTrial
+
+        # Each trial's own joblib calls stay inside its task (see search_trial).
+        trial = SearchTrial(model)
+        grid = {f"estimator__{name}": values for name, values in self._grid(model).items()}
         folds: Any = (StratifiedKFold if self.task == "classification" else KFold)(
             n_splits=self.search.cv, shuffle=True, random_state=self.seed % 2**32
         )
         scorer = MetricScorer(self.task, self.search.metric)
         common: dict[str, Any] = {"scoring": scorer, "cv": folds, "refit": True, "n_jobs": -1}
         if self.search.method == "grid":
-            searcher: Any = GridSearchCV(model, grid, **common)
+            searcher: Any = GridSearchCV(trial, grid, **common)
         else:
             draws = min(self.search.n_iter or 1, param_grid_size(grid))
             searcher = RandomizedSearchCV(
-                model, grid, n_iter=draws, random_state=self.seed % 2**32, **common
+                trial, grid, n_iter=draws, random_state=self.seed % 2**32, **common
             )
         with _trials_spread(x, y):
             searcher.fit(x, y)
         self.report = self._report(searcher.cv_results_, searcher.best_index_)
-        return searcher.best_estimator_
+        return searcher.best_estimator_.estimator
 
     def _grid(self, model: Any) -> dict[str, list[Any]]:
         """The search space in the pipeline's names (``max_depth`` → ``model__max_depth``),
@@ -93,7 +97,7 @@ class SearchFit:
         sign = -1.0 if self.search.metric in LOWER_IS_BETTER else 1.0
         trials = [
             {
-                "params": {k.removeprefix("model__"): _plain(v) for k, v in params.items()},
+                "params": {_shown(k): _plain(v) for k, v in params.items()},
                 "score": sign * float(results["mean_test_score"][i]),
                 "score_std": float(results["std_test_score"][i]),
                 "fit_seconds": round(float(results["mean_fit_time"][i]) * self.search.cv, 4),
@@ -135,6 +139,11 @@ def _trials_spread(x: pd.DataFrame, y: pd.Series) -> Any:
     import joblib
 
     return joblib.parallel_config(backend="dask", scatter=[x, y])
+
+
+def _shown(name: str) -> str:
+    """A searched parameter's name as the config gives it."""
+    return name.removeprefix("estimator__").removeprefix("model__")
 
 
 def _plain(value: Any) -> Any:

@@ -37,6 +37,12 @@ class Settings:
     actor: str
     # SHIPLINE_DASK: a scheduler address, or "local", overriding shipline.yaml's compute.
     dask: str = ""
+    # SHIPLINE_SIGNING_KEY: the team's PEM private key; versions registered here are signed.
+    signing_key: Path | None = None
+    # SHIPLINE_VERIFY_KEY: the team's PEM public key, which signatures are checked against.
+    verify_key: Path | None = None
+    # SHIPLINE_REQUIRE_SIGNED=1: serve (and build) only versions whose signature holds.
+    require_signed: bool = False
 
     @property
     def state_dir(self) -> Path:
@@ -99,4 +105,19 @@ def load_settings(
         store_url=store_url,
         actor=_actor(env),
         dask=env.get("SHIPLINE_DASK", "").strip(),
+        signing_key=_path(env, "SHIPLINE_SIGNING_KEY"),
+        verify_key=_path(env, "SHIPLINE_VERIFY_KEY"),
+        require_signed=_flag(env, "SHIPLINE_REQUIRE_SIGNED"),
     )
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    value = env.get(name, "").strip()
+    return Path(value).expanduser().resolve() if value else None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value not in ("", "0", "1", "true", "false", "yes", "no"):
+        raise UsageError(f"{name}: expected 1 or 0, found {value!r}")
+    return value in ("1", "true", "yes")

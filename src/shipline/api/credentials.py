@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = ["ServerState", "caller", "resolve", "state"]
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -33,6 +34,7 @@ class ServerState:
     store: ContentStore
     oidc: OidcVerifier | None
     dask: str = ""  # SHIPLINE_DASK of the server's environment: overrides a model's compute
+    signing_key: Path | None = None  # SHIPLINE_SIGNING_KEY: signs the versions it registers
 
 
 def state(request: Request) -> ServerState:

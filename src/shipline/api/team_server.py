@@ -29,6 +29,7 @@ def open_server_state(settings: Settings, environ: Mapping[str, str] | None = No
         open_content_store(settings.store_url, settings.state_dir / "cache"),
         None if oidc is None else OidcVerifier(oidc),
         settings.dask,
+        settings.signing_key,
     )
 
 

@@ -72,7 +72,7 @@ def import_run(body: RunUploadBody, who: Caller, server: Server) -> RunRecord:
         body.dataset,
         body.error,
     )
-    return record(server.db, server.store, uploaded, who.name)
+    return record(server.db, server.store, uploaded, who.name, server.signing_key)
 
 
 @router.get("/runs/{run_id}/outputs/{digest}", **needs(Permission.READ))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = ["app", "approvals", "approve", "promote", "reject", "rollback"]
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -79,6 +80,12 @@ def show(
     )
     output = facts.signature.output.model_dump(exclude_none=True, mode="json")
     typer.echo(f"  signature: {len(facts.signature.inputs)} inputs -> {output}")
+    signed = facts.signed
+    typer.echo(
+        f"  signed: key {signed.key_id} over {', '.join(signed.files)} (models verify checks it)"
+        if signed
+        else "  signed: no (registered without SHIPLINE_SIGNING_KEY)"
+    )
     typer.echo(
         f"  applied config: {applied.version} ({when(applied.applied_at)} by {applied.applied_by})"
         if applied
@@ -95,6 +102,27 @@ def card(
     """The version's model card (Markdown, or JSON with --json)."""
     project: Project = ctx.obj
     typer.echo(project.model_card(ref, as_json), nl=False)
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS.")],
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", help="The team's PEM public key (default: SHIPLINE_VERIFY_KEY)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check the version's signature over its files with the team's public key; exit 1 when
+    it is unsigned or does not hold."""
+    project: Project = ctx.obj
+    checked = project.verify_signature(ref, key)
+    if as_json:
+        print_json({"ref": checked.ref, "key_id": checked.key_id, "files": checked.files})
+    else:
+        names = ", ".join(checked.files)
+        typer.echo(f"{checked.ref}: signature holds ({names}; key {checked.key_id})")
 
 
 @app.command("history")

@@ -130,6 +130,8 @@ class LocalState:
     actor: str
     # SHIPLINE_DASK of the controller's environment: where triggered runs train.
     dask: str = ""
+    # SHIPLINE_SIGNING_KEY of the controller's environment: signs the versions it registers.
+    signing_key: Path | None = None
 
     def applied(self) -> list[AppliedConfig]:
         """Every model's latest applied config."""
@@ -243,6 +245,7 @@ class LocalState:
                 trigger,
                 on_start=on_start,
                 executor=executor,
+                signing_key=self.signing_key,
             )
 
     def monitor(

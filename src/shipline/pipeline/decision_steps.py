@@ -89,6 +89,9 @@ def register(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
             "dataset_digest": dataset["digest"],
         },
     }
+    if context.signing_key is not None:
+        # Signed before the row that records it: the signature is a blob like the bundle.
+        details["signed"] = _signed(context, bundle_digest, details["serving_forms"])
     VersionDetails.model_validate(details)  # the document this release promises to read back
     markdown, card_json = render_card(config.name, details)
     card_entries = [
@@ -112,6 +115,16 @@ def register(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
     if policy.staging == "manual":
         promote(context.db, config.name, version.version, "staging", context.actor)
     return {"registration": {"version": version.version, "created": created, "card": card_digest}}
+
+
+def _signed(context: StepContext, bundle: str, forms: dict[str, Any]) -> dict[str, Any]:
+    """The version's files signed with the team's key (``details.signed``)."""
+    from shipline.registry.version_signing import sign_files, version_files
+
+    assert context.signing_key is not None
+    onnx = forms.get("onnx") or {}
+    files = version_files(bundle, onnx.get("digest") if onnx.get("available") else None)
+    return sign_files(context.store, context.config.name, files, context.signing_key)
 
 
 def _search_summary(report: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -55,7 +55,13 @@ class UploadedRun:
     error: str | None
 
 
-def import_run(db: Database, store: ContentStore, uploaded: UploadedRun, actor: str) -> RunRecord:
+def import_run(
+    db: Database,
+    store: ContentStore,
+    uploaded: UploadedRun,
+    actor: str,
+    signing_key: Path | None = None,
+) -> RunRecord:
     """Record an uploaded run as ``actor``'s, then gate and register it here."""
     config = uploaded.config
     _check_steps(store, uploaded)
@@ -95,7 +101,7 @@ def import_run(db: Database, store: ContentStore, uploaded: UploadedRun, actor: 
         finish_run(db, actor, run_id, str(status), metrics, uploaded.error or "not trained")
         return get_run(db, run_id)
     project_dir = Path(str(uploaded.lineage.get("project_dir", ".")))
-    context = StepContext(config, project_dir, db, store, actor, run_id, lineage)
+    context = StepContext(config, project_dir, db, store, actor, run_id, lineage, signing_key)
     carried = Carried(digests, kinds, len(TRAINING_STEPS))
     outcome = run_steps(context, DECISION_STEPS, environment(), frozenset(), carried=carried)
     version = None

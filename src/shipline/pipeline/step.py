@@ -30,6 +30,8 @@ class StepContext:
     actor: str
     run_id: int
     lineage: dict[str, Any]
+    # The team's private key (SHIPLINE_SIGNING_KEY of the registering process), if any.
+    signing_key: Path | None = None
 
 
 class StepInputs(Mapping[str, Any]):

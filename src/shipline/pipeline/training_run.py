@@ -33,6 +33,7 @@ def run_training(
     on_step: StepWatcher | None = None,
     steps: list[Step] | None = None,
     executor: Executor | None = None,
+    signing_key: Path | None = None,
 ) -> RunRecord:
     """Run the pipeline and return the finished run (status succeeded, rejected or failed).
 
@@ -41,6 +42,7 @@ def run_training(
     ``on_start`` learns the run id as soon as the run is recorded. ``steps`` runs only the
     first steps (a remote-mode client trains; the team server gates and registers).
     ``executor`` runs the portable steps (train, evaluate) on a cluster's workers.
+    ``signing_key`` signs the version registered (the team's PEM private key).
     """
     unknown = force - {*step_names(), "*"}
     if unknown:
@@ -77,7 +79,7 @@ def run_training(
     )
     if on_start is not None:
         on_start(run_id)
-    context = StepContext(config, project_dir, db, store, actor, run_id, lineage)
+    context = StepContext(config, project_dir, db, store, actor, run_id, lineage, signing_key)
     chosen = STEPS if steps is None else steps
     outcome = run_steps(context, chosen, env, force, on_step, executor=executor)
     metrics: dict[str, float] = {}

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from shipline.pipeline.metric_log import TrackedRun
     from shipline.registry import AliasMove, Approval, ModelVersion, Promotion
     from shipline.registry.applied_config import AppliedConfig, Change
+    from shipline.registry.version_signing import SignedVersion
     from shipline.scoring.serving_source import ServingSource
     from shipline.store import Database
     from shipline.training.bundle import ModelBundle
@@ -158,6 +159,7 @@ class Project(Operations, TeamOperations, ComputeOperations):
                 resume,
                 on_step=on_step,
                 executor=executor,
+                signing_key=self.settings.signing_key,
             )
 
     def start_run(
@@ -339,7 +341,13 @@ class Project(Operations, TeamOperations, ComputeOperations):
         """What a controller of this project reads and changes: the database and store."""
         from shipline.controller.controller_state import LocalState
 
-        return LocalState(self.db(), self.store(), self.settings.actor, self.settings.dask)
+        return LocalState(
+            self.db(),
+            self.store(),
+            self.settings.actor,
+            self.settings.dask,
+            self.settings.signing_key,
+        )
 
     def status(self, name: str | None = None) -> list[dict[str, Any]]:
         """One summary per model: the named one, else every applied model and this config's."""
@@ -366,6 +374,36 @@ class Project(Operations, TeamOperations, ComputeOperations):
         from shipline.scoring.serving_source import LocalServingSource
 
         return LocalServingSource(self.db(), self.store())
+
+    def model_source(self) -> ServingSource:
+        """The serving source; with ``SHIPLINE_REQUIRE_SIGNED=1`` it loads only versions whose
+        signature holds for the team's public key (``SHIPLINE_VERIFY_KEY``)."""
+        source = self.serving_source()
+        if not self.settings.require_signed:
+            return source
+        from shipline.scoring.signed_source import SignedOnly
+
+        return SignedOnly(source, self.verify_key())
+
+    def verify_key(self, given: Path | None = None) -> Path:
+        """The public key signatures are checked against: ``given``, else SHIPLINE_VERIFY_KEY,
+        else the public half of SHIPLINE_SIGNING_KEY."""
+        from shipline.errors import UsageError
+
+        key = given or self.settings.verify_key or self.settings.signing_key
+        if key is None:
+            raise UsageError(
+                "checking signatures needs the team's public key: set SHIPLINE_VERIFY_KEY "
+                "(a PEM file) or pass --key"
+            )
+        return key
+
+    def verify_signature(self, ref: str, key: Path | None = None) -> SignedVersion:
+        """Check a version's signature over its files with the team's public key."""
+        from shipline.registry.version_signing import verify_version
+
+        version = self.version(ref)
+        return verify_version(self.serving_source().blobs(version), version, self.verify_key(key))
 
 
 def open_project(config_path: Path | None = None) -> Project:

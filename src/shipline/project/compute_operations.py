@@ -45,6 +45,10 @@ class _Opened(Protocol):
         """Models, verified."""
         ...
 
+    def model_source(self) -> ServingSource:
+        """Models, verified, signatures checked when required."""
+        ...
+
     def executor(
         self, compute: ComputeConfig | None = None, store_url: str | None = None
     ) -> AbstractContextManager[Executor]:
@@ -115,7 +119,7 @@ class ComputeOperations:
         from shipline.scoring.shipped_model import ship_version
 
         version = self.version(ref)
-        _, shipped = ship_version(self.serving_source().blobs(version), version)
+        _, shipped = ship_version(self.model_source().blobs(version), version)
         sources = find_partitions(source)
         output = ScoringOutput(probabilities, inputs=not predictions_only)
         with self.executor() as executor:

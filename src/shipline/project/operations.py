@@ -60,6 +60,10 @@ class _Opened(Protocol):
         """Where models are loaded from."""
         ...
 
+    def model_source(self) -> ServingSource:
+        """Where models are loaded from, signatures checked when required."""
+        ...
+
 
 class Operations:
     """Monitoring, reports, alarms, labels, batch scoring and the audit log of a project."""
@@ -198,7 +202,7 @@ class Operations:
         from shipline.scoring.batch_scoring import ScoredFile, ScoringOutput, score_file
 
         # Through the serving source: from the store here, or the team server in remote mode.
-        model = self.serving_source().load(self.version(ref), True)
+        model = self.model_source().load(self.version(ref), True)
         output = ScoringOutput(probabilities, inputs=not predictions_only)
         rows = score_file(model, Path(source), Path(target), output, progress)
         return ScoredFile(model.name, model.version, rows, Path(target))

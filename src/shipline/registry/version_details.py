@@ -123,6 +123,15 @@ class TrainingData(_Record):
     test: str
 
 
+class VersionSignature(_Record):
+    """The version's files signed with the team's key (``shipline.registry.version_signing``)."""
+
+    digest: str
+    key_id: str
+    format: str
+    files: dict[str, str]
+
+
 class VersionDetails(_Record):
     """Everything a version records about itself."""
 
@@ -143,3 +152,4 @@ class VersionDetails(_Record):
     baseline_digest: str | None = None
     lineage: Lineage = Field(default_factory=Lineage)
     training_data: TrainingData | None = None
+    signed: VersionSignature | None = None

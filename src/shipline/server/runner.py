@@ -51,9 +51,7 @@ def serve(
             )
         gate = CallerGate(project.login.url, project.login.token)
     serving = project.serving_config()
-    service = PredictionService(
-        project.serving_source(), targets, serving, poll_seconds, prefer_onnx
-    )
+    service = PredictionService(project.model_source(), targets, serving, poll_seconds, prefer_onnx)
     service.load()
     limits = serving.limits
     app = build_app(service, gate, metrics_token)

@@ -31,6 +31,8 @@ class Slot:
     alias: str
     model: LoadedModel
     batcher: MicroBatcher | None = None
+    # A version whose signature failed (SHIPLINE_REQUIRE_SIGNED): not tried again.
+    refused: int | None = None
 
 
 class PredictionService:
@@ -185,10 +187,16 @@ class PredictionService:
                     log.warning("now serving %s:%s for @%s", slot.name, swapped.version, slot.alias)
 
     def _refresh(self, slot: Slot) -> LoadedModel | None:
+        from shipline.registry.version_signing import SignatureError
+
         version = self.source.holder(slot.name, slot.alias)
-        if version.version == slot.model.version:
+        if version.version in (slot.model.version, slot.refused):
             return None
-        return self.source.load(version, self.prefer_onnx)
+        try:
+            return self.source.load(version, self.prefer_onnx)
+        except SignatureError:
+            slot.refused = version.version  # it will not become signed: said once
+            raise
 
     def _publish(self, slot: Slot) -> None:
         self.metrics.served.labels(slot.name, slot.alias, slot.model.form).set(slot.model.version)

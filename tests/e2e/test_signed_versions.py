@@ -1,0 +1,150 @@
+"""Signed model versions (OpenSSF model signing): signed at registration with the team's key,
+`models verify` with its public key, and with SHIPLINE_REQUIRE_SIGNED=1 an unsigned version is
+neither served nor scored, while a running server keeps its signed version."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from shipline.project import Project
+from shipline.registry.version_signing import SignatureError, verify_version
+from shipline.scaffold import create_project
+from tests.served import shipline_env, start_server
+from tests.team import shipline
+
+
+def _key_pair(folder: Path, name: str) -> tuple[Path, Path]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private, public = folder / f"{name}.pem", folder / f"{name}.pub.pem"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private, public
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("keys")
+    team, team_public = _key_pair(folder, "team")
+    _, other_public = _key_pair(folder, "other")
+    return {"team": team, "team.pub": team_public, "other.pub": other_public}
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory: pytest.TempPathFactory, keys: dict[str, Path]) -> Path:
+    """The example project, its first version registered with the team's signing key."""
+    folder = tmp_path_factory.mktemp("signed") / "cancer"
+    create_project(folder, "classification")
+    env = {**shipline_env(), "SHIPLINE_SIGNING_KEY": str(keys["team"])}
+    done = shipline("run", env=env, cwd=folder)
+    assert done.returncode == 0 and "registered cancer:1" in done.stdout, done.stderr
+    return folder
+
+
+def test_a_version_is_signed_at_registration_and_verifies(
+    signed: Path, keys: dict[str, Path]
+) -> None:
+    plain = shipline_env()
+    shown = json.loads(
+        shipline("models", "show", "cancer:1", "--json", env=plain, cwd=signed).stdout
+    )
+    # HistGradientBoosting has no ONNX form: the native bundle is the version's one file.
+    assert shown["signed"]["files"] == {"model.joblib": shown["bundle_digest"]}
+    described = shipline("models", "show", "cancer:1", env=plain, cwd=signed).stdout
+    assert f"signed: key {shown['signed']['key_id']} over model.joblib" in described
+    env = {**shipline_env(), "SHIPLINE_VERIFY_KEY": str(keys["team.pub"])}
+    ok = shipline("models", "verify", "cancer:1", env=env, cwd=signed)
+    assert ok.returncode == 0, ok.stderr
+    assert f"cancer:1: signature holds (model.joblib; key {shown['signed']['key_id']})" in ok.stdout
+    other = shipline(
+        "models", "verify", "cancer:1", "--key", str(keys["other.pub"]), env=plain, cwd=signed
+    )
+    assert other.returncode == 1 and "Key mismatch" in other.stderr
+
+
+class _FlippingReader:
+    """A store that hands out the bundle with one byte flipped (as if the bytes and their
+    recorded digest had both been replaced)."""
+
+    def __init__(self, inner: object, digest: str) -> None:
+        self.inner, self.digest = inner, digest
+
+    def read_bytes(self, digest: str) -> bytes:
+        data = bytearray(self.inner.read_bytes(digest))  # type: ignore[attr-defined]
+        if digest == self.digest:
+            data[len(data) // 2] ^= 0x01
+        return bytes(data)
+
+
+def test_one_flipped_byte_fails_the_signature(
+    signed: Path, keys: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in shipline_env().items():
+        monkeypatch.setenv(name, value)
+    with Project.open(signed) as project:
+        version = project.version("cancer:1")
+        flipping = _FlippingReader(project.store(), version.bundle_digest)
+        with pytest.raises(SignatureError, match=r"Hash mismatch for 'model\.joblib'"):
+            verify_version(flipping, version, keys["team.pub"])
+        assert verify_version(project.store(), version, keys["team.pub"]).files
+
+
+def test_required_signatures_refuse_an_unsigned_version_and_keep_serving(
+    signed: Path, keys: dict[str, Path]
+) -> None:
+    strict = {
+        **shipline_env(),
+        "SHIPLINE_REQUIRE_SIGNED": "1",
+        "SHIPLINE_VERIFY_KEY": str(keys["team.pub"]),
+    }
+    server = start_server(signed, "cancer@staging", env=strict)
+    try:
+        # Version 2, registered without the key, is staged: the server must not take it.
+        config = signed / "shipline.yaml"
+        config.write_text(config.read_text().replace("max_iter: 200", "max_iter: 150"))
+        done = shipline("run", env=shipline_env(), cwd=signed)
+        assert "registered cancer:2" in done.stdout, done.stderr
+        log = next(signed.glob("serve-*.log"))
+        deadline = time.monotonic() + 120
+        while "cancer:2 is not signed" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)  # poll interval
+        frame = pd.read_csv(signed / "data" / "breast_cancer.csv").drop(
+            columns=["benign", "sample_id"]
+        )
+        row = {"columns": list(frame.columns), "data": [frame.iloc[0].tolist()]}
+        answer = httpx.post(f"{server.url}/invocations", json={"dataframe_split": row})
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["x-model-version"] == "cancer:1", answer.text
+    finally:
+        assert server.stop() == 0
+    assert log.read_text().count("cancer:2 is not signed") == 1  # refused once, not every poll
+    unsigned = shipline("models", "verify", "cancer:2", env=strict, cwd=signed)
+    assert unsigned.returncode == 1 and "cancer:2 is not signed" in unsigned.stderr
+    data = signed / "data" / "breast_cancer.csv"
+    scored = shipline("predict", "cancer@staging", "--input", str(data), "--output",
+                      str(signed / "out.csv"), env=strict, cwd=signed)  # fmt: skip
+    assert scored.returncode == 1 and "is not signed" in scored.stderr
+    assert not (signed / "out.csv").exists()
+    missing_key = {**shipline_env(), "SHIPLINE_REQUIRE_SIGNED": "1"}
+    refused = shipline("predict", "cancer:1", "--input", str(data), "--output",
+                       str(signed / "out.csv"), env=missing_key, cwd=signed)  # fmt: skip
+    assert refused.returncode == 2 and "SHIPLINE_VERIFY_KEY" in refused.stderr

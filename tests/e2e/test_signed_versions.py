@@ -16,35 +16,14 @@ from shipline.project import Project
 from shipline.registry.version_signing import SignatureError, verify_version
 from shipline.scaffold import create_project
 from tests.served import shipline_env, start_server
-from tests.team import shipline
-
-
-def _key_pair(folder: Path, name: str) -> tuple[Path, Path]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    private, public = folder / f"{name}.pem", folder / f"{name}.pub.pem"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return private, public
+from tests.team import key_pair, shipline
 
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("keys")
-    team, team_public = _key_pair(folder, "team")
-    _, other_public = _key_pair(folder, "other")
+    team, team_public = key_pair(folder, "team")
+    _, other_public = key_pair(folder, "other")
     return {"team": team, "team.pub": team_public, "other.pub": other_public}
 
 

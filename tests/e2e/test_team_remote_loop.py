@@ -15,7 +15,7 @@ from shipline.scaffold import create_project
 from tests.conftest import s3_environment
 from tests.served import start_server
 from tests.services import Postgres, SeaweedS3
-from tests.team import shipline, start_team_server
+from tests.team import key_pair, shipline, start_team_server
 
 SECRETS = ("SHIPLINE_DB", "SHIPLINE_STORE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
@@ -25,7 +25,10 @@ def test_the_demo_loop_in_remote_mode(
 ) -> None:
     db_url = postgres_server.create_database(f"t_{uuid.uuid4().hex[:12]}")
     store_url = f"s3://{s3_server.bucket}/{uuid.uuid4().hex[:12]}"
-    team = start_team_server(tmp_path / "server", db_url, store_url, s3_environment(s3_server))
+    signing, verifying = key_pair(tmp_path / "keys")
+    # The server signs the versions it registers; prediction servers accept only signed ones.
+    server_env = {**s3_environment(s3_server), "SHIPLINE_SIGNING_KEY": str(signing)}
+    team = start_team_server(tmp_path / "server", db_url, store_url, server_env)
     try:
         folder = tmp_path / "cancer"
         create_project(folder, "classification")
@@ -47,7 +50,9 @@ def test_the_demo_loop_in_remote_mode(
         assert "Applied config 1 of cancer" in run(erin, "apply")
         assert "approval 1 opened" in run(erin, "promote", "cancer", "1", "--to", "production")
         run(bob, "approve", "1")
-        server = start_server(folder, "cancer@production", env=sam)
+        strict = {**sam, "SHIPLINE_REQUIRE_SIGNED": "1", "SHIPLINE_VERIFY_KEY": str(verifying)}
+        assert "signature holds" in run(strict, "models", "verify", "cancer:1")
+        server = start_server(folder, "cancer@production", env=strict)
         url = server.url
         try:
             rows = pd.read_csv(folder / "data" / "breast_cancer.csv").head(2)

@@ -63,8 +63,8 @@ def get_version(ref: str, who: Caller, server: Server) -> ModelVersion:
     **needs(Permission.READ),
 )
 def version_blob(ref: str, digest: str, who: Caller, server: Server) -> Response:
-    """A file of a version (its bundle, ONNX form or card) by digest, for prediction servers
-    in remote mode; they verify the bytes against the digest."""
+    """A file of a version (its bundle, ONNX form, card or signature) by digest, for
+    prediction servers in remote mode; they verify the bytes against the digest."""
     from shipline.registry import resolve_model_version
 
     reference = parse_reference(ref, "model")
@@ -72,7 +72,8 @@ def version_blob(ref: str, digest: str, who: Caller, server: Server) -> Response
     with server.db.read() as conn:
         version = resolve_model_version(conn, ref)
     onnx = (version.details.get("serving_forms") or {}).get("onnx") or {}
-    files = {version.bundle_digest, version.card_digest, onnx.get("digest")}
+    signed = version.details.get("signed") or {}
+    files = {version.bundle_digest, version.card_digest, onnx.get("digest"), signed.get("digest")}
     if digest not in files:
         raise NotFoundError(f"{version.ref} has no file blake3:{digest[:64]}")
     return Response(server.store.read_bytes(digest), media_type="application/octet-stream")

@@ -18,6 +18,7 @@ from shipline.cli import (
     delivery,
     drift,
     init,
+    kubernetes,
     models,
     monitor,
     run,
@@ -63,6 +64,7 @@ app.command("controller")(delivery.controller)
 app.command("status")(delivery.status)
 app.add_typer(audit.app, name="audit")
 app.add_typer(compute.app, name="compute")
+app.add_typer(kubernetes.app, name="k8s")
 app.command("server")(team.server)
 app.command("login")(team.login)
 app.command("logout")(team.logout)

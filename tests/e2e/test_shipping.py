@@ -1,6 +1,6 @@
-"""Signed model versions (OpenSSF model signing): signed at registration with the team's key,
-`models verify` with its public key, and with SHIPLINE_REQUIRE_SIGNED=1 an unsigned version is
-neither served nor scored, while a running server keeps its signed version."""
+"""Shipping a model: signed versions (OpenSSF model signing) signed at registration with the
+team's key, `models verify` with its public key, SHIPLINE_REQUIRE_SIGNED=1 (an unsigned version
+is neither served nor scored, a running server keeps its signed version), and `k8s render`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+import yaml
 
 from shipline.project import Project
 from shipline.registry.version_signing import SignatureError, verify_version
@@ -127,3 +128,19 @@ def test_required_signatures_refuse_an_unsigned_version_and_keep_serving(
     refused = shipline("predict", "cancer:1", "--input", str(data), "--output",
                        str(signed / "out.csv"), env=missing_key, cwd=signed)  # fmt: skip
     assert refused.returncode == 2 and "SHIPLINE_VERIFY_KEY" in refused.stderr
+
+
+def test_kubernetes_manifests_for_the_signed_project(signed: Path, tmp_path: Path) -> None:
+    plain = shipline_env()
+    shown = shipline("k8s", "render", "cancer@staging", "-n", "ml", env=plain, cwd=signed)
+    assert shown.returncode == 0, shown.stderr
+    kinds = [m["kind"] for m in yaml.safe_load_all(shown.stdout)]
+    assert kinds[:2] == ["ServiceAccount", "Deployment"] and "NetworkPolicy" in kinds
+    assert "namespace: ml" in shown.stdout and "cancer@staging" in shown.stdout
+    written = shipline("k8s", "render", "--server", "--out", str(tmp_path / "k8s"), env=plain,
+                       cwd=signed)  # fmt: skip
+    assert written.returncode == 0 and (tmp_path / "k8s/overlays/production").is_dir()
+    unknown = shipline("k8s", "render", "nope@staging", env=plain, cwd=signed)
+    assert unknown.returncode == 1 and "nope" in unknown.stderr
+    both = shipline("k8s", "render", "cancer@staging", "--server", env=plain, cwd=signed)
+    assert both.returncode == 2 and "give one of" in both.stderr

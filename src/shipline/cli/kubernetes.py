@@ -1,0 +1,61 @@
+"""``shipline k8s``: Kubernetes manifests for a prediction server, the team server or the
+controller."""
+
+from __future__ import annotations
+
+__all__ = ["app"]
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shipline.errors import UsageError
+from shipline.project import Project
+
+app = typer.Typer(help="Run shipline on Kubernetes.", no_args_is_help=True)
+
+
+@app.command("render")
+def render(
+    ctx: typer.Context,
+    target: Annotated[
+        str | None, typer.Argument(help="NAME@ALIAS: a prediction server following the alias.")
+    ] = None,
+    server: Annotated[bool, typer.Option("--server", help="The team server.")] = False,
+    controller: Annotated[bool, typer.Option("--controller", help="The controller.")] = False,
+    namespace: Annotated[str, typer.Option("--namespace", "-n")] = "shipline",
+    image: Annotated[str, typer.Option("--image", help="The shipline image to run.")] = (
+        "shipline:latest"
+    ),
+    replicas: Annotated[int, typer.Option("--replicas", min=1)] = 2,
+    secret: Annotated[
+        str | None,
+        typer.Option("--secret", help="The Secret the credentials are read from (by key)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write base/ and overlays/ (Kustomize) here, not stdout."),
+    ] = None,
+) -> None:
+    """Deployment, Service, autoscaler, disruption budget, network policy and service
+    account, hardened; with --out, a Kustomize base and staging/production overlays."""
+    from shipline.deploy.kubernetes_manifests import RenderOptions, Workload, to_yaml
+
+    chosen = [c for c in (target is not None, server, controller) if c]
+    if len(chosen) != 1:
+        raise UsageError("give one of NAME@ALIAS, --server or --controller")
+    workload = (
+        Workload.serving(target)
+        if target is not None
+        else Workload("server" if server else "controller")
+    )
+    options = RenderOptions(namespace, image, replicas, secret=secret or "")
+    project: Project = ctx.obj
+    if out is None:
+        typer.echo(to_yaml(project.kubernetes_manifests(workload, options)), nl=False)
+        return
+    written = project.write_kustomize(workload, options, out)
+    typer.echo(
+        f"wrote {len(written)} files under {out} (base/, overlays/staging, overlays/production)"
+    )

@@ -1,0 +1,1 @@
+"""Deploying shipline: Kubernetes manifests and Kustomize trees for its workloads."""

@@ -128,12 +128,17 @@ class TriggerKind(Protocol):
         """Project files whose bytes it watches (recorded with each training run)."""
         ...
 
+    def environment(self, value: Any, project_dir: Path) -> dict[str, str]:
+        """What else it watches that training depends on, as it is now (an image's digest):
+        part of the train step's cache key, so a run it fires retrains."""
+        ...
+
 
 TRIGGER_KINDS: PluginRegistry[TriggerKind] = PluginRegistry(
     "shipline.trigger_kinds",
     "trigger kind",
     {
         name: f"shipline.controller.trigger_kinds:{name.upper()}"
-        for name in ("cron", "new_data", "environment", "alarm")
+        for name in ("cron", "new_data", "environment", "alarm", "image")
     },
 )

@@ -1,4 +1,4 @@
-"""shipline's own retraining trigger kinds: cron, new_data, environment, alarm.
+"""shipline's own retraining trigger kinds: cron, new_data, environment, alarm, image.
 
 - cron: the latest tick at or before now that is after the last look (missed ticks coalesce
   into one run); the first look counts from the time the config was applied.
@@ -10,11 +10,14 @@
 - environment: the digest of the named file (a lock file, requirements.txt, an image digest
   file); the first look records the baseline.
 - alarm: every open alarm of the named kind fires once (keyed by alarm id).
+- image: the manifest digest an image reference names (an OCI layout or a registry tag); the
+  first look records the baseline, each new digest fires once, and the digest is part of the
+  train step's cache key, so the run it starts retrains.
 """
 
 from __future__ import annotations
 
-__all__ = ["ALARM", "CRON", "ENVIRONMENT", "NEW_DATA", "latest_tick"]
+__all__ = ["ALARM", "CRON", "ENVIRONMENT", "IMAGE", "NEW_DATA", "latest_tick"]
 
 import tempfile
 from dataclasses import dataclass
@@ -61,6 +64,9 @@ class _CronTrigger:
 
     def watched_files(self, value: str) -> tuple[str, ...]:
         return ()
+
+    def environment(self, value: str, project_dir: Path) -> dict[str, str]:
+        return {}
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,9 @@ class _NewDataTrigger:
     def watched_files(self, value: bool) -> tuple[str, ...]:
         return ()
 
+    def environment(self, value: bool, project_dir: Path) -> dict[str, str]:
+        return {}
+
 
 def _fingerprint_text(fingerprint: Any) -> str:
     import orjson
@@ -168,6 +177,9 @@ class _EnvironmentTrigger:
     def watched_files(self, value: str) -> tuple[str, ...]:
         return (value,)
 
+    def environment(self, value: str, project_dir: Path) -> dict[str, str]:
+        return {}
+
 
 @dataclass(frozen=True)
 class _AlarmTrigger:
@@ -191,8 +203,42 @@ class _AlarmTrigger:
     def watched_files(self, value: str) -> tuple[str, ...]:
         return ()
 
+    def environment(self, value: str, project_dir: Path) -> dict[str, str]:
+        return {}
+
+
+@dataclass(frozen=True)
+class _ImageTrigger:
+    name: str = "image"
+    value_type: Any = str
+
+    def look(self, value: str, watch: TriggerWatch) -> None:
+        from shipline.controller.image_digest import image_digest
+
+        digest = image_digest(value, watch.project_dir)
+        state = f"image:{value}"
+        seen = watch.remembered(state)
+        if seen == digest:
+            return
+        watch.remember(state, digest)
+        if seen is not None:
+            evidence = {"image": value, "digest": digest, "previous": seen}
+            watch.fire(f"image:{value}@{digest}", evidence)
+
+    def next_at(self, value: str, now: datetime) -> datetime | None:
+        return None
+
+    def watched_files(self, value: str) -> tuple[str, ...]:
+        return ()
+
+    def environment(self, value: str, project_dir: Path) -> dict[str, str]:
+        from shipline.controller.image_digest import image_digest
+
+        return {f"image {value}": image_digest(value, project_dir)}
+
 
 CRON = _CronTrigger()
 NEW_DATA = _NewDataTrigger()
 ENVIRONMENT = _EnvironmentTrigger()
 ALARM = _AlarmTrigger()
+IMAGE = _ImageTrigger()

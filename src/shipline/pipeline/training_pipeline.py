@@ -234,11 +234,22 @@ def _training_code(context: StepContext, inputs: dict[str, str]) -> dict[str, An
         facts["entrypoint"] = file_digests(project.resolve(), entrypoint_files(project, entry))
     if training.deps:
         facts["deps"] = deps_digests(project, training.deps)
+    triggers = context.config.retraining.triggers
     watched = [
         name
-        for trigger in context.config.retraining.triggers
+        for trigger in triggers
         for name in TRIGGER_KINDS.get(trigger.kind).watched_files(trigger.value)
     ]
+    environment = {
+        name: value
+        for trigger in triggers
+        for name, value in TRIGGER_KINDS.get(trigger.kind)
+        .environment(trigger.value, project)
+        .items()
+    }
+    if environment:
+        # A new image digest fires the image trigger; the model must then retrain.
+        facts["environment"] = dict(sorted(environment.items()))
     if watched:
         # A changed lock file fires the environment trigger; the model must then retrain.
         facts["environment_files"] = {

@@ -67,3 +67,21 @@ def project(folder: Path) -> Iterator[Project]:
 def now() -> datetime:
     """A clock well after any config applied in the test, on a whole minute."""
     return datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+def write_oci_layout(folder: Path, tags: dict[str, str]) -> None:
+    """An OCI image layout's index naming one manifest digest per tag (as buildah writes)."""
+    import orjson
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    manifests = [
+        {
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest,
+            "size": 1234,
+            "annotations": {"org.opencontainers.image.ref.name": tag},
+        }
+        for tag, digest in tags.items()
+    ]
+    (folder / "index.json").write_bytes(orjson.dumps({"schemaVersion": 2, "manifests": manifests}))

@@ -19,13 +19,14 @@ from shipline.controller.trigger_watch import detect_triggers
 from shipline.errors import ConfigError
 from shipline.project import Project
 from shipline.registry.applied_config import latest_applied
-from tests.unit.controller.conftest import BASE_CONFIG
+from tests.unit.controller.conftest import BASE_CONFIG, write_oci_layout
 
 EXAMPLES: dict[str, Any] = {
     "cron": "*/5 * * * *",
     "new_data": True,
     "environment": "requirements.lock",
     "alarm": "drift",
+    "image": "oci:image-layout:trainer",
     "flag_file": "retrain.flag",
 }
 
@@ -49,6 +50,9 @@ class FlagFile:
 
     def watched_files(self, value: str) -> tuple[str, ...]:
         return ()
+
+    def environment(self, value: str, project_dir: Path) -> dict[str, str]:
+        return {}
 
 
 @pytest.fixture
@@ -87,13 +91,16 @@ def _conforms(
     upcoming = kind.next_at(example, now)
     assert upcoming is None or upcoming > now
     assert all(isinstance(name, str) for name in kind.watched_files(example))
+    facts = kind.environment(example, folder)
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in facts.items())
 
 
-@pytest.mark.parametrize("name", ["alarm", "cron", "environment", "new_data"])
+@pytest.mark.parametrize("name", ["alarm", "cron", "environment", "image", "new_data"])
 def test_every_shipped_trigger_kind_conforms(
     name: str, project: Project, folder: Path, write_config: Callable[[str], None], now: datetime
 ) -> None:
-    assert set(TRIGGER_KINDS.names()) >= {"alarm", "cron", "environment", "new_data"}
+    assert set(TRIGGER_KINDS.names()) >= {"alarm", "cron", "environment", "image", "new_data"}
+    write_oci_layout(folder / "image-layout", {"trainer": "sha256:" + "1" * 64})
     _conforms(TRIGGER_KINDS.get(name), project, folder, write_config, now)
 
 

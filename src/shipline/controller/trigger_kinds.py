@@ -162,14 +162,9 @@ class _EnvironmentTrigger:
             raise WatchedFileError(
                 f"retraining.triggers environment {path}: {error.strerror}"
             ) from None
-        state = f"environment:{path.name}"
-        seen = watch.remembered(state)
-        if seen == digest:
-            return
-        watch.remember(state, digest)
-        if seen is not None:
-            evidence = {"file": str(path), "digest": digest, "previous": seen}
-            watch.fire(f"environment:{digest}", evidence)
+        _on_new_digest(
+            watch, f"environment:{path.name}", digest, f"environment:{digest}", {"file": str(path)}
+        )
 
     def next_at(self, value: str, now: datetime) -> datetime | None:
         return None
@@ -216,14 +211,7 @@ class _ImageTrigger:
         from shipline.controller.image_digest import image_digest
 
         digest = image_digest(value, watch.project_dir)
-        state = f"image:{value}"
-        seen = watch.remembered(state)
-        if seen == digest:
-            return
-        watch.remember(state, digest)
-        if seen is not None:
-            evidence = {"image": value, "digest": digest, "previous": seen}
-            watch.fire(f"image:{value}@{digest}", evidence)
+        _on_new_digest(watch, f"image:{value}", digest, f"image:{value}@{digest}", {"image": value})
 
     def next_at(self, value: str, now: datetime) -> datetime | None:
         return None
@@ -235,6 +223,19 @@ class _ImageTrigger:
         from shipline.controller.image_digest import image_digest
 
         return {f"image {value}": image_digest(value, project_dir)}
+
+
+def _on_new_digest(
+    watch: TriggerWatch, state: str, digest: str, key: str, evidence: dict[str, Any]
+) -> None:
+    """Remember ``digest``; fire ``key`` when it replaced an earlier one (the first look is the
+    baseline)."""
+    seen = watch.remembered(state)
+    if seen == digest:
+        return
+    watch.remember(state, digest)
+    if seen is not None:
+        watch.fire(key, {**evidence, "digest": digest, "previous": seen})
 
 
 CRON = _CronTrigger()

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from shipline.compute import Executor
+from shipline.compute.worker_memory import release_memory
 from shipline.config.schema import DriftConfig
 from shipline.data.partitions import filesystem, find_partitions, partition_format
 from shipline.errors import DataFileError
 from shipline.monitoring.drift import ColumnDrift, DriftReport, compare_column, require_columns
 from shipline.monitoring.drift_files import require_same_columns
-from shipline.scoring.partitioned_scoring import release_arrow_memory
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def _compare_column(task: _ColumnTask, shared: DriftConfig) -> ColumnDrift:
         reference, current = _read(task.name, task.reference), _read(task.name, task.current)
         return compare_column(task.name, reference, current, shared)
     finally:
-        release_arrow_memory()
+        release_memory()
 
 
 def _read(name: str, files: tuple[str, ...]) -> np.ndarray:

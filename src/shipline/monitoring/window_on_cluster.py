@@ -113,12 +113,12 @@ class _Task(Protocol):
 
 def _run(task: _Task, shared: _Job) -> Any:
     """Run on a worker: one task of the report, then Arrow's cached memory given back."""
-    from shipline.scoring.partitioned_scoring import release_arrow_memory
+    from shipline.compute.worker_memory import release_memory
 
     try:
         return task.run(shared)
     finally:
-        release_arrow_memory()
+        release_memory()
 
 
 @dataclass(frozen=True)

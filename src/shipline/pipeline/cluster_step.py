@@ -77,6 +77,7 @@ def run_cluster_step(task: ClusterStep) -> dict[str, str]:
     """Run on a worker: the step's outputs, stored, by name → digest."""
     import joblib
 
+    from shipline.compute.worker_memory import release_memory
     from shipline.compute.worker_store import worker_store
 
     store = worker_store(task.store_url)
@@ -99,9 +100,12 @@ def run_cluster_step(task: ClusterStep) -> dict[str, str]:
         # Estimators with n_jobs (and a hyperparameter search) spread over the cluster; joblib's
         # Dask backend leaves the worker's thread pool while it waits, so this worker runs
         # trials too.
-        with joblib.parallel_config(backend="dask"):
-            produced = task.run(context, inputs)
-        return {
-            name: store.put_bytes(encode(kind, produced[name])).digest
-            for name, kind in task.outputs.items()
-        }
+        try:
+            with joblib.parallel_config(backend="dask"):
+                produced = task.run(context, inputs)
+            return {
+                name: store.put_bytes(encode(kind, produced[name])).digest
+                for name, kind in task.outputs.items()
+            }
+        finally:
+            release_memory()  # the step's frames, freed, back to the system

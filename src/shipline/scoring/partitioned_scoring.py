@@ -13,7 +13,6 @@ from __future__ import annotations
 __all__ = [
     "PartitionScored",
     "ScoredPartitions",
-    "release_arrow_memory",
     "score_partitions",
 ]
 
@@ -28,6 +27,7 @@ from typing import Any
 import orjson
 
 from shipline.compute import Executor
+from shipline.compute.worker_memory import release_memory
 from shipline.data.partitions import absolute, filesystem, partition_format
 from shipline.errors import UsageError
 from shipline.scoring.batch_scoring import ScoringOutput, read_chunks, score_table
@@ -172,16 +172,8 @@ def _score_partition(task: PartitionTask, shared: ShippedModel) -> PartitionScor
             os.unlink(target)
         raise
     finally:
-        release_arrow_memory()
+        release_memory()
     return PartitionScored(task.index, task.source, name, rows)
-
-
-def release_arrow_memory() -> None:
-    """Give the memory Arrow's allocator keeps for reuse back to the system: a worker that
-    holds on to it after a task sits near its memory limit, where Dask pauses it."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
 
 
 def _publish(fs: Any, path: str, data: bytes) -> None:

@@ -22,13 +22,19 @@ if TYPE_CHECKING:
 
 
 def spread_rows(client: Any, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
-    """``x`` and ``y`` as Dask arrays of one block of rows per worker, each block held by its
-    own worker (so every worker trains on a share)."""
+    """``x`` and ``y`` as Dask arrays of one block of rows per running worker, each block held
+    by its own worker (so every worker trains on a share)."""
     import dask.array
     import numpy as np
 
     arrays: Any = dask.array  # untyped
-    workers = sorted(client.scheduler_info()["workers"])
+    # Paused workers (near their memory limit) start no task: training would wait on them.
+    known = client.scheduler_info(n_workers=-1)["workers"]
+    workers = sorted(a for a, w in known.items() if w.get("status", "running") == "running")
+    if not workers:
+        from shipline.training.estimator import TrainingError
+
+        raise TrainingError("no Dask worker is running (all are paused near their memory limit)")
     bounds = np.linspace(0, len(x), min(len(workers), len(x)) + 1).astype(int)
     blocks_x, blocks_y = [], []
     for worker, start, end in zip(workers, bounds[:-1], bounds[1:], strict=False):

@@ -144,3 +144,8 @@ def test_kubernetes_manifests_for_the_signed_project(signed: Path, tmp_path: Pat
     assert unknown.returncode == 1 and "nope" in unknown.stderr
     both = shipline("k8s", "render", "cancer@staging", "--server", env=plain, cwd=signed)
     assert both.returncode == 2 and "give one of" in both.stderr
+    dask = shipline("k8s", "render", "--dask-cluster", "--workers", "3", env=plain, cwd=signed)
+    assert dask.returncode == 0 and yaml.safe_load(dask.stdout)["spec"]["worker"]["replicas"] == 3
+    bad = shipline("k8s", "render", "--dask-cluster", "--worker-memory", "lots", env=plain,
+                   cwd=signed)  # fmt: skip
+    assert bad.returncode == 2 and "--worker-memory" in bad.stderr

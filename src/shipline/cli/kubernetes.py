@@ -24,6 +24,14 @@ def render(
     ] = None,
     server: Annotated[bool, typer.Option("--server", help="The team server.")] = False,
     controller: Annotated[bool, typer.Option("--controller", help="The controller.")] = False,
+    dask_cluster: Annotated[
+        bool,
+        typer.Option("--dask-cluster", help="A DaskCluster for the Dask Kubernetes operator."),
+    ] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Dask workers.")] = 2,
+    worker_memory: Annotated[
+        str, typer.Option("--worker-memory", help="Each Dask worker's memory limit.")
+    ] = "4GiB",
     namespace: Annotated[str, typer.Option("--namespace", "-n")] = "shipline",
     image: Annotated[str, typer.Option("--image", help="The shipline image to run.")] = (
         "shipline:latest"
@@ -39,19 +47,24 @@ def render(
     ] = None,
 ) -> None:
     """Deployment, Service, autoscaler, disruption budget, network policy and service
-    account, hardened; with --out, a Kustomize base and staging/production overlays."""
+    account, hardened; with --out, a Kustomize base and staging/production overlays. Or a
+    DaskCluster for the Dask operator (--dask-cluster)."""
     from shipline.deploy.kubernetes_manifests import RenderOptions, Workload, to_yaml
 
-    chosen = [c for c in (target is not None, server, controller) if c]
+    chosen = [c for c in (target is not None, server, controller, dask_cluster) if c]
     if len(chosen) != 1:
-        raise UsageError("give one of NAME@ALIAS, --server or --controller")
+        raise UsageError("give one of NAME@ALIAS, --server, --controller or --dask-cluster")
+    options = RenderOptions(namespace, image, replicas, secret=secret or "")
+    project: Project = ctx.obj
+    if dask_cluster:
+        manifest = project.dask_cluster_manifest(options, workers, worker_memory)
+        typer.echo(to_yaml([manifest]), nl=False)
+        return
     workload = (
         Workload.serving(target)
         if target is not None
         else Workload("server" if server else "controller")
     )
-    options = RenderOptions(namespace, image, replicas, secret=secret or "")
-    project: Project = ctx.obj
     if out is None:
         typer.echo(to_yaml(project.kubernetes_manifests(workload, options)), nl=False)
         return

@@ -11,7 +11,16 @@ database and bucket credentials.
 
 from __future__ import annotations
 
-__all__ = ["MANIFEST_KINDS", "RenderOptions", "Workload", "kustomize_tree", "render", "to_yaml"]
+__all__ = [
+    "MANIFEST_KINDS",
+    "RenderOptions",
+    "Workload",
+    "container_security",
+    "kustomize_tree",
+    "pod_security",
+    "render",
+    "to_yaml",
+]
 
 import re
 from dataclasses import dataclass, field
@@ -202,12 +211,7 @@ def _pod(workload: Workload, options: RenderOptions) -> dict[str, Any]:
     return {
         "serviceAccountName": workload.name,
         "automountServiceAccountToken": False,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": _UID,
-            "runAsGroup": 0,  # OpenShift's arbitrary UIDs run with group 0 too
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": pod_security(),
         "containers": [_container(workload, options)],
         "volumes": [{"name": "tmp", "emptyDir": {}}],
     }
@@ -224,12 +228,7 @@ def _container(workload: Workload, options: RenderOptions) -> dict[str, Any]:
             "requests": {"cpu": options.cpu, "memory": options.memory},
             "limits": {"memory": options.memory},
         },
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": container_security(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
         "workingDir": "/tmp",
     }
@@ -237,6 +236,26 @@ def _container(workload: Workload, options: RenderOptions) -> dict[str, Any]:
         container["ports"] = [{"name": "http", "containerPort": workload.port}]
         container |= _probes(workload)
     return container
+
+
+def pod_security() -> dict[str, Any]:
+    """A pod's security context: a non-root UID in group 0, seccomp RuntimeDefault."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": _UID,
+        "runAsGroup": 0,  # OpenShift's arbitrary UIDs run with group 0 too
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security() -> dict[str, Any]:
+    """A container's: read-only root, no capability, no privilege escalation."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
 
 
 def _arguments(workload: Workload) -> list[str]:

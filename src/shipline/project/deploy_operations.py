@@ -47,3 +47,17 @@ class DeployOperations:
             write_atomically(path, text.encode())
             written.append(path)
         return written
+
+    def dask_cluster_manifest(
+        self, options: RenderOptions, workers: int, worker_memory: str
+    ) -> dict[str, Any]:
+        """A DaskCluster resource for the Dask operator, shipline's image on every pod."""
+        from shipline.config.compute import parse_bytes
+        from shipline.deploy.dask_cluster import dask_cluster
+        from shipline.errors import UsageError
+
+        try:
+            parse_bytes(worker_memory)
+        except ValueError as error:
+            raise UsageError(f"--worker-memory: {error}") from None
+        return dask_cluster(options, workers, worker_memory)

@@ -123,3 +123,33 @@ def test_the_kustomize_overlays_build_into_valid_manifests(kind: str, tmp_path: 
             assert labels["shipline.dev/environment"] == environment
         deployment = next(m for m in manifests if m["kind"] == "Deployment")
         assert deployment["spec"]["replicas"] == (1 if kind == "controller" else replicas)
+
+
+def test_a_dask_cluster_runs_hardened_pods_that_validate() -> None:
+    from shipline.deploy.dask_cluster import SCHEDULER_PORT, dask_cluster
+
+    cluster = dask_cluster(RenderOptions(namespace="ml", image="shipline:1"), 4, "4GiB")
+    assert (cluster["apiVersion"], cluster["kind"]) == ("kubernetes.dask.org/v1", "DaskCluster")
+    spec = cluster["spec"]
+    assert set(spec) == {"worker", "scheduler"} and spec["worker"]["replicas"] == 4
+    # The operator's CRD embeds a PodSpec for each role and a ServiceSpec: validated as such.
+    for role in ("worker", "scheduler"):
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": role},
+            "spec": spec[role]["spec"],
+        }
+        import kubernetes_validate
+
+        kubernetes_validate.validate(pod, KUBERNETES, strict=True)
+        (container,) = spec[role]["spec"]["containers"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["image"] == "shipline:1"
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}
+    _validate(service | {"spec": spec["scheduler"]["service"]})
+    (worker,) = spec["worker"]["spec"]["containers"]
+    assert worker["args"][worker["args"].index("--memory-limit") + 1] == "4GiB"
+    assert worker["resources"]["limits"]["memory"] == "4GiB"
+    assert all("valueFrom" in e for e in worker["env"] if e["name"].startswith("AWS_"))
+    assert spec["scheduler"]["service"]["ports"][0]["port"] == SCHEDULER_PORT

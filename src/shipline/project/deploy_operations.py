@@ -27,8 +27,7 @@ class DeployOperations:
         """The workload's manifests; a prediction server's alias must point at a version."""
         from shipline.deploy.kubernetes_manifests import render
 
-        if workload.kind == "serving":
-            self.version(f"{workload.model}@{workload.alias}")
+        _require_version(self, workload)
         return render(workload, options)
 
     def write_kustomize(
@@ -38,8 +37,7 @@ class DeployOperations:
         from shipline.artifacts.local_file import write_atomically
         from shipline.deploy.kubernetes_manifests import kustomize_tree
 
-        if workload.kind == "serving":
-            self.version(f"{workload.model}@{workload.alias}")
+        _require_version(self, workload)
         written = []
         for relative, text in kustomize_tree(workload, options).items():
             path = folder / relative
@@ -61,3 +59,9 @@ class DeployOperations:
         except ValueError as error:
             raise UsageError(f"--worker-memory: {error}") from None
         return dask_cluster(options, workers, worker_memory)
+
+
+def _require_version(project: _Opened, workload: Workload) -> None:
+    """A prediction server's alias must point at a version (NotFoundError naming it)."""
+    if workload.kind == "serving":
+        project.version(f"{workload.model}@{workload.alias}")

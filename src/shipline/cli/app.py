@@ -17,6 +17,7 @@ from shipline.cli import (
     data,
     delivery,
     drift,
+    image,
     init,
     kubernetes,
     models,
@@ -65,6 +66,8 @@ app.command("status")(delivery.status)
 app.add_typer(audit.app, name="audit")
 app.add_typer(compute.app, name="compute")
 app.add_typer(kubernetes.app, name="k8s")
+app.command("build")(image.build)
+app.add_typer(image.container_app, name="container")
 app.command("server")(team.server)
 app.command("login")(team.login)
 app.command("logout")(team.logout)

@@ -140,6 +140,13 @@ def test_kubernetes_manifests_for_the_signed_project(signed: Path, tmp_path: Pat
     written = shipline("k8s", "render", "--server", "--out", str(tmp_path / "k8s"), env=plain,
                        cwd=signed)  # fmt: skip
     assert written.returncode == 0 and (tmp_path / "k8s/overlays/production").is_dir()
+    kserve = shipline("k8s", "render", "cancer@staging", "--kserve", env=plain, cwd=signed)
+    assert kserve.returncode == 0, kserve.stderr
+    service = [m for m in yaml.safe_load_all(kserve.stdout) if m["kind"] == "InferenceService"]
+    predictor = service[0]["spec"]["predictor"]["containers"][0]
+    assert predictor["image"] == "shipline-cancer:v1"  # the tag `shipline build` gives it
+    lone = shipline("k8s", "render", "--server", "--kserve", env=plain, cwd=signed)
+    assert lone.returncode == 2 and "--kserve renders a prediction server" in lone.stderr
     unknown = shipline("k8s", "render", "nope@staging", env=plain, cwd=signed)
     assert unknown.returncode == 1 and "nope" in unknown.stderr
     both = shipline("k8s", "render", "cancer@staging", "--server", env=plain, cwd=signed)

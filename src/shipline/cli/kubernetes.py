@@ -28,14 +28,23 @@ def render(
         bool,
         typer.Option("--dask-cluster", help="A DaskCluster for the Dask Kubernetes operator."),
     ] = False,
+    kserve: Annotated[
+        bool,
+        typer.Option("--kserve", help="With NAME@ALIAS: a KServe InferenceService instead."),
+    ] = False,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Dask workers.")] = 2,
     worker_memory: Annotated[
         str, typer.Option("--worker-memory", help="Each Dask worker's memory limit.")
     ] = "4GiB",
     namespace: Annotated[str, typer.Option("--namespace", "-n")] = "shipline",
-    image: Annotated[str, typer.Option("--image", help="The shipline image to run.")] = (
-        "shipline:latest"
-    ),
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            help="The image to run (default shipline:latest; with --kserve, the tag "
+            "`shipline build` gives the version).",
+        ),
+    ] = None,
     replicas: Annotated[int, typer.Option("--replicas", min=1)] = 2,
     secret: Annotated[
         str | None,
@@ -48,13 +57,14 @@ def render(
 ) -> None:
     """Deployment, Service, autoscaler, disruption budget, network policy and service
     account, hardened; with --out, a Kustomize base and staging/production overlays. Or a
-    DaskCluster for the Dask operator (--dask-cluster)."""
+    KServe InferenceService running the version's image (--kserve), or a DaskCluster for the
+    Dask operator (--dask-cluster)."""
     from shipline.deploy.kubernetes_manifests import RenderOptions, Workload, to_yaml
 
     chosen = [c for c in (target is not None, server, controller, dask_cluster) if c]
     if len(chosen) != 1:
         raise UsageError("give one of NAME@ALIAS, --server, --controller or --dask-cluster")
-    options = RenderOptions(namespace, image, replicas, secret=secret or "")
+    options = RenderOptions(namespace, image or "shipline:latest", replicas, secret=secret or "")
     project: Project = ctx.obj
     if dask_cluster:
         manifest = project.dask_cluster_manifest(options, workers, worker_memory)
@@ -65,6 +75,11 @@ def render(
         if target is not None
         else Workload("server" if server else "controller")
     )
+    if kserve:
+        if out is not None:
+            raise UsageError("--kserve writes to stdout; --out is for the Kustomize tree")
+        typer.echo(to_yaml(project.kserve_manifests(workload, options, image)), nl=False)
+        return
     if out is None:
         typer.echo(to_yaml(project.kubernetes_manifests(workload, options)), nl=False)
         return

@@ -16,8 +16,11 @@ __all__ = [
     "RenderOptions",
     "Workload",
     "container_security",
+    "credentials",
     "kustomize_tree",
+    "metadata",
     "pod_security",
+    "probes",
     "render",
     "to_yaml",
 ]
@@ -163,7 +166,8 @@ def _labels(workload: Workload, options: RenderOptions) -> dict[str, str]:
     return labels | options.extra_labels
 
 
-def _meta(workload: Workload, options: RenderOptions) -> dict[str, Any]:
+def metadata(workload: Workload, options: RenderOptions) -> dict[str, Any]:
+    """A resource's name, namespace and labels."""
     return {
         "name": workload.name,
         "namespace": options.namespace,
@@ -175,7 +179,7 @@ def _service_account(workload: Workload, options: RenderOptions) -> dict[str, An
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": _meta(workload, options),
+        "metadata": metadata(workload, options),
         "automountServiceAccountToken": False,
     }
 
@@ -195,7 +199,7 @@ def _deployment(workload: Workload, options: RenderOptions) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _meta(workload, options),
+        "metadata": metadata(workload, options),
         "spec": {
             "replicas": 1 if workload.kind == "controller" else options.replicas,
             "selector": {"matchLabels": _selector(workload)},
@@ -223,7 +227,7 @@ def _container(workload: Workload, options: RenderOptions) -> dict[str, Any]:
         "image": options.image,
         "command": ["shipline"],
         "args": _arguments(workload),
-        "env": [{"name": "HOME", "value": "/tmp"}, *_credentials(workload, options)],
+        "env": [{"name": "HOME", "value": "/tmp"}, *credentials(workload, options)],
         "resources": {
             "requests": {"cpu": options.cpu, "memory": options.memory},
             "limits": {"memory": options.memory},
@@ -234,7 +238,7 @@ def _container(workload: Workload, options: RenderOptions) -> dict[str, Any]:
     }
     if workload.port is not None:
         container["ports"] = [{"name": "http", "containerPort": workload.port}]
-        container |= _probes(workload)
+        container |= probes(workload)
     return container
 
 
@@ -267,7 +271,7 @@ def _arguments(workload: Workload) -> list[str]:
     return ["controller"]
 
 
-def _credentials(workload: Workload, options: RenderOptions) -> list[dict[str, Any]]:
+def credentials(workload: Workload, options: RenderOptions) -> list[dict[str, Any]]:
     """Environment variables read from the Secret, by key."""
     secret = options.secret or f"{workload.name}-credentials"
     if workload.kind == "server":
@@ -279,7 +283,8 @@ def _credentials(workload: Workload, options: RenderOptions) -> list[dict[str, A
     ]
 
 
-def _probes(workload: Workload) -> dict[str, Any]:
+def probes(workload: Workload) -> dict[str, Any]:
+    """Startup, readiness and liveness probes on the ``http`` port."""
     if workload.kind == "serving":
         ready, live = "/v2/health/ready", "/v2/health/live"
     else:
@@ -299,7 +304,7 @@ def _service(workload: Workload, options: RenderOptions) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _meta(workload, options),
+        "metadata": metadata(workload, options),
         "spec": {
             "type": "ClusterIP",
             "selector": _selector(workload),
@@ -312,7 +317,7 @@ def _autoscaler(workload: Workload, options: RenderOptions) -> dict[str, Any]:
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": _meta(workload, options),
+        "metadata": metadata(workload, options),
         "spec": {
             "scaleTargetRef": {
                 "apiVersion": "apps/v1",
@@ -338,7 +343,7 @@ def _disruption_budget(workload: Workload, options: RenderOptions) -> dict[str, 
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": _meta(workload, options),
+        "metadata": metadata(workload, options),
         "spec": {"minAvailable": 1, "selector": {"matchLabels": _selector(workload)}},
     }
 
@@ -349,7 +354,7 @@ def _network_policy(workload: Workload, options: RenderOptions) -> dict[str, Any
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": _meta(workload, options),
+        "metadata": metadata(workload, options),
         "spec": {
             "podSelector": {"matchLabels": _selector(workload)},
             "policyTypes": ["Ingress"],

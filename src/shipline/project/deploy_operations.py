@@ -82,6 +82,20 @@ class DeployOperations:
             written.append(path)
         return written
 
+    def kserve_manifests(
+        self: _Opened, workload: Workload, options: RenderOptions, image: str | None
+    ) -> list[dict[str, Any]]:
+        """A KServe InferenceService for a prediction server's alias, running ``image`` (by
+        default the tag ``shipline build`` gives the version the alias points at)."""
+        from dataclasses import replace
+
+        from shipline.deploy.kserve import kserve_manifests
+
+        if workload.kind != "serving":
+            raise UsageError("--kserve renders a prediction server: give NAME@ALIAS")
+        version = self.version(f"{workload.model}@{workload.alias}")
+        return kserve_manifests(workload, replace(options, image=image or _default_tag(version)))
+
     def dask_cluster_manifest(
         self, options: RenderOptions, workers: int, worker_memory: str
     ) -> dict[str, Any]:

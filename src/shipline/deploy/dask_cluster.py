@@ -8,6 +8,7 @@ __all__ = ["SCHEDULER_PORT", "dask_cluster"]
 
 from typing import Any
 
+from shipline.config.compute import parse_bytes
 from shipline.deploy.kubernetes_manifests import RenderOptions, container_security, pod_security
 
 SCHEDULER_PORT = 8786
@@ -17,6 +18,8 @@ _STORE_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL")
 def dask_cluster(options: RenderOptions, workers: int, worker_memory: str) -> dict[str, Any]:
     """The resource: ``workers`` one-thread workers with ``worker_memory`` each (their Dask
     memory limit and their container's), a scheduler behind a ClusterIP service."""
+    # In Kubernetes' own unit ("4GiB" is no Kubernetes quantity); Dask reads it too.
+    worker_memory = f"{parse_bytes(worker_memory) // 2**20}Mi"
     name = "shipline-dask"
     secret = options.secret or f"{name}-credentials"
     # Workers read and write the content store: its credentials, by reference.

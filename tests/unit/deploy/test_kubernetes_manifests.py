@@ -3,6 +3,7 @@ credentials only by reference, equal to the golden files, and Kustomize overlays
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,26 @@ WORKLOADS = {
 }
 
 
+# Kubernetes' resource.Quantity syntax (the schemas only say "string or integer").
+_QUANTITY = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|[eE][+-]?\d+)?")
+
+
+def _quantities(value: Any) -> list[str]:
+    """Every value under a ``resources`` mapping's requests and limits."""
+    if isinstance(value, list):
+        return [q for item in value for q in _quantities(item)]
+    if not isinstance(value, dict):
+        return []
+    found = [
+        str(q)
+        for part in ("requests", "limits")
+        for q in value.get("resources", {}).get(part, {}).values()
+    ]
+    return found + [
+        q for key, item in value.items() if key != "resources" for q in _quantities(item)
+    ]
+
+
 def _validate(manifest: dict[str, Any]) -> None:
     import kubernetes_validate
 
@@ -42,6 +63,7 @@ def test_every_manifest_is_strictly_valid_and_equals_its_golden_file(kind: str) 
     manifests = render(WORKLOADS[kind], RenderOptions())
     for manifest in manifests:
         _validate(manifest)
+    assert all(_QUANTITY.fullmatch(q) for q in _quantities(manifests))
     golden = GOLDEN / f"{kind}.yaml"
     assert to_yaml(manifests) == golden.read_text(), f"{golden} differs from the render"
 
@@ -149,7 +171,9 @@ def test_a_dask_cluster_runs_hardened_pods_that_validate() -> None:
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}
     _validate(service | {"spec": spec["scheduler"]["service"]})
     (worker,) = spec["worker"]["spec"]["containers"]
-    assert worker["args"][worker["args"].index("--memory-limit") + 1] == "4GiB"
-    assert worker["resources"]["limits"]["memory"] == "4GiB"
+    # Kubernetes' unit, which Dask's --memory-limit reads too ("4GiB" is no Kubernetes quantity).
+    assert worker["args"][worker["args"].index("--memory-limit") + 1] == "4096Mi"
+    assert worker["resources"]["limits"]["memory"] == "4096Mi"
+    assert all(_QUANTITY.fullmatch(q) for q in _quantities(cluster))
     assert all("valueFrom" in e for e in worker["env"] if e["name"].startswith("AWS_"))
     assert spec["scheduler"]["service"]["ports"][0]["port"] == SCHEDULER_PORT

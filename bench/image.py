@@ -70,8 +70,13 @@ def _base() -> None:
              "--dpkgopt=path-exclude=/usr/share/locale/*", "bookworm", str(tarball))  # fmt: skip
         container = _run("buildah", "from", "scratch").strip()
         _run("buildah", "add", container, str(tarball), "/")
+        # MLflow's Dockerfile installs from PyPI during the build; this machine reaches it through
+        # a TLS proxy whose CA only the host's bundle holds (shipline's build needs no network).
+        _run("buildah", "copy", container, "/etc/ssl/certs/ca-certificates.crt",
+             "/etc/ssl/certs/ca-certificates.crt")  # fmt: skip
         # Debian marks its Python as externally managed; the slim image's pip installs freely.
         _run("buildah", "config", "--env", "PIP_BREAK_SYSTEM_PACKAGES=1",
+             "--env", "PIP_CERT=/etc/ssl/certs/ca-certificates.crt",
              "--env", "PATH=/usr/local/bin:/usr/bin:/bin", container)  # fmt: skip
         _run("buildah", "commit", "--quiet", container, BASE)
         _run("buildah", "rm", container)

@@ -239,6 +239,13 @@ def test_required_signatures_refuse_to_build_an_unsigned_version(
     wrong = shipline("build", "cancer:1", "--context", str(folder), env=shipline_env(),
                      cwd=example)  # fmt: skip
     assert wrong.returncode == 2 and "expected NAME@ALIAS" in wrong.stderr
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "mine.txt").write_text("kept")
+    taken = shipline("build", "cancer@staging", "--context", str(occupied), env=shipline_env(),
+                     cwd=example)  # fmt: skip
+    assert taken.returncode == 2 and "expected a new or empty folder" in taken.stderr
+    assert [p.name for p in occupied.iterdir()] == ["mine.txt"]
     unknown = shipline("build", "cancer@staging", "--builder", "kaniko", env=shipline_env(),
                        cwd=example)  # fmt: skip
     assert unknown.returncode == 2 and "expected one of docker, podman, buildah" in unknown.stderr

@@ -113,13 +113,26 @@ class DeployOperations:
         self: _Shipping, reference: str, choices: ImageChoices, folder: Path
     ) -> str:
         """Write the build context of ``NAME@ALIAS`` into the empty or new ``folder`` (for a
-        build elsewhere); the tag it would be built as."""
+        build elsewhere), whole or not at all; the tag it would be built as."""
+        import shutil
+        import tempfile
+
         from shipline.image.context import write_context
 
-        if folder.exists() and any(folder.iterdir()):
-            raise UsageError(f"--context {folder}: the folder is not empty")
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise UsageError(f"--context {folder}: expected a new or empty folder")
+        if not folder.parent.is_dir():
+            raise UsageError(f"--context {folder}: folder {folder.parent} does not exist")
         version, request = _image_request(self, reference, choices)
-        write_context(folder, request, self.model_source().blobs(version))
+        # Written beside the target and renamed into place once complete.
+        scratch = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            write_context(scratch / "context", request, self.model_source().blobs(version))
+            if folder.exists():
+                folder.rmdir()
+            (scratch / "context").rename(folder)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         return choices.tag or _default_tag(version)
 
     def build_image(self: _Shipping, reference: str, choices: ImageChoices) -> BuiltImage:

@@ -442,4 +442,20 @@ def _metric_references(data: dict[str, Any]) -> list[tuple[Loc, Any]]:
             rule = monitoring.get(section)
             if isinstance(rule, dict):
                 found.append(((("monitoring", section, "metric")), rule.get("metric")))
+    found += _rollout_metric_references(data.get("deployment"))
+    return found
+
+
+def _rollout_metric_references(deployment: Any) -> list[tuple[Loc, Any]]:
+    """``deployment.rollout.ALIAS.guardrails.quality.metric`` for every alias."""
+    rollout = deployment.get("rollout") if isinstance(deployment, dict) else None
+    if not isinstance(rollout, dict):
+        return []
+    found: list[tuple[Loc, Any]] = []
+    for alias, plan in rollout.items():
+        guardrails = plan.get("guardrails") if isinstance(plan, dict) else None
+        quality = guardrails.get("quality") if isinstance(guardrails, dict) else None
+        if isinstance(quality, dict):
+            loc: Loc = ("deployment", "rollout", alias, "guardrails", "quality", "metric")
+            found.append((loc, quality.get("metric")))
     return found

@@ -61,9 +61,11 @@ from shipline.config.data_sections import (
     TrainingConfig,
 )
 from shipline.config.drift_method import check_drift_method
+from shipline.config.rollout import AliasRollout
 from shipline.config.section import Section
 from shipline.config.trigger_kind import TRIGGER_KINDS
 from shipline.config.value_types import (
+    AliasName,
     ColumnName,
     Cron,
     Duration,
@@ -136,6 +138,16 @@ class DeploymentConfig(Section):
     """How versions reach staging and production."""
 
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
+    # Per alias: shadow and canary phases and their guardrails (config/rollout.py).
+    rollout: dict[AliasName, AliasRollout] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Without rollouts the document (and its applied-config digest) is as before.
+        dumped: dict[str, Any] = handler(self)
+        if not self.rollout:
+            dumped.pop("rollout", None)
+        return dumped
 
 
 class CaptureConfig(Section):

@@ -4,6 +4,7 @@ column names, dotted import paths, entrypoints, project-relative patterns and UR
 from __future__ import annotations
 
 __all__ = [
+    "AliasName",
     "ColumnName",
     "Cron",
     "DottedPath",
@@ -61,6 +62,13 @@ def _check_model_name(text: str) -> str:
         raise ValueError(str(error)) from None
 
 
+def _check_alias_name(text: str) -> str:
+    try:
+        return check_name(text, "alias")
+    except UsageError as error:
+        raise ValueError(str(error)) from None
+
+
 def _check_dotted_path(text: str) -> str:
     if not _DOTTED.fullmatch(text):
         raise ValueError(
@@ -95,6 +103,7 @@ Cron = Annotated[str, AfterValidator(_check_cron)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 ColumnName = Annotated[str, Field(min_length=1, max_length=200)]
 ModelName = Annotated[str, AfterValidator(_check_model_name)]
+AliasName = Annotated[str, AfterValidator(_check_alias_name)]
 DottedPath = Annotated[str, AfterValidator(_check_dotted_path)]
 Entrypoint = Annotated[str, AfterValidator(_check_entrypoint)]
 RelativePattern = Annotated[str, Field(min_length=1), AfterValidator(_check_relative_pattern)]

@@ -22,6 +22,7 @@ from shipline.cli import (
     kubernetes,
     models,
     monitor,
+    rollout,
     run,
     runs,
     serving,
@@ -50,6 +51,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
 app.command("promote")(models.promote)
 app.command("rollback")(models.rollback)
+app.add_typer(rollout.app, name="rollout")
 app.command("approve")(models.approve)
 app.command("reject")(models.reject)
 app.command("approvals")(models.approvals)

@@ -177,6 +177,13 @@ def _say(result: Promotion, moved_note: str) -> None:
     target, alias = result.version.ref, f"{result.version.name}@{result.alias}"
     if result.moved:
         typer.echo(f"{alias} -> {target}{moved_note}")
+    elif result.rollout is not None:
+        started = result.rollout
+        typer.echo(
+            f"rollout {started.id} started: {target} takes over {alias} from "
+            f"v{started.stable} ({started.phase}, {started.share:.0%} of traffic); "
+            f"shipline rollout status {result.version.name}"
+        )
     elif result.approval is not None:
         typer.echo(
             f"approval {result.approval.id} opened: {target} -> @{result.alias} needs "

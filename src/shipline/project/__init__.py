@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from shipline.project.compute_operations import ComputeOperations
 from shipline.project.deploy_operations import DeployOperations
 from shipline.project.operations import Operations
+from shipline.project.rollout_operations import RolloutOperations
 from shipline.project.team_operations import TeamOperations
 from shipline.settings import CONFIG_FILENAME, Settings, load_settings
 
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Project(Operations, TeamOperations, ComputeOperations, DeployOperations):
+class Project(Operations, TeamOperations, ComputeOperations, DeployOperations, RolloutOperations):
     """A project: its settings, metadata database and content store, opened on first use."""
 
     config_path: Path | None = None

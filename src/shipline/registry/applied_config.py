@@ -10,6 +10,7 @@ __all__ = [
     "AppliedConfig",
     "Change",
     "applied_policy",
+    "applied_rollout",
     "apply_config",
     "latest_applied",
     "list_applied",
@@ -24,6 +25,7 @@ import orjson
 from sqlalchemy import Connection, func, select
 
 from shipline.config import ModelConfig, config_digest
+from shipline.config.rollout import AliasRollout
 from shipline.config.schema import ApprovalPolicy
 from shipline.store import Database, utc_now
 from shipline.store.tables import applied_configs
@@ -103,6 +105,17 @@ def applied_policy(conn: Connection, model: str) -> ApprovalPolicy:
         return ApprovalPolicy()
     deployment = latest.document.get("deployment") or {}
     return ApprovalPolicy.model_validate(deployment.get("approval") or {})
+
+
+def applied_rollout(conn: Connection, model: str, alias: str) -> AliasRollout | None:
+    """The rollout plan the model's applied config has for ``alias`` (None without one), read
+    on the caller's connection like the approval policy."""
+    latest = _latest(conn, model)
+    if latest is None:
+        return None
+    plans = (latest.document.get("deployment") or {}).get("rollout") or {}
+    plan = plans.get(alias)
+    return None if plan is None else AliasRollout.model_validate(plan, strict=False)
 
 
 def latest_applied(db: Database, model: str) -> AppliedConfig | None:

@@ -23,13 +23,13 @@ from shipline.config.schema import ApprovalPolicy
 from shipline.errors import ConflictError, ForbiddenError, NotFoundError, UsageError
 from shipline.registry.alias import (
     alias_holder,
-    move_alias,
     rollback_target,
     supersede_pending,
 )
 from shipline.registry.applied_config import applied_policy
 from shipline.registry.approval_status import ApprovalStatus
 from shipline.registry.model_version import ModelVersion, load_model_version, resolve_model_version
+from shipline.registry.rollout import Rollout, move_or_roll_out
 from shipline.store import Database, Transaction, utc_now
 from shipline.store.tables import approvals, model_versions, models, runs
 from shipline.types import check_name
@@ -64,6 +64,8 @@ class Promotion:
     alias: str
     moved: bool
     approval: Approval | None
+    # Set when the move started a rollout (deployment.rollout) instead of moving the alias.
+    rollout: Rollout | None = None
 
 
 def _mode(policy: ApprovalPolicy, alias: str) -> str:
@@ -116,8 +118,9 @@ def _move_or_request(
     if alias_holder(tx.conn, target.name, alias) == target.version:
         return Promotion(target, alias, False, None)  # nothing to move, nothing to approve
     if _mode(policy, alias) == "auto":
-        move_alias(tx, target, alias, kind, reason)
-        return Promotion(resolve_model_version(tx.conn, target.ref), alias, True, None)
+        started = move_or_roll_out(tx, target, alias, kind, reason)
+        moved = resolve_model_version(tx.conn, target.ref)
+        return Promotion(moved, alias, started is None, None, started)
     return Promotion(
         target, alias, False, _load(tx.conn, _open_approval(tx, target, alias, policy, reason))
     )
@@ -200,7 +203,7 @@ def approve(db: Database, approval_id: int, actor: str, reason: str | None = Non
             {"status": ApprovalStatus.APPROVED if done else ApprovalStatus.PENDING, "by": actor},
         )
         if done:
-            move_alias(tx, version, approval.alias, "approval", f"approval {approval_id}")
+            move_or_roll_out(tx, version, approval.alias, "approval", f"approval {approval_id}")
         return _load(tx.conn, approval_id)
 
 

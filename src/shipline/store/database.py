@@ -24,7 +24,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from shipline.errors import ConfigError, Problem, StorageError
 from shipline.store.audit_log import AuditEvent, append_event
 
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 _WRITE_LOCK = 0x53484950  # "SHIP": the one advisory lock every PostgreSQL writer takes
 _SQLITE_BUSY_MS = 30_000
 _URL_HINT = "sqlite:///path/to/shipline.db or postgresql+psycopg://user:password@host:5432/db"

@@ -28,6 +28,7 @@ __all__ = [
     "monitor_reports",
     "oidc_logins",
     "role_grants",
+    "rollouts",
     "run_metrics",
     "run_steps",
     "runs",
@@ -43,6 +44,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -225,6 +227,29 @@ approvals = Table(
     Column("decisions", Text, nullable=False),
     Column("decided_at", String(32), nullable=True),
     Column("reason", Text, nullable=True),
+)
+
+# A version taking over an alias step by step (deployment.rollout): at most one running or
+# paused per alias; ``plan`` is the applied AliasRollout it follows, ``steps`` every verdict.
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", Integer, ForeignKey("models.id"), nullable=False),
+    Column("alias", String(50), nullable=False),
+    Column("stable_version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("candidate_version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("phase", String(16), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("share", Float, nullable=False),
+    Column("plan", Text, nullable=False),
+    Column("steps", Text, nullable=False),
+    Column("started_by", String(100), nullable=False),
+    Column("started_at", String(32), nullable=False),
+    Column("step_started_at", String(32), nullable=False),
+    Column("ended_at", String(32), nullable=True),
+    Index("ix_rollouts_alias", "model_id", "alias", "status"),
 )
 
 captures = Table(

@@ -77,14 +77,15 @@ def _base() -> None:
         # Debian marks its Python as externally managed; the slim image's pip installs freely.
         _run("buildah", "config", "--env", "PIP_BREAK_SYSTEM_PACKAGES=1",
              "--env", "PIP_CERT=/etc/ssl/certs/ca-certificates.crt",
-             "--env", "PATH=/usr/local/bin:/usr/bin:/bin", container)  # fmt: skip
+             "--env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", container)  # fmt: skip
         _run("buildah", "commit", "--quiet", container, BASE)
         _run("buildah", "rm", container)
 
 
 def _size(tag: str) -> int:
-    listed = json.loads(_run("buildah", "images", "--json", tag))
-    return int(listed[0]["size"])
+    """Bytes of the image's layers, as its manifest records them (what `buildah images` rounds)."""
+    found = json.loads(_run("buildah", "inspect", "--type", "image", tag))
+    return sum(int(layer["size"]) for layer in json.loads(found["Manifest"])["layers"])
 
 
 def _config(tag: str) -> dict[str, list[str]]:

@@ -24,6 +24,7 @@ from shipline.identity import Permission, Principal
 from shipline.registry import AliasMove, Approval, ModelVersion, Promotion
 from shipline.registry.alias_period import AliasPeriod
 from shipline.registry.applied_config import AppliedConfig, Change
+from shipline.scoring.serving_source import RolloutView
 from shipline.types import parse_reference
 
 router = APIRouter()
@@ -97,6 +98,15 @@ def alias_periods(name: str, alias: str, who: Caller, server: Server) -> list[Al
 
     who.require(Permission.READ, name)
     return periods(server.db, name, alias)
+
+
+@router.get("/models/{name}/aliases/{alias}/rollout", **needs(Permission.READ))
+def alias_rollout(name: str, alias: str, who: Caller, server: Server) -> RolloutView | None:
+    """The alias's running or paused rollout with its candidate version (null when none)."""
+    from shipline.scoring.serving_source import LocalServingSource
+
+    who.require(Permission.READ, name)
+    return LocalServingSource(server.db, server.store).rollout(name, alias)
 
 
 @router.post("/models/{name}/versions/{version}/promote", **needs("promote-<alias>"))

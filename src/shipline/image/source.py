@@ -22,6 +22,7 @@ from shipline.registry import ModelVersion
 from shipline.registry.version_signing import verify_version
 from shipline.scoring.capture import CaptureSink
 from shipline.scoring.loaded_model import LoadedModel, load_version
+from shipline.scoring.serving_source import RolloutView
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ class ImageSource:
     def blobs(self, version: ModelVersion) -> BlobFolder:
         """The image's files."""
         return BlobFolder(self.folder)
+
+    def rollout(self, name: str, alias: str) -> RolloutView | None:
+        """An image serves its one version: no rollout."""
+        return None
 
     def write_capture(self, model: str, version: int, parquet: bytes) -> None:
         """Captures go to the configured sink."""

@@ -13,6 +13,7 @@ from shipline.project.api_client import ApiClient, segment
 if TYPE_CHECKING:
     from shipline.registry import ModelVersion
     from shipline.scoring import LoadedModel
+    from shipline.scoring.serving_source import RolloutView
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,14 @@ class RemoteServingSource:
     def blobs(self, version: ModelVersion) -> _VersionFiles:
         """The version's files through the API, verified here."""
         return _VersionFiles(self.api, version.ref)
+
+    def rollout(self, name: str, alias: str) -> RolloutView | None:
+        """The alias's active rollout, as the server says (None when there is none)."""
+        from shipline.scoring.serving_source import RolloutView
+
+        path = f"/models/{segment(name)}/aliases/{segment(alias)}/rollout"
+        found = self.api.typed(RolloutView | None, "GET", path)  # type: ignore[arg-type]
+        return found if isinstance(found, RolloutView) else None
 
     def write_capture(self, model: str, version: int, parquet: bytes) -> None:
         """Send one partition; the server re-hashes, checks and indexes it."""

@@ -3,7 +3,7 @@ store directly, or (remote mode) the team server's API with a service token."""
 
 from __future__ import annotations
 
-__all__ = ["LocalServingSource", "ServingSource"]
+__all__ = ["LocalServingSource", "RolloutView", "ServingSource"]
 
 from dataclasses import dataclass
 from typing import Protocol
@@ -13,6 +13,16 @@ from shipline.registry import ModelVersion, resolve_model_version
 from shipline.scoring.capture import CaptureSink, StoreCaptureSink
 from shipline.scoring.loaded_model import LoadedModel, load_version
 from shipline.store import Database
+
+
+@dataclass(frozen=True)
+class RolloutView:
+    """What a prediction server needs of an alias's running rollout."""
+
+    id: int
+    candidate: ModelVersion
+    phase: str  # "shadow": mirrored, never returned; "canary": answers its share
+    share: float
 
 
 class ServingSource(CaptureSink, Protocol):
@@ -28,6 +38,10 @@ class ServingSource(CaptureSink, Protocol):
 
     def blobs(self, version: ModelVersion) -> BlobReader:
         """The version's files, each verified against its digest when read."""
+        ...
+
+    def rollout(self, name: str, alias: str) -> RolloutView | None:
+        """The alias's running or paused rollout, if any."""
         ...
 
 
@@ -50,6 +64,17 @@ class LocalServingSource:
     def blobs(self, version: ModelVersion) -> BlobReader:
         """The content store (it verifies what it reads)."""
         return self.store
+
+    def rollout(self, name: str, alias: str) -> RolloutView | None:
+        """The alias's active rollout, with its candidate version."""
+        from shipline.registry.rollout import active_rollout
+
+        with self.db.read() as conn:
+            found = active_rollout(conn, name, alias)
+            if found is None:
+                return None
+            candidate = resolve_model_version(conn, f"{name}:{found.candidate}")
+        return RolloutView(found.id, candidate, found.phase, found.share)
 
     def write_capture(self, model: str, version: int, parquet: bytes) -> None:
         """Store the partition, then index it."""

@@ -13,7 +13,7 @@ from shipline.artifacts import BlobReader
 from shipline.registry import ModelVersion
 from shipline.registry.version_signing import verify_version
 from shipline.scoring.loaded_model import LoadedModel
-from shipline.scoring.serving_source import ServingSource
+from shipline.scoring.serving_source import RolloutView, ServingSource
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,10 @@ class SignedOnly:
         """The version's files, once its signature is checked."""
         verify_version(self.inner.blobs(version), version, self.public_key)
         return self.inner.blobs(version)
+
+    def rollout(self, name: str, alias: str) -> RolloutView | None:
+        """The inner source's rollout (its candidate is loaded through ``load``, checked)."""
+        return self.inner.rollout(name, alias)
 
     def write_capture(self, model: str, version: int, parquet: bytes) -> None:
         """Captures go where the inner source sends them."""

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from shipline.scoring import parse_invocations
-from shipline.server.request_input import incoming_request_id
+from shipline.server.request_input import client_key, incoming_request_id
 from shipline.server.serving_protocol import Gateway
 
 _UNKNOWN = "unknown"
@@ -70,7 +70,9 @@ class _Invocations:
             wants = _truthy(request.query_params.get("probabilities")) or bool(
                 batch.params.get("probabilities")
             )
-            served = await gateway.predict(slot, batch.columns, batch.rows, wants, request_id)
+            served = await gateway.predict(
+                slot, batch.columns, batch.rows, wants, request_id, client_key(request)
+            )
         except Exception as error:
             return gateway.error(self, label, error, request_id)
         result = served.prediction

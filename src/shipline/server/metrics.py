@@ -65,6 +65,20 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
+        self.rollout_requests = Counter(
+            "shipline_rollout_requests",
+            "Requests by the role of the version that took them: stable, canary or shadow",
+            ["model", "role", "outcome"],
+            registry=self.registry,
+        )
+        self.rollout_latency = Histogram(
+            "shipline_rollout_request_seconds",
+            "Latency by the role of the version that answered: stable, canary or shadow",
+            ["model", "role"],
+            buckets=_LATENCY,
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         """The text exposition format."""
         return bytes(generate_latest(self.registry))

@@ -3,7 +3,14 @@ event loop when it is large. A body of a shape no parser foresaw is the client's
 
 from __future__ import annotations
 
-__all__ = ["INLINE_ROWS", "incoming_request_id", "parsed", "read_body", "valid_request_id"]
+__all__ = [
+    "INLINE_ROWS",
+    "client_key",
+    "incoming_request_id",
+    "parsed",
+    "read_body",
+    "valid_request_id",
+]
 
 import asyncio
 import uuid
@@ -24,6 +31,14 @@ def incoming_request_id(request: Request) -> str:
     """The client's X-Request-Id when it is valid, else a new one."""
     given = request.headers.get("x-request-id", "")
     return given if valid_request_id(given) else uuid.uuid4().hex
+
+
+def client_key(request: Request) -> str | None:
+    """The client's ``x-shipline-client`` key (which rollout version answers it), when valid."""
+    from shipline.server.rollout_traffic import CLIENT_KEY_HEADER
+
+    given = request.headers.get(CLIENT_KEY_HEADER, "")
+    return given if valid_request_id(given) else None
 
 
 # Bodies (and inputs) larger than this are parsed and validated in a worker thread, so a

@@ -19,6 +19,7 @@ from shipline.scoring.loaded_model import ModelInput
 from shipline.scoring.serving_source import ServingSource
 from shipline.server.batcher import BatchResult, MicroBatcher
 from shipline.server.metrics import ServiceMetrics
+from shipline.server.rollout_traffic import MAX_MIRRORS_IN_FLIGHT, Candidate
 
 log = logging.getLogger("shipline.server")
 
@@ -33,6 +34,8 @@ class Slot:
     batcher: MicroBatcher | None = None
     # A version whose signature failed (SHIPLINE_REQUIRE_SIGNED): not tried again.
     refused: int | None = None
+    # The version a running rollout brings in (deployment.rollout), served beside this one.
+    candidate: Candidate | None = None
 
 
 class PredictionService:
@@ -55,22 +58,27 @@ class PredictionService:
         self.ready = False
         self._tasks: list[asyncio.Task[None]] = []
         self._drop_logged_at = -60.0
+        self._mirrors: set[asyncio.Task[None]] = set()
+        self._mirrors_in_flight = 0
 
     def load(self) -> None:
         """Load every target (bytes verified); raises if an alias points nowhere."""
         for name, alias in self.targets:
             version = self.source.holder(name, alias)
-            self.slots[name] = Slot(name, alias, self.source.load(version, self.prefer_onnx))
-            self._publish(self.slots[name])
+            slot = Slot(name, alias, self.source.load(version, self.prefer_onnx))
+            self.slots[name] = slot
+            try:
+                slot.candidate = self._candidate(slot)
+            except Exception:  # the stable version serves; the watcher tries again
+                log.exception("loading the rollout candidate of %s@%s failed", name, alias)
+            self._publish(slot)
 
     async def start(self) -> None:
         """Start batchers, the alias watcher and the capture flusher on the running loop."""
-        batching = self.serving.batching
         for slot in self.slots.values():
-            slot.batcher = MicroBatcher(
-                batching.max_batch_size, batching.max_wait_ms, self._batch_observer(slot.name)
-            )
-            slot.batcher.start()
+            slot.batcher = self._batcher(slot.name)
+            if slot.candidate is not None:
+                slot.candidate.batcher = self._batcher(slot.name)
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._watch()),
@@ -81,12 +89,25 @@ class PredictionService:
     async def stop(self) -> None:
         """Finish queued work, stop background tasks and write every captured row."""
         self.ready = False
+        if self._mirrors:  # mirrored requests in flight finish (and are captured) first
+            await asyncio.gather(*list(self._mirrors), return_exceptions=True)
         for slot in self.slots.values():
             if slot.batcher is not None:
                 await slot.batcher.stop()
+            if slot.candidate is not None and slot.candidate.batcher is not None:
+                await slot.candidate.batcher.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.get_running_loop().run_in_executor(None, self._flush)
+
+    def _batcher(self, name: str) -> MicroBatcher:
+        """A started micro-batcher for one loaded version of model ``name``."""
+        batching = self.serving.batching
+        batcher = MicroBatcher(
+            batching.max_batch_size, batching.max_wait_ms, self._batch_observer(name)
+        )
+        batcher.start()
+        return batcher
 
     def _batch_observer(self, name: str) -> Callable[[int, float], None]:
         histogram = self.metrics.batch_rows.labels(name)
@@ -185,6 +206,86 @@ class PredictionService:
                     self.metrics.swaps.labels(slot.name).inc()
                     self._publish(slot)
                     log.warning("now serving %s:%s for @%s", slot.name, swapped.version, slot.alias)
+                await self._follow_rollout(slot)
+
+    async def _follow_rollout(self, slot: Slot) -> None:
+        """Bring the alias's rollout candidate in, update its phase and share, or let it go."""
+        loop = asyncio.get_running_loop()
+        try:
+            found = await loop.run_in_executor(None, self._candidate, slot)
+        except Exception:
+            log.exception("checking the rollout of %s@%s failed", slot.name, slot.alias)
+            return
+        current = slot.candidate
+        if found is not None and current is not None and found.model is current.model:
+            current.rollout = found.rollout  # same candidate: a new phase or share
+            return
+        if found is not None:
+            found.batcher = self._batcher(slot.name)
+            log.warning(
+                "rollout %s: %s:%s beside %s:%s (%s, %.0f%%)",
+                found.rollout.id,
+                slot.name,
+                found.model.version,
+                slot.name,
+                slot.model.version,
+                found.rollout.phase,
+                100 * found.rollout.share,
+            )
+        slot.candidate = found
+        if current is not None and current.batcher is not None:
+            await current.batcher.stop()
+
+    def _candidate(self, slot: Slot) -> Candidate | None:
+        """The alias's rollout candidate, loaded (the one loaded already when unchanged)."""
+        view = self.source.rollout(slot.name, slot.alias)
+        if view is None:
+            return None
+        current = slot.candidate
+        if current is not None and current.model.version == view.candidate.version:
+            return Candidate(view, current.model, current.batcher)
+        return Candidate(view, self.source.load(view.candidate, self.prefer_onnx))
+
+    def mirror(self, slot: Slot, columns: dict[str, Any], rows: int, request_id: str) -> None:
+        """Send a copy of a request to the shadow candidate, off the request path."""
+        candidate = slot.candidate
+        if candidate is None or candidate.batcher is None:
+            return
+        if self._mirrors_in_flight >= MAX_MIRRORS_IN_FLIGHT:
+            self.metrics.rollout_requests.labels(slot.name, "shadow", "dropped").inc()
+            return
+        self._mirrors_in_flight += 1
+        task = asyncio.get_running_loop().create_task(
+            self._shadow(slot, candidate, dict(columns), rows, request_id)
+        )
+        self._mirrors.add(task)
+        task.add_done_callback(self._mirror_done)
+
+    def _mirror_done(self, task: asyncio.Task[None]) -> None:
+        self._mirrors.discard(task)
+        self._mirrors_in_flight -= 1
+
+    async def _shadow(
+        self, slot: Slot, candidate: Candidate, columns: dict[str, Any], rows: int, request_id: str
+    ) -> None:
+        """The candidate's answer to a mirrored request: captured and counted, not returned."""
+        started = time.perf_counter()
+        try:
+            model = candidate.model
+            id_column = model.signature.id_column
+            ids = {id_column: list(columns.pop(id_column))} if id_column in columns else {}
+            inputs = model.frame(columns, rows)
+            assert candidate.batcher is not None
+            classifier = model.bundle.task == "classification"
+            result = await candidate.batcher.predict(model, inputs, classifier)
+            self.record(slot, request_id, inputs, result, rows, ids)
+        except Exception:  # the shadow's failure is evidence, never the user's problem
+            self.metrics.rollout_requests.labels(slot.name, "shadow", "error").inc()
+            return
+        self.metrics.rollout_requests.labels(slot.name, "shadow", "ok").inc()
+        self.metrics.rollout_latency.labels(slot.name, "shadow").observe(
+            time.perf_counter() - started
+        )
 
     def _refresh(self, slot: Slot) -> LoadedModel | None:
         from shipline.registry.version_signing import SignatureError

@@ -63,12 +63,14 @@ class Served:
     ids: dict[str, list[Any]]
     name: str
     version: int
+    role: str = "stable"  # or "canary": the rollout candidate answered
 
     def headers(self, request_id: str) -> dict[str, str]:
         """The response headers every protocol sends."""
         return {
             "x-request-id": request_id,
             "x-model-version": f"{self.name}:{self.version}",
+            "x-model-role": self.role,
             "x-rows": str(self.rows),
         }
 
@@ -90,14 +92,28 @@ class Gateway:
         return await parsed(parse, size)
 
     async def predict(
-        self, slot: Slot, columns: dict[str, Any], rows: int, wants: bool, request_id: str
+        self,
+        slot: Slot,
+        columns: dict[str, Any],
+        rows: int,
+        wants: bool,
+        request_id: str,
+        client: str | None = None,
     ) -> Served:
         """Validate, predict (batched) and capture one request; the id column comes back apart.
 
         Classifiers always predict probabilities, so captures hold them for roc_auc and
         log_loss once labels arrive; the response carries them only when the client asked.
+        During a rollout the candidate answers its canary share of clients (by ``client``, the
+        client key header, else the request id) or gets a mirrored copy in its shadow phase.
         """
-        model = slot.model  # validated against, and predicted by, the version current now
+        key = client or request_id
+        candidate = slot.candidate
+        role, model, batcher = "stable", slot.model, slot.batcher
+        if candidate is not None and candidate.batcher is not None and candidate.answers(key):
+            role, model, batcher = "canary", candidate.model, candidate.batcher
+        mirrored = candidate is not None and candidate.mirrors(key)
+        copy = dict(columns) if mirrored else None
         id_column = model.signature.id_column
         ids = {id_column: list(columns.pop(id_column))} if id_column in columns else {}
         if id_column in ids and len(ids[id_column]) != rows:
@@ -107,13 +123,22 @@ class Gateway:
         else:  # validating many rows takes long enough to stall other requests: in a thread
             loop = asyncio.get_running_loop()
             inputs = await loop.run_in_executor(None, model.frame, columns, rows)
-        assert slot.batcher is not None
+        assert batcher is not None
         classifier = model.bundle.task == "classification"
-        result = await slot.batcher.predict(model, inputs, wants or classifier)
+        started = time.perf_counter()
+        try:
+            result = await batcher.predict(model, inputs, wants or classifier)
+        except Exception:
+            self.metrics.rollout_requests.labels(slot.name, role, "error").inc()
+            raise
+        self.metrics.rollout_requests.labels(slot.name, role, "ok").inc()
+        self.metrics.rollout_latency.labels(slot.name, role).observe(time.perf_counter() - started)
         self.service.record(slot, request_id, inputs, result, rows, ids)
+        if copy is not None:
+            self.service.mirror(slot, copy, rows, request_id)
         if not wants and result.probabilities is not None:
             result = dataclasses.replace(result, probabilities=None, classes=None)
-        return Served(result, rows, ids, result.model.name, result.model.version)
+        return Served(result, rows, ids, result.model.name, result.model.version, role)
 
     def answered(
         self,

@@ -26,7 +26,7 @@ from shipline.registry.version_details import Signature, Task
 from shipline.scoring import Batch, PayloadError
 from shipline.scoring.payload import load_json_body
 from shipline.server.error_response import json_response
-from shipline.server.request_input import incoming_request_id, valid_request_id
+from shipline.server.request_input import client_key, incoming_request_id, valid_request_id
 from shipline.server.service import Slot
 from shipline.server.serving_protocol import Gateway, Served
 
@@ -116,7 +116,9 @@ class _V2:
                     raise PayloadError("id: expected 1-100 printable ASCII characters")
                 request_id = batch.request_id
             wants = "probabilities" in batch.outputs
-            served = await gateway.predict(slot, batch.columns, batch.rows, wants, request_id)
+            served = await gateway.predict(
+                slot, batch.columns, batch.rows, wants, request_id, client_key(request)
+            )
         except Exception as error:
             return gateway.error(self, label, error, request_id)
         answer = {

@@ -8,6 +8,7 @@ __all__ = [
     "DigestsBody",
     "GrantBody",
     "MonitorBody",
+    "ObservationBody",
     "PromoteBody",
     "ReasonBody",
     "RunUploadBody",
@@ -17,7 +18,7 @@ __all__ = [
     "validated_config",
 ]
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,6 +32,16 @@ _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ObservationBody(_Body):
+    """What one prediction server saw of one role's traffic in a rollout."""
+
+    rollout_id: int = Field(ge=1)
+    role: Literal["stable", "canary", "shadow"]
+    requests: int = Field(ge=0, le=10**9)
+    errors: int = Field(ge=0, le=10**9)
+    latency: list[int] = Field(min_length=1, max_length=100)
 
 
 class PromoteBody(_Body):

@@ -14,7 +14,9 @@ from shipline.api.bodies import needs
 from shipline.api.credentials import ServerState, caller, state
 from shipline.controller.trigger_event import EventStatus, TriggerEvent
 from shipline.identity import Permission, Principal
+from shipline.monitoring.rollout_evidence import RolloutEvidence
 from shipline.registry.applied_config import AppliedConfig
+from shipline.registry.rollout import Rollout
 
 router = APIRouter(prefix="/controller")
 Caller = Annotated[Principal, Depends(caller)]
@@ -189,3 +191,52 @@ def fail_run(run_id: int, body: ProblemBody, who: Caller, server: Server) -> dic
         raise ConflictError(f"run {run_id} is {run.status}, not running")
     finish_run(server.db, who.name, run_id, "failed", {}, body.problem, None)
     return {"run": run_id}
+
+
+class VerdictBody(_Body):
+    """A controller's verdict on a rollout step it judged (phase and step as it saw them)."""
+
+    phase: str = Field(pattern=r"^(shadow|canary)$")
+    step: int = Field(ge=0, le=100)
+    outcome: str = Field(pattern=r"^(hold|advance|rollback)$")
+    verdict: dict[str, Any]
+
+
+@router.get("/{model}/rollouts", **needs(Permission.CONTROL))
+def active_rollouts(model: str, who: Caller, server: Server) -> list[Rollout]:
+    """The model's running or paused rollouts."""
+    from shipline.registry.rollout import list_rollouts
+
+    who.require(Permission.CONTROL, model)
+    return [r for r in list_rollouts(server.db, model) if r.active]
+
+
+@router.get("/rollouts/{rollout_id}/evidence", **needs(Permission.CONTROL))
+def rollout_evidence(rollout_id: int, who: Caller, server: Server) -> RolloutEvidence:
+    """The evidence of the rollout's current step until now (computed here, beside the data)."""
+    from datetime import UTC, datetime
+
+    from shipline.monitoring.rollout_evidence import gather_evidence
+    from shipline.registry.rollout import get_rollout
+
+    who.require_somewhere(Permission.CONTROL)
+    rollout = get_rollout(server.db, rollout_id)
+    who.require(Permission.CONTROL, rollout.model)
+    return gather_evidence(server.db, server.store, rollout, datetime.now(UTC))
+
+
+@router.post("/rollouts/{rollout_id}/verdicts", **needs(Permission.CONTROL))
+def conclude_rollout_step(
+    rollout_id: int, body: VerdictBody, who: Caller, server: Server
+) -> Rollout:
+    """Record the verdict on the step the controller judged, and act on it."""
+    from dataclasses import replace
+
+    from shipline.monitoring.rollout_evidence import conclude_step
+    from shipline.registry.rollout import get_rollout
+
+    who.require_somewhere(Permission.CONTROL)
+    rollout = get_rollout(server.db, rollout_id)
+    who.require(Permission.CONTROL, rollout.model)
+    judged = replace(rollout, phase=body.phase, step=body.step)
+    return conclude_step(server.db, judged, body.outcome, body.verdict, who.name)

@@ -7,11 +7,12 @@ __all__ = ["router"]
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Response
 
 from shipline.api.bodies import (
     ConfigBody,
     DecisionBody,
+    ObservationBody,
     PromoteBody,
     ReasonBody,
     needs,
@@ -107,6 +108,27 @@ def alias_rollout(name: str, alias: str, who: Caller, server: Server) -> Rollout
 
     who.require(Permission.READ, name)
     return LocalServingSource(server.db, server.store).rollout(name, alias)
+
+
+@router.post("/rollouts/observations", status_code=201, **needs(Permission.CAPTURE))
+def rollout_observations(
+    body: Annotated[list[ObservationBody], Body(max_length=100)], who: Caller, server: Server
+) -> dict[str, int]:
+    """A prediction server's reports of each rollout version's traffic."""
+    from shipline.registry.rollout import get_rollout
+    from shipline.registry.rollout_observation import RolloutObservation, record_observations
+
+    who.require_somewhere(Permission.CAPTURE)
+    for rollout_id in {o.rollout_id for o in body}:  # a server reports for its own models
+        who.require(Permission.CAPTURE, get_rollout(server.db, rollout_id).model)
+    reports = [
+        RolloutObservation(o.rollout_id, o.role, o.requests, o.errors, tuple(o.latency))
+        for o in body
+    ]
+    try:
+        return {"recorded": record_observations(server.db, reports, who.name)}
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 @router.post("/models/{name}/versions/{version}/promote", **needs("promote-<alias>"))

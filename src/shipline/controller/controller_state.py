@@ -9,7 +9,7 @@ __all__ = ["ControllerState", "LocalState"]
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -19,10 +19,12 @@ if TYPE_CHECKING:
     from shipline.controller.trigger_event import TriggerEvent
     from shipline.monitoring.alarm import Alarm
     from shipline.monitoring.monitor_report import MonitorSummary
+    from shipline.monitoring.rollout_evidence import RolloutEvidence
     from shipline.monitoring.traffic import TimeWindow
     from shipline.pipeline import RunRecord
     from shipline.registry import ModelVersion, Promotion
     from shipline.registry.applied_config import AppliedConfig
+    from shipline.registry.rollout import Rollout
     from shipline.store import Database
 
 
@@ -114,6 +116,20 @@ class ControllerState(Protocol):
 
     def promote(self, model: str, version: int, alias: str, reason: str) -> Promotion:
         """Move an alias or ask for approval, under the applied policy."""
+        ...
+
+    def active_rollouts(self, model: str) -> list[Rollout]:
+        """The model's running or paused rollouts."""
+        ...
+
+    def rollout_evidence(self, rollout: Rollout, now: datetime) -> RolloutEvidence:
+        """The evidence of the rollout's current step until ``now``."""
+        ...
+
+    def conclude_rollout_step(
+        self, rollout: Rollout, outcome: str, verdict: dict[str, Any]
+    ) -> Rollout:
+        """Record the step's verdict and act on it (advance, promote, roll back + alarm)."""
         ...
 
     def record_problem(self, model: str, problem: str) -> None:
@@ -275,6 +291,26 @@ class LocalState:
         from shipline.registry import promote
 
         return promote(self.db, model, version, alias, self.actor, None, reason)
+
+    def active_rollouts(self, model: str) -> list[Rollout]:
+        """The model's running or paused rollouts."""
+        from shipline.registry.rollout import list_rollouts
+
+        return [r for r in list_rollouts(self.db, model) if r.active]
+
+    def rollout_evidence(self, rollout: Rollout, now: datetime) -> RolloutEvidence:
+        """From the servers' reports and the captured rows."""
+        from shipline.monitoring.rollout_evidence import gather_evidence
+
+        return gather_evidence(self.db, self.store, rollout, now)
+
+    def conclude_rollout_step(
+        self, rollout: Rollout, outcome: str, verdict: dict[str, Any]
+    ) -> Rollout:
+        """Record and act, in one transaction."""
+        from shipline.monitoring.rollout_evidence import conclude_step
+
+        return conclude_step(self.db, rollout, outcome, verdict, self.actor)
 
     def record_problem(self, model: str, problem: str) -> None:
         """Audit a controller problem."""

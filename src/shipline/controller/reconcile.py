@@ -79,6 +79,7 @@ def reconcile_model(
     _recover_orphans(state, config, controls, result)
     problems: list[str] = []
     _scheduled_monitoring(state, config, now, result, problems)
+    _rollouts(state, config, controls, now, result, problems)
     events, broken = detect_triggers(state, applied, config, now)
     result.new_events = [e.id for e in events]
     problems += broken
@@ -87,6 +88,30 @@ def reconcile_model(
     if pending:
         _run_if_allowed(state, config, applied, controls, now, pending, result)
     return result
+
+
+def _rollouts(
+    state: ControllerState,
+    config: ModelConfig,
+    controls: Controls,
+    now: datetime,
+    result: ModelPass,
+    problems: list[str],
+) -> None:
+    """Judge the model's running rollouts, one controller at a time (a lease per model)."""
+    from shipline.controller.rollout_driver import drive_rollouts
+
+    if not any(r.status == "running" for r in state.active_rollouts(config.name)):
+        return
+    name = f"rollout:{config.name}"
+    if state.acquire(name, controls.holder, controls.lease_ttl) is not None:
+        return  # another controller judges this model's rollouts
+    try:
+        result.notes += drive_rollouts(state, config, now)
+    except Exception as error:  # one model's rollout must not stop the pass
+        problems.append(f"judging its rollout failed: {type(error).__name__}: {error}")
+    finally:
+        state.release(name, controls.holder)
 
 
 def _run_if_allowed(

@@ -19,6 +19,7 @@ from shipline.errors import NotFoundError, UsageError
 from shipline.image.context import VERIFY_KEY_NAME
 from shipline.image.manifest import BlobFolder, ImageManifest, read_manifest
 from shipline.registry import ModelVersion
+from shipline.registry.rollout_observation import RolloutObservation
 from shipline.registry.version_signing import verify_version
 from shipline.scoring.capture import CaptureSink
 from shipline.scoring.loaded_model import LoadedModel, load_version
@@ -65,6 +66,9 @@ class ImageSource:
     def rollout(self, name: str, alias: str) -> RolloutView | None:
         """An image serves its one version: no rollout."""
         return None
+
+    def write_observations(self, observations: list[RolloutObservation]) -> None:
+        """An image takes part in no rollout: nothing to report."""
 
     def write_capture(self, model: str, version: int, parquet: bytes) -> None:
         """Captures go to the configured sink."""

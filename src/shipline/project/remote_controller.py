@@ -8,7 +8,7 @@ __all__ = ["RemoteState"]
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,12 +21,14 @@ if TYPE_CHECKING:
     from shipline.controller.trigger_event import TriggerEvent
     from shipline.monitoring.alarm import Alarm
     from shipline.monitoring.monitor_report import MonitorSummary
+    from shipline.monitoring.rollout_evidence import RolloutEvidence
     from shipline.monitoring.traffic import TimeWindow
     from shipline.pipeline import RunRecord
     from shipline.project.api_client import ApiClient
     from shipline.project.remote import RemoteProject
     from shipline.registry import ModelVersion, Promotion
     from shipline.registry.applied_config import AppliedConfig
+    from shipline.registry.rollout import Rollout
 
 
 T = TypeVar("T")
@@ -156,6 +158,35 @@ class RemoteState:
     def promote(self, model: str, version: int, alias: str, reason: str) -> Promotion:
         """Move or request, under the server's applied policy."""
         return self.project.promote(model, version, alias, reason)
+
+    def active_rollouts(self, model: str) -> list[Rollout]:
+        """The model's running or paused rollouts, as the server holds them."""
+        from shipline.registry.rollout import Rollout
+
+        found = self.api.call("GET", f"/controller/{segment(model)}/rollouts")
+        return self._typed(list[Rollout], found)
+
+    def rollout_evidence(self, rollout: Rollout, now: datetime) -> RolloutEvidence:
+        """Computed by the server, which holds the captures and the servers' reports."""
+        from shipline.monitoring.rollout_evidence import RolloutEvidence
+
+        found = self.api.call("GET", f"/controller/rollouts/{rollout.id}/evidence")
+        return self._typed(RolloutEvidence, found)
+
+    def conclude_rollout_step(
+        self, rollout: Rollout, outcome: str, verdict: dict[str, Any]
+    ) -> Rollout:
+        """The server records the verdict on the step judged here and acts on it."""
+        from shipline.registry.rollout import Rollout
+
+        body = {
+            "phase": rollout.phase,
+            "step": rollout.step,
+            "outcome": outcome,
+            "verdict": verdict,
+        }
+        found = self.api.call("POST", f"/controller/rollouts/{rollout.id}/verdicts", json=body)
+        return self._typed(Rollout, found)
 
     def record_problem(self, model: str, problem: str) -> None:
         """Audit a controller problem on the server."""

@@ -12,6 +12,7 @@ from shipline.project.api_client import ApiClient, segment
 
 if TYPE_CHECKING:
     from shipline.registry import ModelVersion
+    from shipline.registry.rollout_observation import RolloutObservation
     from shipline.scoring import LoadedModel
     from shipline.scoring.serving_source import RolloutView
 
@@ -60,6 +61,13 @@ class RemoteServingSource:
         path = f"/models/{segment(name)}/aliases/{segment(alias)}/rollout"
         found = self.api.typed(RolloutView | None, "GET", path)  # type: ignore[arg-type]
         return found if isinstance(found, RolloutView) else None
+
+    def write_observations(self, observations: list[RolloutObservation]) -> None:
+        """Send the reports to the team server."""
+        import dataclasses
+
+        body = [dataclasses.asdict(o) for o in observations]
+        self.api.call("POST", "/rollouts/observations", json=body)
 
     def write_capture(self, model: str, version: int, parquet: bytes) -> None:
         """Send one partition; the server re-hashes, checks and indexes it."""

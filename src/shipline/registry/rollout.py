@@ -15,6 +15,7 @@ __all__ = [
     "RolloutStatus",
     "active_rollout",
     "change_rollout",
+    "get_rollout",
     "list_rollouts",
     "move_or_roll_out",
     "record_verdict",
@@ -177,6 +178,11 @@ def record_verdict(
     current = _load(tx.conn, rollout.id)
     if current.status != RolloutStatus.RUNNING:
         raise ConflictError(f"rollout {rollout.id} is {current.status}, not running")
+    if (current.phase, current.step) != (rollout.phase, rollout.step):
+        raise ConflictError(
+            f"rollout {rollout.id} moved on to {current.phase} step {current.step} since "
+            f"{rollout.phase} step {rollout.step} was judged"
+        )
     entry = {
         "at": utc_now(),
         "phase": current.phase,
@@ -271,6 +277,15 @@ def active_rollout(conn: Connection, model: str, alias: str) -> Rollout | None:
         .order_by(rollouts.c.id.desc())
     ).first()
     return _from_row(conn, row) if row is not None else None
+
+
+def get_rollout(db: Database, rollout_id: int) -> Rollout:
+    """One rollout by id (NotFoundError when there is none)."""
+    with db.read() as conn:
+        row = conn.execute(_query().where(rollouts.c.id == rollout_id)).first()
+        if row is None:
+            raise NotFoundError(f"no rollout {rollout_id}")
+        return _from_row(conn, row)
 
 
 def list_rollouts(db: Database, model: str) -> list[Rollout]:

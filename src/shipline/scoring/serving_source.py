@@ -10,6 +10,7 @@ from typing import Protocol
 
 from shipline.artifacts import BlobReader, ContentStore
 from shipline.registry import ModelVersion, resolve_model_version
+from shipline.registry.rollout_observation import RolloutObservation
 from shipline.scoring.capture import CaptureSink, StoreCaptureSink
 from shipline.scoring.loaded_model import LoadedModel, load_version
 from shipline.store import Database
@@ -44,6 +45,10 @@ class ServingSource(CaptureSink, Protocol):
         """The alias's running or paused rollout, if any."""
         ...
 
+    def write_observations(self, observations: list[RolloutObservation]) -> None:
+        """Report what this server saw of each rollout version's traffic."""
+        ...
+
 
 @dataclass(frozen=True)
 class LocalServingSource:
@@ -75,6 +80,12 @@ class LocalServingSource:
                 return None
             candidate = resolve_model_version(conn, f"{name}:{found.candidate}")
         return RolloutView(found.id, candidate, found.phase, found.share)
+
+    def write_observations(self, observations: list[RolloutObservation]) -> None:
+        """Store the reports in the database."""
+        from shipline.registry.rollout_observation import record_observations
+
+        record_observations(self.db, observations, "shipline-server")
 
     def write_capture(self, model: str, version: int, parquet: bytes) -> None:
         """Store the partition, then index it."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from shipline.artifacts import BlobReader
 from shipline.registry import ModelVersion
+from shipline.registry.rollout_observation import RolloutObservation
 from shipline.registry.version_signing import verify_version
 from shipline.scoring.loaded_model import LoadedModel
 from shipline.scoring.serving_source import RolloutView, ServingSource
@@ -40,6 +41,10 @@ class SignedOnly:
     def rollout(self, name: str, alias: str) -> RolloutView | None:
         """The inner source's rollout (its candidate is loaded through ``load``, checked)."""
         return self.inner.rollout(name, alias)
+
+    def write_observations(self, observations: list[RolloutObservation]) -> None:
+        """Reports go where the inner source sends them."""
+        self.inner.write_observations(observations)
 
     def write_capture(self, model: str, version: int, parquet: bytes) -> None:
         """Captures go where the inner source sends them."""

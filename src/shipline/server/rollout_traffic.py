@@ -12,11 +12,23 @@ the user's request.
 
 from __future__ import annotations
 
-__all__ = ["CLIENT_KEY_HEADER", "MAX_MIRRORS_IN_FLIGHT", "Candidate", "place"]
+__all__ = [
+    "CLIENT_KEY_HEADER",
+    "MAX_MIRRORS_IN_FLIGHT",
+    "Candidate",
+    "TrafficTally",
+    "place",
+]
 
 import hashlib
+import threading
 from dataclasses import dataclass
 
+from shipline.registry.rollout_observation import (
+    LATENCY_BOUNDS_MS,
+    RolloutObservation,
+    bucket,
+)
 from shipline.scoring.loaded_model import LoadedModel
 from shipline.scoring.serving_source import RolloutView
 from shipline.server.batcher import MicroBatcher
@@ -49,3 +61,43 @@ class Candidate:
         """Whether this request is mirrored to the candidate (shadow phase, inside its share)."""
         rollout = self.rollout
         return rollout.phase == "shadow" and place(rollout.id, key) < rollout.share
+
+
+class TrafficTally:
+    """Requests, failures and latency per (rollout, role) since the last report."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[int, str], list[int]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, rollout_id: int, role: str, ok: bool, seconds: float) -> None:
+        """Count one request (its latency only when it was answered)."""
+        size = len(LATENCY_BOUNDS_MS)
+        with self._lock:
+            counts = self._counts.setdefault((rollout_id, role), [0] * (size + 2))
+            counts[0] += 1
+            if ok:
+                counts[2 + bucket(seconds)] += 1
+            else:
+                counts[1] += 1
+
+    def drain(self) -> list[RolloutObservation]:
+        """Everything counted since the last drain, as reports; the tally starts again."""
+        with self._lock:
+            taken, self._counts = self._counts, {}
+        return [
+            RolloutObservation(rollout_id, role, counts[0], counts[1], tuple(counts[2:]))
+            for (rollout_id, role), counts in taken.items()
+        ]
+
+    def restore(self, observations: list[RolloutObservation]) -> None:
+        """Put reports that could not be sent back (they go with the next report)."""
+        with self._lock:
+            for o in observations:
+                counts = self._counts.setdefault(
+                    (o.rollout_id, o.role), [0] * (len(LATENCY_BOUNDS_MS) + 2)
+                )
+                counts[0] += o.requests
+                counts[1] += o.errors
+                for index, count in enumerate(o.latency):
+                    counts[2 + index] += count

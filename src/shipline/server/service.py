@@ -19,7 +19,7 @@ from shipline.scoring.loaded_model import ModelInput
 from shipline.scoring.serving_source import ServingSource
 from shipline.server.batcher import BatchResult, MicroBatcher
 from shipline.server.metrics import ServiceMetrics
-from shipline.server.rollout_traffic import MAX_MIRRORS_IN_FLIGHT, Candidate
+from shipline.server.rollout_traffic import MAX_MIRRORS_IN_FLIGHT, Candidate, TrafficTally
 
 log = logging.getLogger("shipline.server")
 
@@ -58,6 +58,7 @@ class PredictionService:
         self.ready = False
         self._tasks: list[asyncio.Task[None]] = []
         self._drop_logged_at = -60.0
+        self.tally = TrafficTally()
         self._mirrors: set[asyncio.Task[None]] = set()
         self._mirrors_in_flight = 0
 
@@ -172,9 +173,22 @@ class PredictionService:
             )
 
     def _flush(self) -> None:
+        self._report_traffic()
         written = self.capture.flush()
         self.metrics.captured.inc(written)
         self.metrics.capture_backlog.set(self.capture.backlog)
+
+    def _report_traffic(self) -> None:
+        """Send the rollout traffic counted since the last report (kept for the next on
+        failure)."""
+        observations = self.tally.drain()
+        if not observations:
+            return
+        try:
+            self.source.write_observations(observations)
+        except Exception:
+            self.tally.restore(observations)
+            raise
 
     async def _flush_periodically(self) -> None:
         loop = asyncio.get_running_loop()
@@ -281,11 +295,12 @@ class PredictionService:
             self.record(slot, request_id, inputs, result, rows, ids)
         except Exception:  # the shadow's failure is evidence, never the user's problem
             self.metrics.rollout_requests.labels(slot.name, "shadow", "error").inc()
+            self.tally.add(candidate.rollout.id, "shadow", False, 0.0)
             return
+        elapsed = time.perf_counter() - started
         self.metrics.rollout_requests.labels(slot.name, "shadow", "ok").inc()
-        self.metrics.rollout_latency.labels(slot.name, "shadow").observe(
-            time.perf_counter() - started
-        )
+        self.metrics.rollout_latency.labels(slot.name, "shadow").observe(elapsed)
+        self.tally.add(candidate.rollout.id, "shadow", True, elapsed)
 
     def _refresh(self, slot: Slot) -> LoadedModel | None:
         from shipline.registry.version_signing import SignatureError

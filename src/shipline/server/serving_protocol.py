@@ -29,6 +29,7 @@ from shipline.scoring import Batch, PayloadError, SchemaError
 from shipline.server.batcher import BatchResult
 from shipline.server.error_response import error_response, json_response, log_failure
 from shipline.server.request_input import INLINE_ROWS, parsed, read_body
+from shipline.server.rollout_traffic import Candidate
 from shipline.server.service import PredictionService, Slot
 
 
@@ -129,16 +130,25 @@ class Gateway:
         try:
             result = await batcher.predict(model, inputs, wants or classifier)
         except Exception:
-            self.metrics.rollout_requests.labels(slot.name, role, "error").inc()
+            self._count(slot, candidate, role, False, 0.0)
             raise
-        self.metrics.rollout_requests.labels(slot.name, role, "ok").inc()
-        self.metrics.rollout_latency.labels(slot.name, role).observe(time.perf_counter() - started)
+        self._count(slot, candidate, role, True, time.perf_counter() - started)
         self.service.record(slot, request_id, inputs, result, rows, ids)
         if copy is not None:
             self.service.mirror(slot, copy, rows, request_id)
         if not wants and result.probabilities is not None:
             result = dataclasses.replace(result, probabilities=None, classes=None)
         return Served(result, rows, ids, result.model.name, result.model.version, role)
+
+    def _count(
+        self, slot: Slot, candidate: Candidate | None, role: str, ok: bool, seconds: float
+    ) -> None:
+        """Metrics by role, and the rollout's tally while one runs."""
+        self.metrics.rollout_requests.labels(slot.name, role, "ok" if ok else "error").inc()
+        if ok:
+            self.metrics.rollout_latency.labels(slot.name, role).observe(seconds)
+        if candidate is not None:
+            self.service.tally.add(candidate.rollout.id, role, ok, seconds)
 
     def answered(
         self,

@@ -28,6 +28,7 @@ __all__ = [
     "monitor_reports",
     "oidc_logins",
     "role_grants",
+    "rollout_observations",
     "rollouts",
     "run_metrics",
     "run_steps",
@@ -250,6 +251,21 @@ rollouts = Table(
     Column("step_started_at", String(32), nullable=False),
     Column("ended_at", String(32), nullable=True),
     Index("ix_rollouts_alias", "model_id", "alias", "status"),
+)
+
+# What one prediction server saw of one role's traffic (stable, canary, shadow) in a rollout
+# since its previous report: requests, failures, and latency counts per LATENCY_BOUNDS_MS.
+rollout_observations = Table(
+    "rollout_observations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("rollout_id", Integer, ForeignKey("rollouts.id"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("requests", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("latency", Text, nullable=False),
+    Index("ix_rollout_observations", "rollout_id", "at"),
 )
 
 captures = Table(

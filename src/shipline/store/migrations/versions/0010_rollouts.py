@@ -1,4 +1,5 @@
-"""Rollouts: a candidate version taking over an alias through shadow and canary phases.
+"""Rollouts: a candidate version taking over an alias through shadow and canary phases, and
+what prediction servers observed of each version's traffic during them.
 
 Revision ID: 0010
 Revises: 0009
@@ -16,7 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Create rollouts."""
+    """Create rollouts and rollout_observations."""
     op.create_table(
         "rollouts",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -40,9 +41,22 @@ def upgrade() -> None:
         sa.Column("ended_at", sa.String(32), nullable=True),
     )
     op.create_index("ix_rollouts_alias", "rollouts", ["model_id", "alias", "status"])
+    op.create_table(
+        "rollout_observations",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("rollout_id", sa.Integer, sa.ForeignKey("rollouts.id"), nullable=False),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("at", sa.String(32), nullable=False),
+        sa.Column("requests", sa.Integer, nullable=False),
+        sa.Column("errors", sa.Integer, nullable=False),
+        sa.Column("latency", sa.Text, nullable=False),
+    )
+    op.create_index("ix_rollout_observations", "rollout_observations", ["rollout_id", "at"])
 
 
 def downgrade() -> None:
     """Drop what upgrade added."""
+    op.drop_index("ix_rollout_observations", "rollout_observations")
+    op.drop_table("rollout_observations")
     op.drop_index("ix_rollouts_alias", "rollouts")
     op.drop_table("rollouts")

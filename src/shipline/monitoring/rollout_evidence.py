@@ -1,0 +1,135 @@
+"""The evidence a rollout step is judged on, over the step's window: each role's traffic as the
+prediction servers reported it (requests, failures, latency), and, from the captured rows, how
+often the candidate agrees with the stable version on the same request and whether its
+predictions drifted from the stable version's."""
+
+from __future__ import annotations
+
+__all__ = ["RolloutEvidence", "conclude_step", "gather_evidence"]
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from shipline.artifacts import ContentStore
+from shipline.errors import NotFoundError
+from shipline.monitoring.traffic import TimeWindow, Traffic, captured_traffic
+from shipline.registry import resolve_model_version
+from shipline.registry.rollout import Rollout
+from shipline.registry.rollout_observation import RoleTraffic, observed_traffic
+from shipline.store import Database
+from shipline.store.audit_log import parse_stamp
+
+
+@dataclass(frozen=True)
+class RolloutEvidence:
+    """What a step's window shows of both versions."""
+
+    since: str
+    until: str
+    traffic: dict[str, RoleTraffic] = field(default_factory=dict)
+    paired_rows: int = 0
+    agreement: float | None = None
+    prediction_drift: float | None = None
+
+    @property
+    def candidate(self) -> RoleTraffic:
+        """The candidate's traffic: its canary answers, else its shadow answers."""
+        return self.traffic.get("canary") or self.traffic.get("shadow") or RoleTraffic()
+
+    @property
+    def stable(self) -> RoleTraffic:
+        """The stable version's traffic."""
+        return self.traffic.get("stable") or RoleTraffic()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (what a verdict records)."""
+        roles = {
+            role: {
+                "requests": t.requests,
+                "errors": t.errors,
+                "error_rate": t.error_rate,
+                "p99_ms": t.p99_ms,
+            }
+            for role, t in self.traffic.items()
+        }
+        return {
+            "window": {"since": self.since, "until": self.until},
+            "traffic": roles,
+            "paired_rows": self.paired_rows,
+            "agreement": self.agreement,
+            "prediction_drift": self.prediction_drift,
+        }
+
+
+def gather_evidence(
+    db: Database, store: ContentStore, rollout: Rollout, now: datetime
+) -> RolloutEvidence:
+    """The evidence of the rollout's current step, from its start until ``now``."""
+    since = rollout.step_started_at
+    window = TimeWindow(parse_stamp(since), now)
+    until = window.bounds[1]
+    with db.read() as conn:
+        traffic = observed_traffic(conn, rollout.id, since)
+        stable = resolve_model_version(conn, f"{rollout.model}:{rollout.stable}")
+        candidate = resolve_model_version(conn, f"{rollout.model}:{rollout.candidate}")
+    try:
+        ours = captured_traffic(db, store, stable, [], window)
+        theirs = captured_traffic(db, store, candidate, [], window)
+    except NotFoundError:  # nothing captured yet for one of them
+        return RolloutEvidence(since, until, traffic)
+    paired, agreement = _agreement(ours, theirs)
+    return RolloutEvidence(since, until, traffic, paired, agreement, _drift(ours, theirs))
+
+
+def _agreement(stable: Traffic, candidate: Traffic) -> tuple[int, float | None]:
+    """Rows both versions predicted for the same request (shadow), and the share equal."""
+    if stable.keys is None or candidate.keys is None:
+        return 0, None
+    theirs = {
+        (request, row): value
+        for request, row, value in zip(*candidate.keys, candidate.predictions, strict=True)
+    }
+    same = paired = 0
+    for request, row, value in zip(*stable.keys, stable.predictions, strict=True):
+        other = theirs.get((request, row))
+        if other is None:
+            continue
+        paired += 1
+        same += int(_equal(value, other))
+    return paired, (same / paired if paired else None)
+
+
+def _equal(left: Any, right: Any) -> bool:
+    """Equal predictions: the same label, or values within 1e-6 relative for regression."""
+    if isinstance(left, float) or isinstance(right, float):
+        return bool(np.isclose(float(left), float(right), rtol=1e-6, atol=1e-9))
+    return bool(left == right)
+
+
+def _drift(stable: Traffic, candidate: Traffic) -> float | None:
+    """The share of the candidate's outputs that drifted from the stable version's (one
+    output: 0.0 or 1.0); None until both have enough rows for a verdict."""
+    from shipline.config.schema import DriftConfig
+    from shipline.monitoring.drift import compare_column
+
+    verdict = compare_column("prediction", stable.predictions, candidate.predictions, DriftConfig())
+    return None if verdict.drifted is None else float(verdict.drifted)
+
+
+def conclude_step(
+    db: Database, rollout: Rollout, outcome: str, verdict: dict[str, Any], actor: str
+) -> Rollout:
+    """Record a verdict and act on it; a rollback opens a ``rollout`` alarm on the candidate
+    with the evidence, in the same transaction."""
+    from shipline.monitoring.alarm import update_alarms
+    from shipline.registry.rollout import record_verdict
+
+    with db.write(actor) as tx:
+        done = record_verdict(tx, rollout, verdict, outcome)
+        if outcome == "rollback":
+            evidence = {"rollout": rollout.id, **verdict}
+            update_alarms(tx, rollout.model, rollout.candidate, {"rollout": (True, evidence)})
+        return done

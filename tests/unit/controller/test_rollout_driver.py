@@ -70,7 +70,7 @@ def test_too_little_traffic_holds_and_decides_nothing() -> None:
 def test_the_first_broken_guardrail_rolls_back_even_while_baking(
     candidate: RoleTraffic, more: dict[str, object], breach: str
 ) -> None:
-    evidence = _evidence(candidate, "canary", **more)  # type: ignore[arg-type]
+    evidence = _evidence(candidate, "canary", **more)
     verdict = judge(_rollout(), evidence, START + timedelta(minutes=1))
     assert verdict.outcome == "rollback" and breach in verdict.reason
     assert verdict.verdict()["evidence"]["traffic"]["canary"]["requests"] == 200

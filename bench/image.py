@@ -120,6 +120,7 @@ def _cold_start(tag: str, body: bytes) -> float:
             raise RuntimeError(f"{tag} never answered")
         process.terminate()
         process.wait(timeout=60)
+        _kill_leftovers(name)
         # Wait for the port to be free again before the next start.
         while subprocess.run(["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{PORT}"],
                              capture_output=True, check=False).returncode == 0:  # fmt: skip
@@ -127,6 +128,23 @@ def _cold_start(tag: str, body: bytes) -> float:
         return elapsed
     finally:
         subprocess.run(["buildah", "rm", name], env=ENV, capture_output=True, check=False)
+
+
+def _kill_leftovers(name: str) -> None:
+    """Processes the container's command left behind (MLflow's nginx daemonizes and outlives
+    it): every process whose root is the container's filesystem."""
+    import signal
+
+    root = os.path.realpath(_run("buildah", "mount", name).strip())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.path.realpath(entry / "root") == root:
+                os.kill(int(entry.name), signal.SIGKILL)
+        except OSError:
+            continue
+    subprocess.run(["buildah", "umount", name], env=ENV, capture_output=True, check=False)
 
 
 def main() -> None:
@@ -151,6 +169,7 @@ def main() -> None:
                         "--builder", "buildah", "-t", "localhost/bench-shipline:forest"],
                        cwd=project, env=env, check=True, capture_output=True)  # fmt: skip
         built["shipline"] = time.perf_counter() - started
+        print(f"shipline image built in {built['shipline']:.0f} s", flush=True)
 
         from shipline.project import Project
 
@@ -180,6 +199,7 @@ def main() -> None:
             str(generated),
         )
         built["mlflow"] = time.perf_counter() - started
+        print(f"MLflow image built in {built['mlflow']:.0f} s", flush=True)
 
         body = json.dumps({"dataframe_split": {"columns": list(bundle.features),
                                                "data": [np.round(x[0], 6).tolist()]}}).encode()  # fmt: skip

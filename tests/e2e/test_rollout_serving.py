@@ -157,3 +157,135 @@ def _shadow_ok(url: str) -> float:
         text,
     )
     return float(found.group(1)) if found else 0.0
+
+
+FAST_PLAN = """
+  rollout:
+    production:
+      shadow: {share: 1.0, duration: 2s}
+      canary: {steps: [50, 100], bake: 2s}
+      guardrails:
+        error_rate: {max: 0.01}
+        agreement: {min: 0.95}
+        prediction_drift: {max_share: 0.0}
+        min_requests: 30
+"""
+
+
+def _project(root: Path, shuffled: bool) -> Path:
+    """cancer:1 in production, cancer:2 rolling out under FAST_PLAN; with ``shuffled`` the
+    candidate learnt from shuffled labels (its gates removed, so it registers)."""
+    folder = root / "cancer"
+    create_project(folder, "classification")
+    config = folder / "shipline.yaml"
+    config.write_text(
+        config.read_text().replace("production: manual}", "production: auto}") + FAST_PLAN
+    )
+    env = shipline_env()
+    for step in (("apply",), ("run",), ("promote", "cancer", "1", "--to", "production")):
+        assert shipline(*step, env=env, cwd=folder).returncode == 0
+    if shuffled:
+        data = folder / "data" / "breast_cancer.csv"
+        frame = pd.read_csv(data)
+        frame["benign"] = frame["benign"].sample(frac=1.0, random_state=3).to_numpy()
+        frame.to_csv(folder / "data" / "shuffled.csv", index=False)
+        text = config.read_text().replace("data/breast_cancer.csv", "data/shuffled.csv")
+        text = re.sub(r"  gates:\n(    - .*\n)+", "", text)
+        config.write_text(text)
+    else:
+        config.write_text(config.read_text().replace("max_iter: 200", "max_iter: 150"))
+    for step in (("apply",), ("run",), ("promote", "cancer", "2", "--to", "production")):
+        done = shipline(*step, env=env, cwd=folder)
+        assert done.returncode == 0, done.stderr
+    assert "rollout 1 started" in done.stdout, done.stdout
+    return folder
+
+
+class _Clients:
+    """Threads sending requests as CLIENTS until stopped; every answer remembered."""
+
+    def __init__(self, url: str, row: dict[str, object]) -> None:
+        import threading
+
+        self.url, self.row = url, row
+        self.seen: list[tuple[str, int, str]] = []  # client, status, version
+        self.stop = threading.Event()
+        self.threads = [
+            threading.Thread(target=self._run, args=(CLIENTS[i::8],), daemon=True) for i in range(8)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _run(self, clients: list[str]) -> None:
+        with httpx.Client(timeout=30) as http:
+            while not self.stop.is_set():
+                for client in clients:
+                    answer = http.post(f"{self.url}/invocations",
+                                       json={"dataframe_split": self.row},
+                                       headers={CLIENT_KEY_HEADER: client})  # fmt: skip
+                    version = answer.headers.get("x-model-version", "")
+                    self.seen.append((client, answer.status_code, version))
+
+    def finish(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
+
+
+def _drive_until(folder: Path, done: object, what: str, deadline_s: float = 240) -> dict:  # type: ignore[type-arg]
+    """Run controller passes until the rollout's status satisfies ``done``."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        passed = shipline("controller", "--once", env=shipline_env("controller-bot"), cwd=folder)
+        assert passed.returncode == 0, passed.stderr
+        status = shipline("rollout", "status", "cancer", "--json", env=shipline_env(), cwd=folder)
+        shown: dict = json.loads(status.stdout)[0]  # type: ignore[type-arg]
+        if done(shown):  # type: ignore[operator]
+            return shown
+        assert time.monotonic() < deadline, f"{what}: {shown}"
+        time.sleep(0.5)  # poll interval
+
+
+def test_a_good_candidate_is_promoted_step_by_step_under_load(tmp_path: Path) -> None:
+    folder = _project(tmp_path, shuffled=False)
+    server = start_server(folder, "cancer@production", env=shipline_env())
+    clients = _Clients(server.url, _row(folder))
+    try:
+        shown = _drive_until(folder, lambda s: s["status"] != "running", "promotion")
+    finally:
+        clients.finish()
+        assert server.stop() == 0
+    assert shown["status"] == "promoted", shown
+    assert [(s["phase"], s["outcome"]) for s in shown["steps"]] == [
+        ("shadow", "advance"), ("canary", "advance"), ("canary", "advance")
+    ]  # fmt: skip
+    assert all(s["evidence"]["traffic"] for s in shown["steps"])
+    assert [status for _, status, _ in clients.seen].count(200) == len(clients.seen) > 100
+    for client in CLIENTS:  # the share only grows: once on the candidate, always on it
+        versions = [v for c, _, v in clients.seen if c == client]
+        first_new = versions.index("cancer:2") if "cancer:2" in versions else len(versions)
+        assert set(versions[first_new:]) <= {"cancer:2"}, (client, versions)
+    held = shipline("models", "show", "cancer@production", "--json", env=shipline_env(),
+                    cwd=folder)  # fmt: skip
+    assert json.loads(held.stdout)["version"] == 2
+    audit = shipline("audit", "log", "--json", env=shipline_env(), cwd=folder)
+    actions = [e["action"] for e in json.loads(audit.stdout) if e["action"].startswith("rollout.")]
+    assert actions == ["rollout.start", "rollout.advance", "rollout.advance", "rollout.advance",
+                       "rollout.promoted"]  # fmt: skip
+
+
+def test_a_disagreeing_candidate_is_caught_in_shadow_and_never_answers(tmp_path: Path) -> None:
+    folder = _project(tmp_path, shuffled=True)
+    server = start_server(folder, "cancer@production", env=shipline_env())
+    clients = _Clients(server.url, _row(folder))
+    try:
+        shown = _drive_until(folder, lambda s: s["status"] != "running", "rollback")
+    finally:
+        clients.finish()
+        assert server.stop() == 0
+    assert shown["status"] == "rolled_back", shown
+    (verdict,) = shown["steps"]
+    assert verdict["phase"] == "shadow" and "agreement" in verdict["reason"], verdict
+    assert {version for _, _, version in clients.seen} == {"cancer:1"}  # no user got its answer
+    alarms = shipline("alarms", "--json", env=shipline_env(), cwd=folder)
+    assert [a["kind"] for a in json.loads(alarms.stdout)] == ["rollout"]

@@ -172,14 +172,18 @@ FAST_PLAN = """
 """
 
 
-def _project(root: Path, shuffled: bool) -> Path:
+# Canary steps held 10 s: long beside the seconds between the first verdict and the kill.
+KILL_PLAN = FAST_PLAN.replace("bake: 2s", "bake: 10s")
+
+
+def _project(root: Path, shuffled: bool, plan: str = FAST_PLAN) -> Path:
     """cancer:1 in production, cancer:2 rolling out under FAST_PLAN; with ``shuffled`` the
     candidate learnt from shuffled labels (its gates removed, so it registers)."""
     folder = root / "cancer"
     create_project(folder, "classification")
     config = folder / "shipline.yaml"
     config.write_text(
-        config.read_text().replace("production: manual}", "production: auto}") + FAST_PLAN
+        config.read_text().replace("production: manual}", "production: auto}") + plan
     )
     env = shipline_env()
     for step in (("apply",), ("run",), ("promote", "cancer", "1", "--to", "production")):
@@ -289,3 +293,51 @@ def test_a_disagreeing_candidate_is_caught_in_shadow_and_never_answers(tmp_path:
     assert {version for _, _, version in clients.seen} == {"cancer:1"}  # no user got its answer
     alarms = shipline("alarms", "--json", env=shipline_env(), cwd=folder)
     assert [a["kind"] for a in json.loads(alarms.stdout)] == ["rollout"]
+
+
+def test_a_controller_killed_mid_rollout_is_replaced_and_the_rollout_goes_on(
+    tmp_path: Path,
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    folder = _project(tmp_path, shuffled=False, plan=KILL_PLAN)
+    server = start_server(folder, "cancer@production", env=shipline_env())
+    clients = _Clients(server.url, _row(folder))
+    command = [sys.executable, "-m", "shipline", "controller", "--interval", "0.5", "--lease", "5"]
+    controllers = []
+    try:
+        first = subprocess.Popen(command, cwd=folder, env=shipline_env("controller-one"),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        controllers.append(first)
+        _wait_for(lambda: len(_status(folder)["steps"]) >= 1, "the first step judged", 240)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=60)
+        at_kill = _status(folder)
+        assert at_kill["status"] == "running" and at_kill["phase"] == "canary", at_kill
+        assert len(at_kill["steps"]) == 1  # the replacement has steps left to judge
+        second = subprocess.Popen(command, cwd=folder, env=shipline_env("controller-two"),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        controllers.append(second)
+        _wait_for(lambda: _status(folder)["status"] != "running", "the rollout finished", 240)
+    finally:
+        for process in controllers:
+            process.kill()
+            process.wait(timeout=60)
+        clients.finish()
+        assert server.stop() == 0
+    shown = _status(folder)
+    assert shown["status"] == "promoted", shown
+    assert [s["phase"] for s in shown["steps"]] == ["shadow", "canary", "canary"]
+    # Judged by the first controller, then by its replacement from the recorded step on.
+    audit = json.loads(shipline("audit", "log", "--json", env=shipline_env(), cwd=folder).stdout)
+    judges = [e["actor"] for e in audit if e["action"] == "rollout.advance"]
+    assert judges[0] == "controller-one" and judges[-1] == "controller-two", judges
+    assert [status for _, status, _ in clients.seen].count(200) == len(clients.seen)
+
+
+def _status(folder: Path) -> dict:  # type: ignore[type-arg]
+    shown = shipline("rollout", "status", "cancer", "--json", env=shipline_env(), cwd=folder)
+    found: dict = json.loads(shown.stdout)[0]  # type: ignore[type-arg]
+    return found

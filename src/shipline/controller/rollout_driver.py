@@ -108,12 +108,35 @@ def _prediction_drift(rails: Guardrails, evidence: RolloutEvidence, enough: bool
     return f"prediction_drift {drift:.2f} > {rule.max_share}"
 
 
+def _quality(rails: Guardrails, evidence: RolloutEvidence, enough: bool) -> str | None:
+    """Judged once both versions have ``min_requests`` labelled rows in the window."""
+    from shipline.evaluation import LOWER_IS_BETTER
+
+    rule, found = rails.quality, evidence.quality
+    if rule is None or found is None:
+        return None
+    ours, theirs = found["stable"], found["candidate"]
+    labelled = min(ours["labelled"], theirs["labelled"])
+    if labelled < rails.min_requests or ours["value"] is None or theirs["value"] is None:
+        return None
+    drop = ours["value"] - theirs["value"]
+    if rule.metric in LOWER_IS_BETTER:
+        drop = -drop
+    if drop <= rule.max_drop:
+        return None
+    return (
+        f"quality: {rule.metric} {theirs['value']:.4f} vs the stable {ours['value']:.4f} "
+        f"(a drop of {drop:.4f} > {rule.max_drop}) on {labelled} labelled rows"
+    )
+
+
 # Each guardrail: (the rules, the evidence, enough candidate traffic?) -> the breach or None.
 _GUARDRAILS: tuple[Callable[[Guardrails, RolloutEvidence, bool], str | None], ...] = (
     _error_rate,
     _latency,
     _agreement,
     _prediction_drift,
+    _quality,
 )
 
 

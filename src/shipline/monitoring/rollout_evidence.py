@@ -16,7 +16,7 @@ import numpy as np
 from shipline.artifacts import ContentStore
 from shipline.errors import NotFoundError
 from shipline.monitoring.traffic import TimeWindow, Traffic, captured_traffic
-from shipline.registry import resolve_model_version
+from shipline.registry import ModelVersion, resolve_model_version
 from shipline.registry.rollout import Rollout
 from shipline.registry.rollout_observation import RoleTraffic, observed_traffic
 from shipline.store import Database
@@ -33,6 +33,8 @@ class RolloutEvidence:
     paired_rows: int = 0
     agreement: float | None = None
     prediction_drift: float | None = None
+    # metric, then per role ("stable", "candidate"): its value and labelled rows
+    quality: dict[str, Any] | None = None
 
     @property
     def candidate(self) -> RoleTraffic:
@@ -61,6 +63,7 @@ class RolloutEvidence:
             "paired_rows": self.paired_rows,
             "agreement": self.agreement,
             "prediction_drift": self.prediction_drift,
+            "quality": self.quality,
         }
 
 
@@ -81,7 +84,37 @@ def gather_evidence(
     except NotFoundError:  # nothing captured yet for one of them
         return RolloutEvidence(since, until, traffic)
     paired, agreement = _agreement(ours, theirs)
-    return RolloutEvidence(since, until, traffic, paired, agreement, _drift(ours, theirs))
+    rule = rollout.plan.guardrails.quality
+    quality = None
+    if rule is not None:
+        quality = {
+            "metric": rule.metric,
+            "stable": _labelled_metric(db, stable, ours, rule.metric),
+            "candidate": _labelled_metric(db, candidate, theirs, rule.metric),
+        }
+    drift = _drift(ours, theirs)
+    return RolloutEvidence(since, until, traffic, paired, agreement, drift, quality)
+
+
+def _labelled_metric(
+    db: Database, version: ModelVersion, traffic: Traffic, metric: str
+) -> dict[str, Any]:
+    """The metric on the rows of ``traffic`` whose labels have arrived, and how many they are."""
+    from shipline.monitoring.quality import labelled_quality, labelled_rows
+
+    assert traffic.keys is not None  # captured traffic always has its keys
+    labelled = labelled_rows(db, *traffic.keys)
+    facts = version.facts
+    found = labelled_quality(
+        str(facts.task),
+        labelled,
+        traffic.predictions,
+        None,
+        {},
+        traffic.probabilities,
+        facts.signature.output.classes,
+    )
+    return {"value": found.get("metrics", {}).get(metric), "labelled": len(labelled.truth)}
 
 
 def _agreement(stable: Traffic, candidate: Traffic) -> tuple[int, float | None]:

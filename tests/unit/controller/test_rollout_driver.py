@@ -96,3 +96,29 @@ def test_p99_comes_from_the_merged_histogram() -> None:
     counts[bucket(2.0)] += 1  # two of 100 took 2 s: the p99 is theirs
     assert RoleTraffic(100, 0, tuple(counts)).p99_ms == pytest.approx(2000.0, rel=0.25)
     assert RoleTraffic().p99_ms is None and RoleTraffic().error_rate is None
+
+
+@pytest.mark.parametrize(
+    ("metric", "stable", "candidate", "labelled", "breaks"),
+    [
+        ("f1", 0.95, 0.90, 200, True),  # a drop of 0.05 > 0.02
+        ("f1", 0.95, 0.94, 200, False),
+        ("f1", 0.95, 0.50, 40, False),  # too few labelled rows to judge
+        ("log_loss", 0.10, 0.20, 200, True),  # lower is better: a rise is the drop
+        ("log_loss", 0.20, 0.10, 200, False),
+    ],
+)
+def test_quality_breaks_once_both_versions_have_enough_labels(
+    metric: str, stable: float, candidate: float, labelled: int, breaks: bool
+) -> None:
+    plan = {**PLAN, "guardrails": {"quality": {"metric": metric, "max_drop": 0.02},
+                                   "min_requests": 100}}  # fmt: skip
+    rollout = Rollout(1, "churn", "production", 1, 2, RolloutStatus.RUNNING, "canary", 0, 0.1,
+                      AliasRollout.model_validate(plan, strict=False), "alice", stamp(START),
+                      stamp(START))  # fmt: skip
+    quality = {"metric": metric, "stable": {"value": stable, "labelled": labelled},
+               "candidate": {"value": candidate, "labelled": labelled}}  # fmt: skip
+    verdict = judge(rollout, _evidence(_traffic(500), quality=quality), START)
+    assert (verdict.outcome == "rollback") is breaks, verdict
+    if breaks:
+        assert verdict.reason.startswith(f"quality: {metric}")

@@ -25,6 +25,7 @@ from shipline.identity import Permission, Principal
 from shipline.registry import AliasMove, Approval, ModelVersion, Promotion
 from shipline.registry.alias_period import AliasPeriod
 from shipline.registry.applied_config import AppliedConfig, Change
+from shipline.registry.rollout import Rollout
 from shipline.scoring.serving_source import RolloutView
 from shipline.types import parse_reference
 
@@ -108,6 +109,26 @@ def alias_rollout(name: str, alias: str, who: Caller, server: Server) -> Rollout
 
     who.require(Permission.READ, name)
     return LocalServingSource(server.db, server.store).rollout(name, alias)
+
+
+@router.get("/models/{name}/rollouts", **needs(Permission.READ))
+def rollouts(name: str, who: Caller, server: Server) -> list[Rollout]:
+    """The model's rollouts, newest first, with every verdict and its evidence."""
+    from shipline.registry.rollout import list_rollouts
+
+    who.require(Permission.READ, name)
+    return list_rollouts(server.db, name)
+
+
+@router.post("/models/{name}/aliases/{alias}/rollout/{action}", **needs(Permission.ROLL_BACK))
+def change_rollout(
+    name: str, alias: str, action: str, body: ReasonBody, who: Caller, server: Server
+) -> Rollout:
+    """Pause, resume or abort the alias's rollout (who may roll the alias back may stop it)."""
+    from shipline.registry.rollout import change_rollout as change
+
+    who.require(Permission.ROLL_BACK, name)
+    return change(server.db, name, alias, action, who.name, body.reason)
 
 
 @router.post("/rollouts/observations", status_code=201, **needs(Permission.CAPTURE))

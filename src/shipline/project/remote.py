@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from shipline.pipeline import RunRecord
     from shipline.registry import AliasMove, Approval, ModelVersion, Promotion
     from shipline.registry.applied_config import AppliedConfig, Change
+    from shipline.registry.rollout import Rollout
     from shipline.scoring.serving_source import ServingSource
     from shipline.settings import Settings
     from shipline.store import Database
@@ -188,6 +189,21 @@ class RemoteProject(Project):
 
         path = f"/models/{segment(name)}/aliases/{segment(alias)}/rollback"
         return self.api.typed(Promotion, "POST", path, json={"reason": reason})
+
+    def rollouts(self, model: str) -> list[Rollout]:
+        """The model's rollouts, newest first, as the server holds them."""
+        from shipline.registry.rollout import Rollout
+
+        return self.api.typed(list[Rollout], "GET", f"/models/{segment(model)}/rollouts")
+
+    def change_rollout(
+        self, model: str, alias: str, action: str, reason: str | None = None
+    ) -> Rollout:
+        """Pause, resume or abort the alias's rollout on the server, as the principal."""
+        from shipline.registry.rollout import Rollout
+
+        path = f"/models/{segment(model)}/aliases/{segment(alias)}/rollout/{segment(action)}"
+        return self.api.typed(Rollout, "POST", path, json={"reason": reason})
 
     def plan(self) -> list[Change]:
         """What applying the local shipline.yaml would change on the server."""

@@ -118,9 +118,10 @@ def _cold_start(tag: str, body: bytes) -> float:
                 time.sleep(0.05)
         else:
             raise RuntimeError(f"{tag} never answered")
+        namespace = _namespace(process.pid)
         process.terminate()
         process.wait(timeout=60)
-        _kill_leftovers(name)
+        _kill_namespace(namespace)
         # Wait for the port to be free again before the next start.
         while subprocess.run(["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{PORT}"],
                              capture_output=True, check=False).returncode == 0:  # fmt: skip
@@ -130,21 +131,45 @@ def _cold_start(tag: str, body: bytes) -> float:
         subprocess.run(["buildah", "rm", name], env=ENV, capture_output=True, check=False)
 
 
-def _kill_leftovers(name: str) -> None:
-    """Processes the container's command left behind (MLflow's nginx daemonizes and outlives
-    it): every process whose root is the container's filesystem."""
+def _namespace(pid: int) -> str | None:
+    """The mount namespace of the first process under ``pid`` that is not in ours."""
+    ours = os.readlink("/proc/self/ns/mnt")
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    queue = list(children.get(pid, []))
+    while queue:
+        current = queue.pop(0)
+        try:
+            found = os.readlink(f"/proc/{current}/ns/mnt")
+        except OSError:
+            continue
+        if found != ours:
+            return found
+        queue += children.get(current, [])
+    return None
+
+
+def _kill_namespace(namespace: str | None) -> None:
+    """Every process in the container's mount namespace (MLflow's nginx daemonizes and
+    outlives the container's command)."""
     import signal
 
-    root = os.path.realpath(_run("buildah", "mount", name).strip())
+    if namespace is None:
+        return
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if os.path.realpath(entry / "root") == root:
+            if os.readlink(entry / "ns" / "mnt") == namespace:
                 os.kill(int(entry.name), signal.SIGKILL)
         except OSError:
             continue
-    subprocess.run(["buildah", "umount", name], env=ENV, capture_output=True, check=False)
 
 
 def main() -> None:

@@ -210,6 +210,33 @@ def _samples(role: Role, own_token: int, approval: int) -> dict[tuple[str, str],
             None,
             {"problem": "x"},
         ),
+        ("GET", "/models/{name}/aliases/{alias}/rollout"): (
+            "/models/churn/aliases/production/rollout",
+            None,
+            None,
+        ),
+        ("GET", "/models/{name}/rollouts"): ("/models/churn/rollouts", None, None),
+        ("POST", "/models/{name}/aliases/{alias}/rollout/{action}"): (
+            "/models/churn/aliases/production/rollout/pause",
+            None,
+            {"reason": "x"},
+        ),
+        ("POST", "/rollouts/observations"): (
+            "/rollouts/observations",
+            None,
+            [{"rollout_id": 1, "role": "stable", "requests": 1, "errors": 0, "latency": [1]}],
+        ),
+        ("GET", "/controller/{model}/rollouts"): ("/controller/churn/rollouts", None, None),
+        ("GET", "/controller/rollouts/{rollout_id}/evidence"): (
+            "/controller/rollouts/1/evidence",
+            None,
+            None,
+        ),
+        ("POST", "/controller/rollouts/{rollout_id}/verdicts"): (
+            "/controller/rollouts/1/verdicts",
+            None,
+            {"phase": "canary", "step": 0, "outcome": "hold", "verdict": {}},
+        ),
         ("POST", "/auth/check"): (
             "/auth/check",
             None,

@@ -182,9 +182,7 @@ def _project(root: Path, shuffled: bool, plan: str = FAST_PLAN) -> Path:
     folder = root / "cancer"
     create_project(folder, "classification")
     config = folder / "shipline.yaml"
-    config.write_text(
-        config.read_text().replace("production: manual}", "production: auto}") + plan
-    )
+    config.write_text(config.read_text().replace("production: manual}", "production: auto}") + plan)
     env = shipline_env()
     for step in (("apply",), ("run",), ("promote", "cancer", "1", "--to", "production")):
         assert shipline(*step, env=env, cwd=folder).returncode == 0

@@ -97,6 +97,7 @@ def _cold_start(tag: str, body: bytes) -> float:
     """Seconds from starting the container's command to the first 200 on /invocations."""
     config = _config(tag)
     name = _run("buildah", "from", tag).strip()
+    before = _foreign()
     try:
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -118,10 +119,9 @@ def _cold_start(tag: str, body: bytes) -> float:
                 time.sleep(0.05)
         else:
             raise RuntimeError(f"{tag} never answered")
-        namespace = _namespace(process.pid)
         process.terminate()
         process.wait(timeout=60)
-        _kill_namespace(namespace)
+        _kill_new(before)
         # Wait for the port to be free again before the next start.
         while subprocess.run(["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{PORT}"],
                              capture_output=True, check=False).returncode == 0:  # fmt: skip
@@ -131,43 +131,28 @@ def _cold_start(tag: str, body: bytes) -> float:
         subprocess.run(["buildah", "rm", name], env=ENV, capture_output=True, check=False)
 
 
-def _namespace(pid: int) -> str | None:
-    """The mount namespace of the first process under ``pid`` that is not in ours."""
+def _foreign() -> set[int]:
+    """Processes in another mount namespace than this one (a container's, for instance)."""
     ours = os.readlink("/proc/self/ns/mnt")
-    children: dict[int, list[int]] = {}
+    found = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
+                if os.readlink(entry / "ns" / "mnt") != ours:
+                    found.add(int(entry.name))
+            except OSError:
                 continue
-            children.setdefault(parent, []).append(int(entry.name))
-    queue = list(children.get(pid, []))
-    while queue:
-        current = queue.pop(0)
-        try:
-            found = os.readlink(f"/proc/{current}/ns/mnt")
-        except OSError:
-            continue
-        if found != ours:
-            return found
-        queue += children.get(current, [])
-    return None
+    return found
 
 
-def _kill_namespace(namespace: str | None) -> None:
-    """Every process in the container's mount namespace (MLflow's nginx daemonizes and
-    outlives the container's command)."""
+def _kill_new(before: set[int]) -> None:
+    """Kill what the container started and left behind (MLflow's nginx and uvicorn daemonize
+    and outlive the container's command)."""
     import signal
 
-    if namespace is None:
-        return
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in _foreign() - before:
         try:
-            if os.readlink(entry / "ns" / "mnt") == namespace:
-                os.kill(int(entry.name), signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
         except OSError:
             continue
 

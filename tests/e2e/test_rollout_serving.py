@@ -12,6 +12,7 @@ import re
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -55,7 +56,7 @@ def rolling(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _row(folder: Path) -> dict[str, object]:
+def _row(folder: Path) -> dict[str, Any]:
     frame = pd.read_csv(folder / "data" / "breast_cancer.csv").drop(columns=["benign"])
     return {"columns": list(frame.columns), "data": [frame.iloc[0].tolist()]}
 
@@ -176,9 +177,10 @@ FAST_PLAN = """
 KILL_PLAN = FAST_PLAN.replace("bake: 2s", "bake: 10s")
 
 
-def _project(root: Path, shuffled: bool, plan: str = FAST_PLAN) -> Path:
+def _project(root: Path, shuffled: bool, plan: str = FAST_PLAN, candidate: str = "") -> Path:
     """cancer:1 in production, cancer:2 rolling out under FAST_PLAN; with ``shuffled`` the
-    candidate learnt from shuffled labels (its gates removed, so it registers)."""
+    candidate learnt from shuffled labels (its gates removed, so it registers); ``candidate``
+    names another estimator for it."""
     folder = root / "cancer"
     create_project(folder, "classification")
     config = folder / "shipline.yaml"
@@ -194,6 +196,10 @@ def _project(root: Path, shuffled: bool, plan: str = FAST_PLAN) -> Path:
         text = config.read_text().replace("data/breast_cancer.csv", "data/shuffled.csv")
         text = re.sub(r"  gates:\n(    - .*\n)+", "", text)
         config.write_text(text)
+    elif candidate:
+        text = config.read_text().replace("sklearn.ensemble.HistGradientBoostingClassifier",
+                                          candidate)  # fmt: skip
+        config.write_text(text.replace("{max_iter: 200, learning_rate: 0.1}", "{max_iter: 5000}"))
     else:
         config.write_text(config.read_text().replace("max_iter: 200", "max_iter: 150"))
     for step in (("apply",), ("run",), ("promote", "cancer", "2", "--to", "production")):
@@ -339,3 +345,69 @@ def _status(folder: Path) -> dict:  # type: ignore[type-arg]
     shown = shipline("rollout", "status", "cancer", "--json", env=shipline_env(), cwd=folder)
     found: dict = json.loads(shown.stdout)[0]  # type: ignore[type-arg]
     return found
+
+
+ERROR_PLAN = """
+  rollout:
+    production:
+      canary: {steps: [20, 100], bake: 10m}
+      guardrails: {error_rate: {max: 0.01}, min_requests: 30}
+"""
+
+
+def test_a_candidate_that_fails_on_some_rows_is_rolled_back_at_its_first_step(
+    tmp_path: Path,
+) -> None:
+    # Logistic regression's scaler overflows on 1e308 (finite, so it passes validation);
+    # the stable gradient-boosted trees answer it.
+    folder = _project(tmp_path, shuffled=False, plan=ERROR_PLAN,
+                      candidate="sklearn.linear_model.LogisticRegression")  # fmt: skip
+    row = _row(folder)
+    extreme = {"columns": row["columns"], "data": [[1e308] * len(row["columns"])]}
+    # Native forms: the scaler's overflow is an error there (ONNX computes in float32).
+    server = start_server(folder, "cancer@production", env=shipline_env(), extra=("--native",))
+    outcomes: list[tuple[str, int]] = []
+    deadline = time.monotonic() + 240
+    try:
+        _wait_for(lambda: _candidate_answers(server.url, row), "the canary serves", 60)
+        for round_ in range(1_000_000):
+            shown = _status(folder)
+            if shown["status"] != "running":
+                break
+            assert time.monotonic() < deadline, f"no verdict: {shown} {_problems(folder)}"
+            for client in CLIENTS:
+                body = extreme if round_ % 10 == 0 else row
+                answer = httpx.post(f"{server.url}/invocations", json={"dataframe_split": body},
+                                    headers={CLIENT_KEY_HEADER: client}, timeout=30)  # fmt: skip
+                outcomes.append((client, answer.status_code))
+            passed = shipline("controller", "--once", env=shipline_env("bot"), cwd=folder)
+            assert passed.returncode == 0, passed.stderr
+    finally:
+        assert server.stop() == 0
+    shown = _status(folder)
+    assert shown["status"] == "rolled_back", shown
+    (verdict,) = shown["steps"]
+    assert (verdict["phase"], verdict["step"]) == ("canary", 0)
+    assert verdict["reason"].startswith("error_rate"), verdict
+    failed = [client for client, status in outcomes if status != 200]
+    assert failed, "the candidate never failed"
+    canary = {c for c in CLIENTS if place(1, c) < 0.2}
+    assert set(failed) <= canary  # only clients the candidate answered ever saw a failure
+    assert len(failed) <= 0.2 * len(outcomes)
+    held = shipline("models", "show", "cancer@production", "--json", env=shipline_env(),
+                    cwd=folder)  # fmt: skip
+    assert json.loads(held.stdout)["version"] == 1
+
+
+def _problems(folder: Path) -> list[object]:
+    """What the controller reported as problems (why a pass could not judge)."""
+    audit = shipline("audit", "log", "--json", env=shipline_env(), cwd=folder)
+    return [e["after"] for e in json.loads(audit.stdout) if e["action"] == "controller.problem"]
+
+
+def _candidate_answers(url: str, row: dict[str, object]) -> bool:
+    for client in CLIENTS:
+        answer = _ask(url, row, client)
+        if answer.headers["x-model-role"] == "canary":
+            return True
+    return False

@@ -15,7 +15,13 @@ import numpy as np
 
 from shipline.artifacts import ContentStore
 from shipline.errors import NotFoundError
-from shipline.monitoring.traffic import TimeWindow, Traffic, captured_traffic
+from shipline.monitoring.traffic import (
+    TimeWindow,
+    Traffic,
+    capture_digests,
+    in_window,
+    no_traffic,
+)
 from shipline.registry import ModelVersion, resolve_model_version
 from shipline.registry.rollout import Rollout
 from shipline.registry.rollout_observation import RoleTraffic, observed_traffic
@@ -79,8 +85,8 @@ def gather_evidence(
         stable = resolve_model_version(conn, f"{rollout.model}:{rollout.stable}")
         candidate = resolve_model_version(conn, f"{rollout.model}:{rollout.candidate}")
     try:
-        ours = captured_traffic(db, store, stable, [], window)
-        theirs = captured_traffic(db, store, candidate, [], window)
+        ours = _answers(db, store, stable, window)
+        theirs = _answers(db, store, candidate, window)
     except NotFoundError:  # nothing captured yet for one of them
         return RolloutEvidence(since, until, traffic)
     paired, agreement = _agreement(ours, theirs)
@@ -94,6 +100,40 @@ def gather_evidence(
         }
     drift = _drift(ours, theirs)
     return RolloutEvidence(since, until, traffic, paired, agreement, drift, quality)
+
+
+def _answers(
+    db: Database, store: ContentStore, version: ModelVersion, window: TimeWindow
+) -> Traffic:
+    """What a version answered inside the window: request keys, predictions, probabilities.
+
+    Only those columns are read: the inputs (and an id column) may differ in type from one
+    partition to the next, and the verdict does not need them.
+    """
+    import io
+
+    import pyarrow as pa
+    from pyarrow import parquet
+
+    wanted = ("request_id", "row", "prediction", "probabilities", "captured_at")
+    tables = []
+    for digest in capture_digests(db, version, window):
+        source = parquet.ParquetFile(io.BytesIO(store.read_bytes(digest)))
+        present = [c for c in wanted if c in source.schema_arrow.names]
+        tables.append(source.read(columns=present))
+    table = in_window(pa.concat_tables(tables, promote_options="permissive"), window)
+    if table.num_rows == 0:
+        raise no_traffic(version, window)
+    probabilities = None
+    if "probabilities" in table.column_names and table.column("probabilities").null_count == 0:
+        probabilities = np.asarray(table.column("probabilities").to_pylist(), dtype=float)
+    return Traffic(
+        {},
+        np.asarray(table.column("prediction").to_pylist()),
+        f"captures {window.describe()}",
+        (table.column("request_id").to_pylist(), table.column("row").to_pylist()),
+        probabilities,
+    )
 
 
 def _labelled_metric(

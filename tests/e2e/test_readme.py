@@ -134,6 +134,20 @@ def test_the_dask_yaml_block_is_a_valid_config(tmp_path: Path) -> None:
     assert config.training.search is not None and config.training.search.metric == "f1"
 
 
+def test_the_rollout_yaml_block_is_a_valid_config(tmp_path: Path) -> None:
+    from shipline.config import load_config
+
+    after = README.split("## Progressive delivery", 1)[1]
+    match = re.search(r"^```yaml\n(.*?)^```", after, re.DOTALL | re.MULTILINE)
+    assert match
+    path = tmp_path / "shipline.yaml"
+    base = "name: m\ndata: {source: d.csv, target: y}\ntraining: {task: classification}\n"
+    path.write_text(base + match.group(1))
+    plan = load_config(path).deployment.rollout["production"]
+    assert plan.canary is not None and plan.canary.steps == [10, 50, 100]
+    assert plan.guardrails.quality is not None and plan.guardrails.min_requests == 100
+
+
 def _run_with_background_jobs(
     block: str, cwd: Path, **extra: str
 ) -> subprocess.CompletedProcess[str]:

@@ -177,7 +177,13 @@ FAST_PLAN = """
 KILL_PLAN = FAST_PLAN.replace("bake: 2s", "bake: 10s")
 
 
-def _project(root: Path, shuffled: bool, plan: str = FAST_PLAN, candidate: str = "") -> Path:
+def _project(
+    root: Path,
+    shuffled: bool,
+    plan: str = FAST_PLAN,
+    candidate: str = "",
+    params: str = "{max_iter: 5000}",
+) -> Path:
     """cancer:1 in production, cancer:2 rolling out under FAST_PLAN; with ``shuffled`` the
     candidate learnt from shuffled labels (its gates removed, so it registers); ``candidate``
     names another estimator for it."""
@@ -199,7 +205,7 @@ def _project(root: Path, shuffled: bool, plan: str = FAST_PLAN, candidate: str =
     elif candidate:
         text = config.read_text().replace("sklearn.ensemble.HistGradientBoostingClassifier",
                                           candidate)  # fmt: skip
-        config.write_text(text.replace("{max_iter: 200, learning_rate: 0.1}", "{max_iter: 5000}"))
+        config.write_text(text.replace("{max_iter: 200, learning_rate: 0.1}", params))
     else:
         config.write_text(config.read_text().replace("max_iter: 200", "max_iter: 150"))
     for step in (("apply",), ("run",), ("promote", "cancer", "2", "--to", "production")):
@@ -411,3 +417,75 @@ def _candidate_answers(url: str, row: dict[str, object]) -> bool:
         if answer.headers["x-model-role"] == "canary":
             return True
     return False
+
+
+SLOW_PLAN = """
+  rollout:
+    production:
+      canary: {steps: [50, 100], bake: 10m}
+      guardrails: {latency_p99: {max_ratio: 1.5}, min_requests: 30}
+"""
+QUALITY_PLAN = """
+  rollout:
+    production:
+      shadow: {share: 1.0, duration: 10m}
+      guardrails: {quality: {metric: accuracy, max_drop: 0.02}, min_requests: 30}
+"""
+
+
+def test_a_slow_candidate_breaks_the_latency_guardrail(tmp_path: Path) -> None:
+    # 3,000 trees predicted natively, one row at a time: far slower than the stable model.
+    folder = _project(tmp_path, shuffled=False, plan=SLOW_PLAN,
+                      candidate="sklearn.ensemble.RandomForestClassifier",
+                      params="{n_estimators: 3000, n_jobs: 1, random_state: 0}")  # fmt: skip
+    row = _row(folder)
+    server = start_server(folder, "cancer@production", env=shipline_env(), extra=("--native",))
+    deadline = time.monotonic() + 240
+    try:
+        while _status(folder)["status"] == "running":
+            assert time.monotonic() < deadline, f"no verdict: {_problems(folder)}"
+            for client in CLIENTS:
+                _ask(server.url, row, client)
+            passed = shipline("controller", "--once", env=shipline_env("bot"), cwd=folder)
+            assert passed.returncode == 0, passed.stderr
+    finally:
+        assert server.stop() == 0
+    shown = _status(folder)
+    assert shown["status"] == "rolled_back", shown
+    (verdict,) = shown["steps"]
+    assert verdict["reason"].startswith("latency_p99"), verdict
+    traffic = verdict["evidence"]["traffic"]
+    assert traffic["canary"]["p99_ms"] > 1.5 * traffic["stable"]["p99_ms"]
+
+
+def test_a_quality_drop_is_caught_once_labels_arrive(tmp_path: Path) -> None:
+    folder = _project(tmp_path, shuffled=True, plan=QUALITY_PLAN)
+    frame = pd.read_csv(folder / "data" / "breast_cancer.csv").head(80)
+    server = start_server(folder, "cancer@production", env=shipline_env())
+    try:
+        for index, record in frame.iterrows():
+            row = {"columns": [c for c in frame.columns if c != "benign"],
+                   "data": [record.drop("benign").tolist()]}  # fmt: skip
+            answer = httpx.post(f"{server.url}/invocations", json={"dataframe_split": row},
+                                headers={"x-request-id": f"q-{index}"}, timeout=30)  # fmt: skip
+            assert answer.status_code == 200 and answer.headers["x-model-version"] == "cancer:1"
+        _wait_for(lambda: _captured(folder, 2) >= len(frame), "the shadow's answers captured")
+        _wait_for(lambda: _captured(folder, 1) >= len(frame), "the stable answers captured")
+        passed = shipline("controller", "--once", env=shipline_env("bot"), cwd=folder)
+        assert passed.returncode == 0 and _status(folder)["status"] == "running"  # no labels
+        labels = folder / "labels.csv"
+        pd.DataFrame({"request_id": [f"q-{i}" for i in frame.index],
+                      "label": frame["benign"]}).to_csv(labels, index=False)  # fmt: skip
+        added = shipline("labels", "add", str(labels), env=shipline_env(), cwd=folder)
+        assert added.returncode == 0, added.stderr
+        passed = shipline("controller", "--once", env=shipline_env("bot"), cwd=folder)
+        assert passed.returncode == 0, passed.stderr
+    finally:
+        assert server.stop() == 0
+    shown = _status(folder)
+    assert shown["status"] == "rolled_back", (shown, _problems(folder))
+    (verdict,) = shown["steps"]
+    assert verdict["phase"] == "shadow" and verdict["reason"].startswith("quality: accuracy")
+    quality = verdict["evidence"]["quality"]
+    assert quality["stable"]["labelled"] == quality["candidate"]["labelled"] == len(frame)
+    assert quality["stable"]["value"] - quality["candidate"]["value"] > 0.02

@@ -143,12 +143,14 @@ class Gateway:
     def _count(
         self, slot: Slot, candidate: Candidate | None, role: str, ok: bool, seconds: float
     ) -> None:
-        """Metrics by role, and the rollout's tally while one runs."""
+        """While a rollout runs: metrics by role and the rollout's tally (nothing otherwise, so
+        the path without a rollout pays nothing for them)."""
+        if candidate is None:
+            return
         self.metrics.rollout_requests.labels(slot.name, role, "ok" if ok else "error").inc()
         if ok:
             self.metrics.rollout_latency.labels(slot.name, role).observe(seconds)
-        if candidate is not None:
-            self.service.tally.add(candidate.rollout.id, role, ok, seconds)
+        self.service.tally.add(candidate.rollout.id, role, ok, seconds)
 
     def answered(
         self,

@@ -260,15 +260,20 @@ def _drive_until(folder: Path, done: object, what: str, deadline_s: float = 240)
         time.sleep(0.5)  # poll interval
 
 
-def test_a_good_candidate_is_promoted_step_by_step_under_load(tmp_path: Path) -> None:
-    folder = _project(tmp_path, shuffled=False)
+def _finish_under_load(folder: Path) -> tuple[dict, _Clients]:  # type: ignore[type-arg]
+    """Serve, load and drive the rollout until it ends; its status and what clients saw."""
     server = start_server(folder, "cancer@production", env=shipline_env())
     clients = _Clients(server.url, _row(folder))
     try:
-        shown = _drive_until(folder, lambda s: s["status"] != "running", "promotion")
+        shown = _drive_until(folder, lambda s: s["status"] != "running", "a final verdict")
     finally:
         clients.finish()
         assert server.stop() == 0
+    return shown, clients
+
+
+def test_a_good_candidate_is_promoted_step_by_step_under_load(tmp_path: Path) -> None:
+    shown, clients = _finish_under_load(folder := _project(tmp_path, shuffled=False))
     assert shown["status"] == "promoted", shown
     assert [(s["phase"], s["outcome"]) for s in shown["steps"]] == [
         ("shadow", "advance"), ("canary", "advance"), ("canary", "advance")
@@ -289,14 +294,7 @@ def test_a_good_candidate_is_promoted_step_by_step_under_load(tmp_path: Path) ->
 
 
 def test_a_disagreeing_candidate_is_caught_in_shadow_and_never_answers(tmp_path: Path) -> None:
-    folder = _project(tmp_path, shuffled=True)
-    server = start_server(folder, "cancer@production", env=shipline_env())
-    clients = _Clients(server.url, _row(folder))
-    try:
-        shown = _drive_until(folder, lambda s: s["status"] != "running", "rollback")
-    finally:
-        clients.finish()
-        assert server.stop() == 0
+    shown, clients = _finish_under_load(folder := _project(tmp_path, shuffled=True))
     assert shown["status"] == "rolled_back", shown
     (verdict,) = shown["steps"]
     assert verdict["phase"] == "shadow" and "agreement" in verdict["reason"], verdict

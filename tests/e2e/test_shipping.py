@@ -144,7 +144,9 @@ def test_kubernetes_manifests_for_the_signed_project(signed: Path, tmp_path: Pat
     assert kserve.returncode == 0, kserve.stderr
     service = [m for m in yaml.safe_load_all(kserve.stdout) if m["kind"] == "InferenceService"]
     predictor = service[0]["spec"]["predictor"]["containers"][0]
-    assert predictor["image"] == "shipline-cancer:v1"  # the tag `shipline build` gives it
+    staged = shipline("models", "show", "cancer@staging", "--json", env=plain, cwd=signed)
+    number = json.loads(staged.stdout)["version"]  # an earlier test may have staged another
+    assert predictor["image"] == f"shipline-cancer:v{number}"  # the tag `shipline build` gives
     lone = shipline("k8s", "render", "--server", "--kserve", env=plain, cwd=signed)
     assert lone.returncode == 2 and "--kserve renders a prediction server" in lone.stderr
     unknown = shipline("k8s", "render", "nope@staging", env=plain, cwd=signed)

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from shipline.config.metric_references import Loc, metric_references
 from shipline.config.schema import CLASSIFICATION_METRICS, REGRESSION_METRICS, ModelConfig
 from shipline.errors import ConfigError, Problem
 from shipline.settings import shown_path
@@ -31,8 +32,6 @@ MAX_CONFIG_BYTES = 256 * 1024
 MAX_EXPANDED_NODES = 20_000
 MAX_NESTING = 50
 _VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-Loc = tuple[str | int, ...]
 
 
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> ModelConfig:
@@ -397,7 +396,7 @@ def _cross_field_problems(data: dict[str, Any], lines: dict[Loc, int]) -> list[P
         return []
     known = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
     problems: list[Problem] = []
-    for loc, metric in _metric_references(data):
+    for loc, metric in metric_references(data):
         if isinstance(metric, str) and metric not in known:
             close = difflib.get_close_matches(metric, known, n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -419,43 +418,3 @@ def _cross_field_problems(data: dict[str, Any], lines: dict[Loc, int]) -> list[P
             )
         )
     return problems
-
-
-def _metric_references(data: dict[str, Any]) -> list[tuple[Loc, Any]]:
-    """Every place in the raw config that names a metric."""
-    found: list[tuple[Loc, Any]] = []
-    evaluation = data.get("evaluation")
-    if isinstance(evaluation, dict):
-        metrics = evaluation.get("metrics")
-        if isinstance(metrics, list):
-            found += [(("evaluation", "metrics", i), m) for i, m in enumerate(metrics)]
-        gates = evaluation.get("gates")
-        if isinstance(gates, list):
-            found += [
-                (("evaluation", "gates", i, "metric"), g.get("metric"))
-                for i, g in enumerate(gates)
-                if isinstance(g, dict)
-            ]
-    monitoring = data.get("monitoring")
-    if isinstance(monitoring, dict):
-        for section in ("quality", "estimated_quality"):
-            rule = monitoring.get(section)
-            if isinstance(rule, dict):
-                found.append(((("monitoring", section, "metric")), rule.get("metric")))
-    found += _rollout_metric_references(data.get("deployment"))
-    return found
-
-
-def _rollout_metric_references(deployment: Any) -> list[tuple[Loc, Any]]:
-    """``deployment.rollout.ALIAS.guardrails.quality.metric`` for every alias."""
-    rollout = deployment.get("rollout") if isinstance(deployment, dict) else None
-    if not isinstance(rollout, dict):
-        return []
-    found: list[tuple[Loc, Any]] = []
-    for alias, plan in rollout.items():
-        guardrails = plan.get("guardrails") if isinstance(plan, dict) else None
-        quality = guardrails.get("quality") if isinstance(guardrails, dict) else None
-        if isinstance(quality, dict):
-            loc: Loc = ("deployment", "rollout", alias, "guardrails", "quality", "metric")
-            found.append((loc, quality.get("metric")))
-    return found

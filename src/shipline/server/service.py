@@ -246,9 +246,27 @@ class PredictionService:
                 found.rollout.phase,
                 100 * found.rollout.share,
             )
+        if found is None and current is not None:
+            await self._take_over(slot, current)
         slot.candidate = found
         if current is not None and current.batcher is not None:
             await current.batcher.stop()
+
+    async def _take_over(self, slot: Slot, candidate: Candidate) -> None:
+        """The rollout ended: when it promoted the candidate, the candidate becomes the stable
+        version now, before it is let go (else its clients would go back to the old version
+        until the next alias check)."""
+        loop = asyncio.get_running_loop()
+        try:
+            holder = await loop.run_in_executor(None, self.source.holder, slot.name, slot.alias)
+        except Exception:
+            log.exception("checking %s@%s failed", slot.name, slot.alias)
+            return
+        if holder.version == candidate.model.version != slot.model.version:
+            slot.model = candidate.model
+            self.metrics.swaps.labels(slot.name).inc()
+            self._publish(slot)
+            log.warning("now serving %s:%s for @%s", slot.name, holder.version, slot.alias)
 
     def _candidate(self, slot: Slot) -> Candidate | None:
         """The alias's rollout candidate, loaded (the one loaded already when unchanged)."""

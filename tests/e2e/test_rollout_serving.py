@@ -252,8 +252,7 @@ def _drive_until(folder: Path, done: object, what: str, deadline_s: float = 240)
     while True:
         passed = shipline("controller", "--once", env=shipline_env("controller-bot"), cwd=folder)
         assert passed.returncode == 0, passed.stderr
-        status = shipline("rollout", "status", "cancer", "--json", env=shipline_env(), cwd=folder)
-        shown: dict = json.loads(status.stdout)[0]  # type: ignore[type-arg]
+        shown = _status(folder)
         if done(shown):  # type: ignore[operator]
             return shown
         assert time.monotonic() < deadline, f"{what}: {shown}"

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from shipline.config.schema import ServingConfig
     from shipline.deploy.kubernetes_manifests import RenderOptions, Workload
     from shipline.image.builder import BuiltImage
+    from shipline.image.context import ImageRequest
     from shipline.registry import ModelVersion
     from shipline.scoring.serving_source import ServingSource
     from shipline.settings import Settings
@@ -152,7 +153,7 @@ class DeployOperations:
 
 def _image_request(
     project: _Shipping, reference: str, choices: ImageChoices
-) -> tuple[ModelVersion, Any]:
+) -> tuple[ModelVersion, ImageRequest]:
     """The version behind ``NAME@ALIAS`` and what to build of it; signatures checked first
     when required."""
     from shipline.image.context import ImageRequest

@@ -88,11 +88,21 @@ def _wait(url: str, timeout: float = 120) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
-def _wrk(url: str, body: str, work: Path) -> dict[str, float]:
+def _lua_string(data: bytes) -> str:
+    """Bytes as a Lua string literal (decimal escapes: binary bodies survive)."""
+    return '"' + "".join(f"\\{b}" for b in data) + '"'
+
+
+def _wrk(
+    url: str, body: str | bytes, work: Path, headers: dict[str, str] | None = None
+) -> dict[str, float]:
     script = work / "post.lua"
+    raw = body.encode() if isinstance(body, str) else body
+    sent = {"Content-Type": "application/json", **(headers or {})}
     script.write_text(
-        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f"wrk.body = {json.dumps(body)}\n"
+        'wrk.method = "POST"\n'
+        + "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in sent.items())
+        + f"wrk.body = {_lua_string(raw)}\n"
     )
     out = subprocess.run(
         [
@@ -232,6 +242,8 @@ def main() -> None:
                 f"http://127.0.0.1:{port}/ping",
             )
             results[label] = _wrk(f"http://127.0.0.1:{port}/invocations", body, work)
+            if label == "shipline onnx":
+                tensors = _v2_tensors(port, x, work)
             _stop(process)
         (work / "bare.py").write_text(BARE)
         port = _port()
@@ -250,6 +262,7 @@ def main() -> None:
         results["bare asgi + onnx"] = _wrk(f"http://127.0.0.1:{port}/", body, work)
         _stop(process)
         _report(results)
+        _report_tensors(tensors)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -275,12 +288,59 @@ def _report(results: dict[str, dict[str, float]]) -> None:
         print(
             f"  {name:<30} {ratio:6.2f}x  (target >= {target}: {'met' if ratio >= target else 'MISSED'})"
         )
+    tail = onnx["p99_ms"] / bare["p99_ms"]
+    print(
+        f"  p99 shipline onnx / bare handler {tail:6.2f}x  "
+        f"(target <= 2: {'met' if tail <= 2 else 'MISSED'})"
+    )
     for label in ("shipline native", "shipline onnx"):
         lower = results[label]["p99_ms"] < base["p99_ms"]
         print(
             f"  p99 {label} {results[label]['p99_ms']:.1f} ms vs mlflow {base['p99_ms']:.1f} ms: "
             f"{'met' if lower else 'MISSED'}"
         )
+
+
+TENSOR_ROWS = 256
+
+
+def _v2_tensors(port: int, x: np.ndarray, work: Path) -> dict[str, dict[str, float]]:
+    """V2 REST with TENSOR_ROWS-row requests: JSON data against binary tensors."""
+    rows = np.ascontiguousarray(x[:TENSOR_ROWS], dtype=np.float64)
+    url = f"http://127.0.0.1:{port}/v2/models/forest/infer"
+    shape = [TENSOR_ROWS, rows.shape[1]]
+    as_json = json.dumps(
+        {
+            "inputs": [
+                {"name": "x", "shape": shape, "datatype": "FP64", "data": rows.ravel().tolist()}
+            ]
+        }
+    )
+    header = json.dumps(
+        {
+            "inputs": [
+                {"name": "x", "shape": shape, "datatype": "FP64",
+                 "parameters": {"binary_data_size": rows.nbytes}}
+            ],
+            "parameters": {"binary_data_output": True},
+        }
+    ).encode()  # fmt: skip
+    binary = header + rows.tobytes()
+    length = {"Content-Type": "application/octet-stream",
+              "Inference-Header-Content-Length": str(len(header))}  # fmt: skip
+    return {
+        "json": _wrk(url, as_json, work),
+        "binary": _wrk(url, binary, work, length),
+    }
+
+
+def _report_tensors(tensors: dict[str, dict[str, float]]) -> None:
+    print(f"V2 REST, {TENSOR_ROWS}-row requests, shipline onnx:")
+    for label, r in tensors.items():
+        print(f"  {label:<8} {r['rps'] * TENSOR_ROWS:11.0f} rows/s   p99 {r['p99_ms']:7.1f} ms   "
+              f"non-2xx {r['non_2xx']:.0f}")  # fmt: skip
+    ratio = tensors["binary"]["rps"] / tensors["json"]["rps"]
+    print(f"  binary tensors / JSON: {ratio:.2f}x rows/s")
 
 
 if __name__ == "__main__":

@@ -174,6 +174,77 @@ def test_a_v2_request_exactly_as_the_protocol_shows_it(serve, trained: Path) -> 
     assert httpx.get(f"{server.url}/v2/models/nope").status_code == 404
 
 
+def test_binary_tensors_with_tritons_own_client(serve, trained: Path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+    import orjson
+    import tritonclient.http as triton
+
+    server = serve("cancer@live")
+    matrix = _sample(trained, 25).drop(columns=FEATURES_DROP).values.astype(np.float64)
+    tensor = {"name": "x", "shape": [25, 30], "datatype": "FP64", "data": matrix.ravel().tolist()}
+    wanted = [{"name": "predictions"}, {"name": "probabilities"}]
+    as_json = httpx.post(
+        f"{server.url}/v2/models/cancer/infer",
+        json={"inputs": [tensor], "outputs": wanted},
+        timeout=30,
+    ).json()["outputs"]
+    client = triton.InferenceServerClient(server.url.removeprefix("http://"))
+    try:
+        binary = triton.InferInput("x", [25, 30], "FP64")
+        binary.set_data_from_numpy(matrix, binary_data=True)
+        outputs = [
+            triton.InferRequestedOutput("predictions", binary_data=True),
+            triton.InferRequestedOutput("probabilities", binary_data=True),
+        ]
+        result = client.infer("cancer", [binary], outputs=outputs, request_id="bin-1")
+        assert result.get_response()["id"] == "bin-1"
+        assert result.as_numpy("predictions").tolist() == as_json[0]["data"]
+        assert result.as_numpy("probabilities").shape == (25, 2)
+        assert result.as_numpy("probabilities").ravel().tolist() == as_json[1]["data"]
+        # binary in, JSON out; and one FP32 tensor per column
+        columns = []
+        for index, name in enumerate(_sample(trained, 1).drop(columns=FEATURES_DROP).columns):
+            column = triton.InferInput(name, [25], "FP32")
+            column.set_data_from_numpy(matrix[:, index].astype(np.float32), binary_data=True)
+            columns.append(column)
+        plain = triton.InferRequestedOutput("predictions", binary_data=False)
+        by_column = client.infer("cancer", columns, outputs=[plain])
+        assert by_column.get_output("predictions")["data"] == as_json[0]["data"]
+    finally:
+        client.close()
+
+    url = f"{server.url}/v2/models/cancer/infer"
+
+    def head(datatype: str = "FP64", size: int = 240) -> bytes:
+        tensor = {"name": "x", "shape": [1, 30], "datatype": datatype}
+        return orjson.dumps({"inputs": [{**tensor, "parameters": {"binary_data_size": size}}]})
+
+    octet = {"Content-Type": "application/octet-stream"}
+    cases = [
+        (head() + b"\0" * 239, str(len(head())), "goes past the end of the body"),
+        (head() + b"\0" * 241, str(len(head())), "1 bytes of binary data after the last"),
+        (head() + b"\0" * 240, str(len(head()) + 10**6), "Inference-Header-Content-Length"),
+        (head() + b"\0" * 240, "-1", "Inference-Header-Content-Length"),
+        (head("FP32") + b"\0" * 240, str(len(head("FP32"))), "take 120 bytes"),
+        (head(size=-5) + b"\0" * 240, str(len(head(size=-5))), "whole number of bytes"),
+    ]
+    for body, length, message in cases:
+        answer = httpx.post(url, content=body, headers={**octet, HEADER: length}, timeout=30)
+        assert answer.status_code == 400, (message, answer.text)
+        assert message in answer.json()["error"], answer.text
+    alone = httpx.post(url, content=head(), headers={"Content-Type": "application/json"})
+    assert alone.status_code == 400 and "needs the Inference-Header" in alone.json()["error"]
+    without = httpx.post(url, content=head() + b"\0" * 240, headers=octet, timeout=30)
+    assert without.status_code == 415
+    good = httpx.post(
+        url, content=head() + matrix[0].tobytes(), headers={**octet, HEADER: str(len(head()))}
+    )
+    assert good.status_code == 200 and good.json()["outputs"][0]["data"] == as_json[0]["data"][:1]
+
+
+HEADER = "Inference-Header-Content-Length"
+
+
 def test_bad_requests_get_clear_4xx_and_the_server_keeps_serving(serve, trained: Path) -> None:  # type: ignore[no-untyped-def]
     server = serve("cancer@live")
     x = _sample(trained, 2).drop(columns=FEATURES_DROP)
@@ -796,6 +867,28 @@ def test_stalled_clients_are_cut_off_and_health_checks_still_answer(serve, train
     for conn in stalled + extra:
         conn.close()
     deadline = time.monotonic() + 120
+    while httpx.get(f"{server.url}/ping", timeout=10).status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)  # poll interval
+    # Headers that never end are cut off at 32 KiB (431), however they arrive.
+    for head in (
+        b"GET /ping?" + b"a" * 40_000,
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: " + b"p" * 40_000,
+        b"POST /invocations HTTP/1.1\r\n" + b"X-Many: 1\r\n" * 5_000,
+    ):
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
+            for start in range(0, len(head), 4096):
+                try:
+                    conn.sendall(head[start : start + 4096])
+                except OSError:  # closed under us: the answer is already waiting
+                    break
+            answer = conn.recv(300)
+        assert answer.startswith(b"HTTP/1.1 431"), answer
+        assert b"32768 bytes" in answer
+    # A large body after small headers is no header problem.
+    x = _sample(trained, 300).drop(columns=FEATURES_DROP)
+    large = {"dataframe_split": {"columns": list(x.columns), "data": x.values.tolist()}}
+    assert httpx.post(f"{server.url}/invocations", json=large, timeout=30).status_code == 200
     while httpx.get(f"{server.url}/ping", timeout=10).status_code != 200:
         assert time.monotonic() < deadline
         time.sleep(0.1)  # poll interval

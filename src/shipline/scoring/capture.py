@@ -15,7 +15,7 @@ import threading
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from itertools import chain
 from typing import Any, Protocol
 
 from shipline.artifacts import ContentStore
@@ -35,17 +35,131 @@ def sampled(request_id: str, share: float) -> bool:
     return (zlib.crc32(request_id.encode()) % 1_000_000) < share * 1_000_000
 
 
-class _Columns:
-    """One partition's buffered rows, as one list per column."""
+@dataclass(frozen=True)
+class _Chunk:
+    """One request's captured rows, as handed over (assembled into columns at flush time):
+    its inputs are rows ``offset`` to ``offset + rows`` of ``columns``, which may be the whole
+    batch it was predicted in, shared with the other requests of that batch."""
+
+    request_id: str
+    rows: int
+    at: str
+    columns: dict[str, Any]
+    offset: int
+    predictions: list[Any]
+    probabilities: list[list[float]] | None
+    ids: dict[str, list[Any]] | None
+
+
+@dataclass
+class _Run:
+    """Consecutive requests whose inputs are consecutive rows of one batch."""
+
+    columns: dict[str, Any]
+    start: int
+    end: int
+
+    def piece(self, name: str) -> Any:
+        values = self.columns.get(name)
+        return None if values is None else values[self.start : self.end]
+
+
+class _Partition:
+    """One partition's buffered requests."""
 
     def __init__(self) -> None:
-        self.data: dict[str, list[Any]] = defaultdict(list)
+        self.chunks: list[_Chunk] = []
         self.rows = 0
 
-    def extend(self, other: _Columns) -> None:
-        for name, values in other.data.items():
-            self.data[name].extend(values)
+    def extend(self, other: _Partition) -> None:
+        self.chunks.extend(other.chunks)
         self.rows += other.rows
+
+    def table(self) -> Any:
+        """The rows as an Arrow table: one column per name any request sent, missing as null."""
+        import numpy as np
+        import pyarrow as pa
+
+        chunks = self.chunks
+        counts = np.fromiter((c.rows for c in chunks), np.int64, len(chunks))
+        starts = np.cumsum(counts) - counts
+        data: dict[str, Any] = {
+            "request_id": np.repeat(np.array([c.request_id for c in chunks], object), counts),
+            "row": np.arange(int(counts.sum())) - np.repeat(starts, counts),
+            "captured_at": np.repeat(np.array([c.at for c in chunks], object), counts),
+        }
+        data.update(_input_columns(chunks))
+        data["prediction"] = list(chain.from_iterable(c.predictions for c in chunks))
+        if any(c.probabilities is not None for c in chunks):
+            data["probabilities"] = _probabilities(chunks)
+        return pa.table(data)
+
+
+# Arrays of these types become the same Arrow column whether concatenated or listed.
+_SAME_AS_LISTED = ("float64", "int64", "bool")
+
+
+def _input_columns(chunks: list[_Chunk]) -> dict[str, Any]:
+    """Each input (and id) column over all requests, in the order they were first sent."""
+    runs = _runs(chunks)
+    names = dict.fromkeys(name for run in runs for name in run.columns)
+    columns = {name: _column([run.piece(name) for run in runs], runs) for name in names}
+    if any(c.ids for c in chunks):
+        for name in dict.fromkeys(name for c in chunks for name in c.ids or {}):
+            values: list[Any] = []
+            for c in chunks:
+                values.extend((c.ids or {}).get(name) or [None] * c.rows)
+            columns[name] = values
+    return columns
+
+
+def _runs(chunks: list[_Chunk]) -> list[_Run]:
+    """The chunks merged where one continues the batch rows of the one before."""
+    runs: list[_Run] = []
+    for c in chunks:
+        last = runs[-1] if runs else None
+        if last is not None and last.columns is c.columns and last.end == c.offset:
+            last.end += c.rows
+        else:
+            runs.append(_Run(c.columns, c.offset, c.offset + c.rows))
+    return runs
+
+
+def _column(pieces: list[Any], runs: list[_Run]) -> Any:
+    """One column from each run's values (an array, a list, or None when not sent)."""
+    import numpy as np
+
+    first = pieces[0]
+    if isinstance(first, np.ndarray) and first.dtype.name in _SAME_AS_LISTED:
+        try:
+            joined = np.concatenate(pieces)
+        except (TypeError, ValueError):  # a request that did not send it, or ragged values
+            joined = None
+        if joined is not None and joined.dtype == first.dtype:
+            return joined
+    values: list[Any] = []
+    for piece, run in zip(pieces, runs, strict=True):
+        if piece is None:
+            values.extend([None] * (run.end - run.start))
+        else:
+            values.extend(piece.tolist() if hasattr(piece, "tolist") else piece)
+    return values
+
+
+def _probabilities(chunks: list[_Chunk]) -> Any:
+    """The class probabilities per row: a list<double> column, null where none were given."""
+    import numpy as np
+    import pyarrow as pa
+
+    if all(c.probabilities is not None for c in chunks):
+        flat = np.asarray(list(chain.from_iterable(c.probabilities or [] for c in chunks)))
+        if flat.ndim == 2 and flat.dtype == np.float64:
+            offsets = np.arange(0, flat.size + 1, flat.shape[1], dtype=np.int32)
+            return pa.ListArray.from_arrays(offsets, flat.reshape(-1))
+    values: list[Any] = []
+    for c in chunks:
+        values.extend(c.probabilities or [None] * c.rows)
+    return values
 
 
 class CaptureBuffer:
@@ -59,7 +173,8 @@ class CaptureBuffer:
     ) -> None:
         self.sink, self.flush_rows = sink, flush_rows
         self.max_backlog_rows = max_backlog_rows
-        self._partitions: dict[Partition, _Columns] = defaultdict(_Columns)
+        self._partitions: dict[Partition, _Partition] = defaultdict(_Partition)
+        self._buffered = 0  # rows in the partitions above
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._in_flight = 0  # rows taken out of the buffer by a flush still writing them
@@ -70,7 +185,7 @@ class CaptureBuffer:
     def backlog(self) -> int:
         """Rows not yet written: buffered, and being written by a flush right now."""
         with self._lock:
-            return sum(p.rows for p in self._partitions.values()) + self._in_flight
+            return self._buffered + self._in_flight
 
     def add(
         self,
@@ -82,50 +197,43 @@ class CaptureBuffer:
         rows: int,
         probabilities: list[list[float]] | None = None,
         ids: dict[str, list[Any]] | None = None,
+        offset: int = 0,
     ) -> bool:
         """Buffer one request's rows; True when the buffer is due for a flush.
 
         ``probabilities`` (classifiers) are kept per row so quality metrics that need them
         (roc_auc, log_loss) can be judged once labels arrive; ``ids`` holds the id column the
-        client sent (``data.id_column``), kept beside the inputs.
+        client sent (``data.id_column``), kept beside the inputs. The request's inputs are
+        rows ``offset`` to ``offset + rows`` of ``columns`` (the batch it was predicted in, so
+        the requests of one batch share it); values are kept as handed over (the caller does
+        not change them afterwards) and turned into columns when flushed, off the request path.
         """
-        day = datetime.now(UTC).strftime("%Y-%m-%d")
         at = utc_now()
+        chunk = _Chunk(request_id, rows, at, columns, offset, predictions, probabilities, ids)
         with self._lock:
-            held = sum(p.rows for p in self._partitions.values()) + self._in_flight
-            if held + rows > self.max_backlog_rows:
+            if self._buffered + self._in_flight + rows > self.max_backlog_rows:
                 # The store has been failing for a while: memory stays bounded, the loss counted.
                 self.dropped += rows
                 return False  # the periodic flush retries; no flush per dropped request
-            partition = self._partitions[(model, version, day)]
-            data = partition.data
-            data["request_id"].extend([request_id] * rows)
-            data["row"].extend(range(rows))
-            data["captured_at"].extend([at] * rows)
-            for name, values in {**columns, **(ids or {})}.items():
-                column = data.setdefault(name, [None] * partition.rows)
-                column.extend(values.tolist() if hasattr(values, "tolist") else values)
-            data["prediction"].extend(predictions)
-            if probabilities is not None:
-                data.setdefault("probabilities", [None] * partition.rows).extend(probabilities)
+            partition = self._partitions[(model, version, at[:10])]
+            partition.chunks.append(chunk)
             partition.rows += rows
-            for column in data.values():  # a column this request did not send: missing here
-                column.extend([None] * (partition.rows - len(column)))
-            return sum(p.rows for p in self._partitions.values()) >= self.flush_rows
+            self._buffered += rows
+            return self._buffered >= self.flush_rows
 
     def flush(self) -> int:
         """Write every buffered partition; returns the rows written."""
         with self._flush_lock:
             with self._lock:
-                pending, self._partitions = self._partitions, defaultdict(_Columns)
-                self._in_flight = sum(p.rows for p in pending.values())
+                pending, self._partitions = self._partitions, defaultdict(_Partition)
+                self._in_flight, self._buffered = self._buffered, 0
             try:
                 return self._write_all(pending)
             finally:
                 with self._lock:
                     self._in_flight = 0
 
-    def _write_all(self, pending: dict[Partition, _Columns]) -> int:
+    def _write_all(self, pending: dict[Partition, _Partition]) -> int:
         """Write each partition; failed ones go back in front of the buffer for a retry."""
         written, failed = 0, []
         for key, partition in pending.items():
@@ -140,6 +248,7 @@ class CaptureBuffer:
             # Put them back in front of anything buffered since: retried on the next flush.
             with self._lock:
                 for key, partition in failed:
+                    self._buffered += partition.rows
                     partition.extend(self._partitions[key])
                     self._partitions[key] = partition
                 self._in_flight = 0
@@ -147,15 +256,14 @@ class CaptureBuffer:
             raise StorageError(f"{lost} captured rows could not be written; kept for retry")
         return written
 
-    def _write(self, key: Partition, partition: _Columns) -> None:
+    def _write(self, key: Partition, partition: _Partition) -> None:
         import io
 
-        import pyarrow as pa
         from pyarrow import parquet
 
         model, version, _ = key
         buffer = io.BytesIO()
-        parquet.write_table(pa.table(dict(partition.data)), buffer)
+        parquet.write_table(partition.table(), buffer)
         self.sink.write_capture(model, version, buffer.getvalue())
 
 

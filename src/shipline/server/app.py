@@ -13,13 +13,14 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 
 from shipline.server.caller_auth import CallerGate, RequireCallers
 from shipline.server.error_response import error_response
+from shipline.server.hot_routes import HotRoutes
 from shipline.server.request_input import incoming_request_id
 from shipline.server.service import PredictionService
 from shipline.server.serving_protocol import SERVING_PROTOCOLS, Gateway, ServingProtocol
@@ -31,7 +32,7 @@ def build_app(
     service: PredictionService,
     gate: CallerGate | None = None,
     metrics_token: str | None = None,
-) -> Starlette:
+) -> ASGIApp:
     """The ASGI application around a loaded service (with ``gate``, callers need a token that
     may predict; with ``metrics_token``, /metrics needs that token)."""
     gateway = Gateway(service)
@@ -71,12 +72,10 @@ def build_app(
 
     routes.append(Route("/metrics", prometheus, methods=["GET"]))
     served = [name for name, _ in service.targets]
-    return Starlette(
-        routes=routes,
-        lifespan=lifespan,
-        exception_handlers={HTTPException: http_error},
-        middleware=[Middleware(RequireCallers, gate, served, metrics_token)],
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
     )
+    return RequireCallers(HotRoutes(app, routes), gate, served, metrics_token)
 
 
 def _owner(protocols: list[ServingProtocol], path: str) -> ServingProtocol:

@@ -31,9 +31,14 @@ class BatchResult:
     classes: list[Any] | None
     model: LoadedModel
     batch_rows: int
+    # The whole batch's inputs, of which this request is rows start to start + its rows.
+    batch: ModelInput | None = None
+    start: int = 0
 
 
 INLINE_ROWS = 256
+# Yields to the event loop that bring no new request before a batch goes (see _collect).
+IDLE_ROUNDS = 3
 
 
 @dataclass
@@ -59,13 +64,15 @@ class MicroBatcher:
         self.on_batch = on_batch
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self.stopped = False
 
     def start(self) -> None:
         """Start the dispatcher on the running loop."""
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        """Stop after the queued work is done."""
+        """Stop after the queued work is done; later calls to ``predict`` are refused."""
+        self.stopped = True
         await self._queue.join()
         if self._task is not None:
             self._task.cancel()
@@ -74,6 +81,8 @@ class MicroBatcher:
         self, model: LoadedModel, inputs: ModelInput, probabilities: bool
     ) -> BatchResult:
         """Queue an input validated for ``model`` and wait for its predictions."""
+        if self.stopped:
+            raise RuntimeError(f"{model.name}:{model.version} is no longer served here")
         future: asyncio.Future[BatchResult] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Job(model, inputs, model.rows(inputs), probabilities, future))
         return await future
@@ -88,20 +97,29 @@ class MicroBatcher:
                     self._queue.task_done()
 
     async def _collect(self) -> list[_Job]:
-        """The first waiting job and whoever arrives within the wait, up to the batch size."""
+        """The first waiting job and whoever joins it, up to the batch size.
+
+        Company is only waited for while the event loop has other work that may bring it
+        (requests being read and parsed): the batcher yields to the loop and takes what was
+        queued meanwhile, and stops after ``IDLE_ROUNDS`` yields that brought nothing or at
+        ``max_wait_ms``. Sleeping on a timer instead would leave the CPU idle while every
+        client waits for this very batch.
+        """
         jobs = [await self._queue.get()]
         rows = jobs[0].rows
         deadline = time.monotonic() + self.max_wait
+        idle = 0
         while rows < self.max_batch_size:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if not self._queue.empty():
+                job = self._queue.get_nowait()
+                jobs.append(job)
+                rows += job.rows
+                idle = 0
+                continue
+            if idle >= IDLE_ROUNDS or time.monotonic() >= deadline:
                 break
-            try:
-                job = await asyncio.wait_for(self._queue.get(), remaining)
-            except TimeoutError:
-                break
-            jobs.append(job)
-            rows += job.rows
+            await asyncio.sleep(0)
+            idle += 1
         return jobs
 
     async def _dispatch(self, jobs: list[_Job]) -> None:
@@ -165,7 +183,9 @@ def _predict(model: LoadedModel, jobs: list[_Job]) -> list[BatchResult]:
             else None
         )
         results.append(
-            BatchResult(prediction.values[start:end], proba, prediction.classes, model, total)
+            BatchResult(
+                prediction.values[start:end], proba, prediction.classes, model, total, batch, start
+            )
         )
         start = end
     return results

@@ -5,16 +5,15 @@ the request id) and the rollout's id, in [0, 1): in the canary phase the candida
 the requests whose place is below its share, so a client keeps one version within a step and,
 as the share only grows, stays with the candidate once it got it. In the shadow phase the
 stable version answers every request and the requests placed below the shadow share are
-mirrored to the candidate off the request path: its answer is captured (under its own
-version) and counted, never returned, and a mirror that fails or finds no room never touches
-the user's request.
+mirrored to the candidate off the request path (``shadow_mirror``): its answer is captured
+(under its own version) and counted, never returned, and a mirror that fails or finds no room
+never touches the user's request.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "CLIENT_KEY_HEADER",
-    "MAX_MIRRORS_IN_FLIGHT",
     "Candidate",
     "TrafficTally",
     "place",
@@ -34,8 +33,6 @@ from shipline.scoring.serving_source import RolloutView
 from shipline.server.batcher import MicroBatcher
 
 CLIENT_KEY_HEADER = "x-shipline-client"
-# Mirrored requests waiting for the candidate beyond this are dropped (and counted).
-MAX_MIRRORS_IN_FLIGHT = 256
 
 
 def place(rollout_id: int, key: str) -> float:

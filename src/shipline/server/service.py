@@ -19,7 +19,8 @@ from shipline.scoring.loaded_model import ModelInput
 from shipline.scoring.serving_source import ServingSource
 from shipline.server.batcher import BatchResult, MicroBatcher
 from shipline.server.metrics import ServiceMetrics
-from shipline.server.rollout_traffic import MAX_MIRRORS_IN_FLIGHT, Candidate, TrafficTally
+from shipline.server.rollout_traffic import Candidate, TrafficTally
+from shipline.server.shadow_mirror import Mirrored, ShadowMirror
 
 log = logging.getLogger("shipline.server")
 
@@ -59,8 +60,9 @@ class PredictionService:
         self._tasks: list[asyncio.Task[None]] = []
         self._drop_logged_at = -60.0
         self.tally = TrafficTally()
-        self._mirrors: set[asyncio.Task[None]] = set()
-        self._mirrors_in_flight = 0
+        self.shadow = ShadowMirror(
+            self._record_shadow, self._count_shadow, serving.batching.max_batch_size
+        )
 
     def load(self) -> None:
         """Load every target (bytes verified); raises if an alias points nowhere."""
@@ -90,8 +92,7 @@ class PredictionService:
     async def stop(self) -> None:
         """Finish queued work, stop background tasks and write every captured row."""
         self.ready = False
-        if self._mirrors:  # mirrored requests in flight finish (and are captured) first
-            await asyncio.gather(*list(self._mirrors), return_exceptions=True)
+        await self.shadow.stop()  # mirrored copies queued are answered (and captured) first
         for slot in self.slots.values():
             if slot.batcher is not None:
                 await slot.batcher.stop()
@@ -139,20 +140,24 @@ class PredictionService:
     ) -> None:
         """Capture a served request (sampled) without blocking the request path.
 
-        The validated inputs are captured, so every partition has one type per column.
+        The validated inputs are captured, so every partition has one type per column; they
+        are kept as the rows of the batch the request was predicted in, shared with the other
+        requests of that batch (turned into columns when flushed).
         """
         if not sampled(request_id, self.serving.capture.sample):
             return
         dropped_before = self.capture.dropped
+        columns, offset = (inputs, 0) if result.batch is None else (result.batch, result.start)
         due = self.capture.add(
             slot.name,
             result.model.version,
             request_id,
-            inputs,
+            columns,
             result.values,
             rows,
             result.probabilities,
             ids,
+            offset,
         )
         if self.capture.dropped != dropped_before:
             self._count_drops(self.capture.dropped - dropped_before)
@@ -278,47 +283,41 @@ class PredictionService:
             return Candidate(view, current.model, current.batcher)
         return Candidate(view, self.source.load(view.candidate, self.prefer_onnx))
 
-    def mirror(self, slot: Slot, columns: dict[str, Any], rows: int, request_id: str) -> None:
-        """Send a copy of a request to the shadow candidate, off the request path."""
+    def mirror(
+        self,
+        slot: Slot,
+        request_id: str,
+        rows: int,
+        validated: tuple[ModelInput, dict[str, list[Any]]] | None,
+        columns: dict[str, Any] | None,
+    ) -> None:
+        """Queue a copy of a request for the shadow candidate, off the request path: the
+        stable path's ``validated`` input when the candidate takes the same inputs, else the
+        request's ``columns``."""
         candidate = slot.candidate
         if candidate is None or candidate.batcher is None:
             return
-        if self._mirrors_in_flight >= MAX_MIRRORS_IN_FLIGHT:
+        inputs, ids = validated if validated is not None else (None, None)
+        copy = Mirrored(slot.name, candidate, request_id, rows, inputs, columns, ids)
+        if not self.shadow.offer(copy):
             self.metrics.rollout_requests.labels(slot.name, "shadow", "dropped").inc()
-            return
-        self._mirrors_in_flight += 1
-        task = asyncio.get_running_loop().create_task(
-            self._shadow(slot, candidate, dict(columns), rows, request_id)
-        )
-        self._mirrors.add(task)
-        task.add_done_callback(self._mirror_done)
 
-    def _mirror_done(self, task: asyncio.Task[None]) -> None:
-        self._mirrors.discard(task)
-        self._mirrors_in_flight -= 1
-
-    async def _shadow(
-        self, slot: Slot, candidate: Candidate, columns: dict[str, Any], rows: int, request_id: str
+    def _record_shadow(
+        self,
+        name: str,
+        request_id: str,
+        inputs: ModelInput,
+        result: BatchResult,
+        rows: int,
+        ids: dict[str, list[Any]],
     ) -> None:
-        """The candidate's answer to a mirrored request: captured and counted, not returned."""
-        started = time.perf_counter()
-        try:
-            model = candidate.model
-            id_column = model.signature.id_column
-            ids = {id_column: list(columns.pop(id_column))} if id_column in columns else {}
-            inputs = model.frame(columns, rows)
-            assert candidate.batcher is not None
-            classifier = model.bundle.task == "classification"
-            result = await candidate.batcher.predict(model, inputs, classifier)
-            self.record(slot, request_id, inputs, result, rows, ids)
-        except Exception:  # the shadow's failure is evidence, never the user's problem
-            self.metrics.rollout_requests.labels(slot.name, "shadow", "error").inc()
-            self.tally.add(candidate.rollout.id, "shadow", False, 0.0)
-            return
-        elapsed = time.perf_counter() - started
-        self.metrics.rollout_requests.labels(slot.name, "shadow", "ok").inc()
-        self.metrics.rollout_latency.labels(slot.name, "shadow").observe(elapsed)
-        self.tally.add(candidate.rollout.id, "shadow", True, elapsed)
+        self.record(self.slots[name], request_id, inputs, result, rows, ids)
+
+    def _count_shadow(self, name: str, candidate: Candidate, ok: bool, seconds: float) -> None:
+        self.metrics.rollout_requests.labels(name, "shadow", "ok" if ok else "error").inc()
+        if ok:
+            self.metrics.rollout_latency.labels(name, "shadow").observe(seconds)
+        self.tally.add(candidate.rollout.id, "shadow", ok, seconds)
 
     def _refresh(self, slot: Slot) -> LoadedModel | None:
         from shipline.registry.version_signing import SignatureError

@@ -31,6 +31,7 @@ from shipline.server.error_response import error_response, json_response, log_fa
 from shipline.server.request_input import INLINE_ROWS, parsed, read_body
 from shipline.server.rollout_traffic import Candidate
 from shipline.server.service import PredictionService, Slot
+from shipline.server.shadow_mirror import same_inputs
 
 
 class ServingProtocol(Protocol):
@@ -114,7 +115,8 @@ class Gateway:
         if candidate is not None and candidate.batcher is not None and candidate.answers(key):
             role, model, batcher = "canary", candidate.model, candidate.batcher
         mirrored = candidate is not None and candidate.mirrors(key)
-        copy = dict(columns) if mirrored else None
+        reuse = mirrored and candidate is not None and same_inputs(model, candidate.model)
+        copy = dict(columns) if mirrored and not reuse else None
         id_column = model.signature.id_column
         ids = {id_column: list(columns.pop(id_column))} if id_column in columns else {}
         if id_column in ids and len(ids[id_column]) != rows:
@@ -134,8 +136,9 @@ class Gateway:
             raise
         self._count(slot, candidate, role, True, time.perf_counter() - started)
         self.service.record(slot, request_id, inputs, result, rows, ids)
-        if copy is not None:
-            self.service.mirror(slot, copy, rows, request_id)
+        if mirrored:
+            validated = (inputs, ids) if reuse else None
+            self.service.mirror(slot, request_id, rows, validated, copy)
         if not wants and result.probabilities is not None:
             result = dataclasses.replace(result, probabilities=None, classes=None)
         return Served(result, rows, ids, result.model.name, result.model.version, role)
@@ -160,12 +163,18 @@ class Gateway:
         body: Any,
         served: Served,
         request_id: str,
+        binary: tuple[bytes, dict[str, str]] | None = None,
     ) -> Response:
-        """A successful answer, counted and timed."""
+        """A successful answer, counted and timed: ``body`` as JSON, or ``binary`` (bytes
+        already encoded, with the headers that describe them)."""
         self.metrics.requests.labels(slot.name, protocol.name, "200").inc()
         elapsed = time.perf_counter() - started
         self.metrics.latency.labels(slot.name, protocol.name).observe(elapsed)
-        return json_response(body, headers=served.headers(request_id))
+        headers = served.headers(request_id)
+        if binary is not None:
+            content, described = binary
+            return Response(content, 200, {**headers, **described}, "application/octet-stream")
+        return json_response(body, headers=headers)
 
     def error(
         self, protocol: ServingProtocol, model: str, error: Exception, request_id: str

@@ -4,7 +4,9 @@ Routes: ``GET /v2``, ``/v2/health/live``, ``/v2/health/ready``, ``/v2/models/{na
 {version}]`` (metadata), ``.../ready`` and ``POST .../infer``. Requests are named tensors
 ``{name, shape, datatype, data}``: one per column, or one ``[rows, columns]`` tensor in the
 signature's column order. Answers carry ``predictions`` (and ``probabilities`` when asked for in
-``outputs``, and the id column when sent). Errors are ``{"error": message}``.
+``outputs``, and the id column when sent). Errors are ``{"error": message}``. Tensors may
+travel as raw bytes after the JSON both ways (the binary tensor extension:
+``server.binary_tensors``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ from shipline.errors import NotFoundError
 from shipline.registry.version_details import Signature, Task
 from shipline.scoring import Batch, PayloadError
 from shipline.scoring.payload import load_json_body
+from shipline.server.binary_tensors import (
+    HEADER_LENGTH,
+    BinaryData,
+    encode_outputs,
+    split_body,
+    wants_binary,
+)
 from shipline.server.error_response import json_response
 from shipline.server.request_input import client_key, incoming_request_id, valid_request_id
 from shipline.server.service import Slot
@@ -100,14 +109,26 @@ class _V2:
             slot = _slot(gateway, request)
             label = slot.name
             body = await gateway.body(request)
-            if not request.headers.get("content-type", "application/json").startswith(
-                "application/json"
+            header_length = request.headers.get(HEADER_LENGTH)
+            content_type = request.headers.get("content-type", "application/json")
+            if not content_type.startswith("application/json") and not (
+                header_length is not None and content_type.startswith("application/octet-stream")
             ):
-                raise PayloadError("the V2 REST protocol takes application/json", 415)
+                raise PayloadError(
+                    "the V2 REST protocol takes application/json (application/octet-stream "
+                    "with Inference-Header-Content-Length for binary tensors)",
+                    415,
+                )
             limits = gateway.limits
+            parsed: list[frozenset[str] | None] = []
             batch = await gateway.parse(
                 lambda: parse_v2(
-                    body, slot.model.input_names, limits.max_json_depth, limits.max_rows
+                    body,
+                    slot.model.input_names,
+                    limits.max_json_depth,
+                    limits.max_rows,
+                    header_length,
+                    parsed,
                 ),
                 len(body),
             )
@@ -127,7 +148,12 @@ class _V2:
             "id": request_id,
             "outputs": _outputs(served, slot, batch.outputs),
         }
-        return gateway.answered(self, slot, started, answer, served, request_id)
+        binary = parsed[0] if parsed else None
+        if binary is None:
+            return gateway.answered(self, slot, started, answer, served, request_id)
+        content, header_size = encode_outputs(answer, binary)
+        described = {HEADER_LENGTH: str(header_size)}
+        return gateway.answered(self, slot, started, None, served, request_id, (content, described))
 
 
 def _outputs(served: Served, slot: Slot, asked: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -214,9 +240,19 @@ _TENSOR_TYPES = {
 }
 
 
-def parse_v2(body: bytes, names: list[str], max_depth: int, max_rows: int) -> Batch:
-    """Columns from an Open Inference Protocol V2 inference request."""
-    document = load_json_body(body, max_depth)
+def parse_v2(
+    body: bytes,
+    names: list[str],
+    max_depth: int,
+    max_rows: int,
+    header_length: str | None = None,
+    binary_outputs: list[frozenset[str] | None] | None = None,
+) -> Batch:
+    """Columns from an Open Inference Protocol V2 inference request (with binary tensors after
+    ``header_length`` bytes of JSON when given); the outputs the answer should carry as
+    binary data are appended to ``binary_outputs``."""
+    text, binary = split_body(body, header_length)
+    document = load_json_body(text, max_depth)
     if (
         not isinstance(document, dict)
         or not isinstance(document.get("inputs"), list)
@@ -226,13 +262,17 @@ def parse_v2(body: bytes, names: list[str], max_depth: int, max_rows: int) -> Ba
     columns: dict[str, Any] = {}
     rows = None
     for index, tensor in enumerate(document["inputs"]):
-        name, values, count = _input_tensor(tensor, index, names)
+        name, values, count = _input_tensor(tensor, index, names, binary)
         rows = count if rows is None else rows
         if count != rows:
             raise PayloadError(
                 f"inputs[{index}] ({name}): {count} rows, but earlier inputs have {rows}"
             )
         columns.update(values)
+    if binary is not None:
+        binary.check_consumed()
+    if binary_outputs is not None:
+        binary_outputs.append(wants_binary(document))
     outputs = tuple(
         str(o.get("name")) for o in document.get("outputs") or [] if isinstance(o, dict)
     )
@@ -248,15 +288,14 @@ def parse_v2(body: bytes, names: list[str], max_depth: int, max_rows: int) -> Ba
     )
 
 
-def _input_tensor(tensor: Any, index: int, names: list[str]) -> tuple[str, dict[str, Any], int]:
-    if not isinstance(tensor, dict) or not {"name", "shape", "datatype", "data"} <= set(tensor):
+def _input_tensor(
+    tensor: Any, index: int, names: list[str], binary: BinaryData | None
+) -> tuple[str, dict[str, Any], int]:
+    size = _binary_size(tensor)
+    needed = {"name", "shape", "datatype"} | ({"data"} if size is None else set())
+    if not isinstance(tensor, dict) or not needed <= set(tensor):
         raise PayloadError(f"inputs[{index}]: a tensor needs name, shape, datatype and data")
-    name, shape, datatype, data = (
-        tensor["name"],
-        tensor["shape"],
-        tensor["datatype"],
-        tensor["data"],
-    )
+    name, shape, datatype = tensor["name"], tensor["shape"], tensor["datatype"]
     if datatype not in _TENSOR_TYPES:
         raise PayloadError(f"inputs[{index}] ({name}): unknown datatype {datatype!r}")
     if (
@@ -267,10 +306,19 @@ def _input_tensor(tensor: Any, index: int, names: list[str]) -> tuple[str, dict[
         raise PayloadError(
             f"inputs[{index}] ({name}): shape must be [rows] or [rows, columns], got {shape!r}"
         )
-    flat = _flatten(data)
-    size = 1
+    count = 1
     for dim in shape:
-        size *= dim
+        count *= dim
+    if size is None:
+        flat = _flatten(tensor["data"])
+    elif binary is None:
+        raise PayloadError(
+            f"inputs[{index}] ({name}): binary_data_size needs the Inference-Header-Content-Length "
+            "header"
+        )
+    else:
+        flat = binary.tensor(f"inputs[{index}] ({name})", datatype, size, count)
+    size = count
     if len(flat) != size:
         raise PayloadError(
             f"inputs[{index}] ({name}): shape {shape} needs {size} values, data has {len(flat)}"
@@ -284,6 +332,14 @@ def _input_tensor(tensor: Any, index: int, names: list[str]) -> tuple[str, dict[
         rows = shape[0]
         return name, {column: flat[i :: shape[1]] for i, column in enumerate(names)}, rows
     return name, {name: flat}, shape[0]
+
+
+def _binary_size(tensor: Any) -> Any:
+    """The tensor's ``binary_data_size`` when it sends no ``data`` (None otherwise)."""
+    if not isinstance(tensor, dict) or "data" in tensor:
+        return None
+    parameters = tensor.get("parameters")
+    return parameters.get("binary_data_size") if isinstance(parameters, dict) else None
 
 
 def _flatten(data: Any) -> list[Any]:

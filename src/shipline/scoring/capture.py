@@ -11,10 +11,13 @@ from __future__ import annotations
 
 __all__ = ["CaptureBuffer", "CaptureSink", "StoreCaptureSink", "record_capture", "sampled"]
 
+import functools
 import threading
+import time
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from itertools import chain
 from typing import Any, Protocol
 
@@ -43,7 +46,7 @@ class _Chunk:
 
     request_id: str
     rows: int
-    at: str
+    at: int  # microseconds since the epoch (turned into stamps at flush time)
     columns: dict[str, Any]
     offset: int
     predictions: list[Any]
@@ -86,13 +89,30 @@ class _Partition:
         data: dict[str, Any] = {
             "request_id": np.repeat(np.array([c.request_id for c in chunks], object), counts),
             "row": np.arange(int(counts.sum())) - np.repeat(starts, counts),
-            "captured_at": np.repeat(np.array([c.at for c in chunks], object), counts),
+            "captured_at": np.repeat(_stamps([c.at for c in chunks]), counts),
         }
         data.update(_input_columns(chunks))
         data["prediction"] = list(chain.from_iterable(c.predictions for c in chunks))
         if any(c.probabilities is not None for c in chunks):
             data["probabilities"] = _probabilities(chunks)
         return pa.table(data)
+
+
+def _stamps(micros: list[int]) -> Any:
+    """Microseconds since the epoch as the ISO-8601 UTC text every table stores."""
+    import numpy as np
+
+    text = np.datetime_as_string(np.array(micros, dtype="datetime64[us]"), unit="us")
+    return np.char.add(text, "Z").astype(object)
+
+
+@functools.lru_cache(maxsize=4)
+def _day(day_number: int) -> str:
+    """The UTC day (YYYY-MM-DD) ``day_number`` days after the epoch."""
+    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day_number)).strftime("%Y-%m-%d")
+
+
+_MICROS_PER_DAY = 86_400_000_000
 
 
 # Arrays of these types become the same Arrow column whether concatenated or listed.
@@ -179,6 +199,7 @@ class CaptureBuffer:
         self._flush_lock = threading.Lock()
         self._in_flight = 0  # rows taken out of the buffer by a flush still writing them
         self.written = 0
+        self._write_cost: dict[tuple[str, int], tuple[float, int]] = {}
         self.dropped = 0
 
     @property
@@ -208,14 +229,14 @@ class CaptureBuffer:
         the requests of one batch share it); values are kept as handed over (the caller does
         not change them afterwards) and turned into columns when flushed, off the request path.
         """
-        at = utc_now()
+        at = time.time_ns() // 1000
         chunk = _Chunk(request_id, rows, at, columns, offset, predictions, probabilities, ids)
         with self._lock:
             if self._buffered + self._in_flight + rows > self.max_backlog_rows:
                 # The store has been failing for a while: memory stays bounded, the loss counted.
                 self.dropped += rows
                 return False  # the periodic flush retries; no flush per dropped request
-            partition = self._partitions[(model, version, at[:10])]
+            partition = self._partitions[(model, version, _day(at // _MICROS_PER_DAY))]
             partition.chunks.append(chunk)
             partition.rows += rows
             self._buffered += rows
@@ -262,9 +283,21 @@ class CaptureBuffer:
         from pyarrow import parquet
 
         model, version, _ = key
+        started = time.thread_time()
         buffer = io.BytesIO()
         parquet.write_table(partition.table(), buffer)
         self.sink.write_capture(model, version, buffer.getvalue())
+        spent = time.thread_time() - started
+        with self._lock:
+            seconds, rows = self._write_cost.get((model, version), (0.0, 0))
+            self._write_cost[(model, version)] = (seconds + spent, rows + partition.rows)
+
+    def write_cost(self, model: str, version: int) -> float:
+        """CPU seconds that writing one captured row of ``model:version`` took so far, on
+        average (0 before its first write)."""
+        with self._lock:
+            seconds, rows = self._write_cost.get((model, version), (0.0, 0))
+        return seconds / rows if rows else 0.0
 
 
 class CaptureSink(Protocol):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["ServiceMetrics"]
+__all__ = ["RoleMetrics", "ServiceMetrics"]
+
+from functools import cached_property
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -10,10 +13,39 @@ _LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 _BATCH = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
 
 
+class RoleMetrics:
+    """One model and rollout role's series (requests answered, failed, dropped; latency),
+    each made on first use, so /metrics shows only outcomes that happened."""
+
+    def __init__(self, requests: Counter, latency: Histogram, model: str, role: str) -> None:
+        self._requests, self._latency, self._labels = requests, latency, (model, role)
+
+    @cached_property
+    def ok(self) -> Any:
+        """Requests this role answered."""
+        return self._requests.labels(*self._labels, "ok")
+
+    @cached_property
+    def error(self) -> Any:
+        """Requests this role failed."""
+        return self._requests.labels(*self._labels, "error")
+
+    @cached_property
+    def dropped(self) -> Any:
+        """Copies dropped before this role saw them (the shadow's full queue)."""
+        return self._requests.labels(*self._labels, "dropped")
+
+    @cached_property
+    def latency(self) -> Any:
+        """This role's latency histogram."""
+        return self._latency.labels(*self._labels)
+
+
 class ServiceMetrics:
     """Requests, errors, latency, batch sizes, served versions and capture backlog."""
 
     def __init__(self) -> None:
+        self._roles: dict[tuple[str, str], RoleMetrics] = {}
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "shipline_requests",
@@ -78,6 +110,15 @@ class ServiceMetrics:
             buckets=_LATENCY,
             registry=self.registry,
         )
+
+    def role(self, model: str, role: str) -> RoleMetrics:
+        """The rollout series of one model and role, resolved once (labels() is a locked
+        lookup: this is on the request path while a rollout runs)."""
+        found = self._roles.get((model, role))
+        if found is None:
+            found = RoleMetrics(self.rollout_requests, self.rollout_latency, model, role)
+            self._roles[(model, role)] = found
+        return found
 
     def render(self) -> bytes:
         """The text exposition format."""

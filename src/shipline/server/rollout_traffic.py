@@ -21,7 +21,7 @@ __all__ = [
 
 import hashlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shipline.registry.rollout_observation import (
     LATENCY_BOUNDS_MS,
@@ -48,16 +48,26 @@ class Candidate:
     rollout: RolloutView
     model: LoadedModel
     batcher: MicroBatcher | None = None
+    _inputs_checked_for: LoadedModel | None = field(default=None, repr=False, compare=False)
+    _same_inputs: bool = field(default=False, repr=False, compare=False)
 
-    def answers(self, key: str) -> bool:
-        """Whether the candidate answers this client (canary phase, inside its share)."""
+    def role(self, key: str) -> str | None:
+        """What the candidate does with this client's request: ``canary`` (it answers: canary
+        phase, inside its share), ``shadow`` (it gets a copy: shadow phase, inside its share),
+        or None."""
         rollout = self.rollout
-        return rollout.phase == "canary" and place(rollout.id, key) < rollout.share
+        if rollout.share < 1.0 and place(rollout.id, key) >= rollout.share:
+            return None
+        return rollout.phase if rollout.phase in ("canary", "shadow") else None
 
-    def mirrors(self, key: str) -> bool:
-        """Whether this request is mirrored to the candidate (shadow phase, inside its share)."""
-        rollout = self.rollout
-        return rollout.phase == "shadow" and place(rollout.id, key) < rollout.share
+    def takes_inputs_of(self, stable: LoadedModel) -> bool:
+        """Whether a request validated for ``stable`` is valid, unchanged, for the candidate
+        (decided once per stable version)."""
+        if self._inputs_checked_for is not stable:
+            one, other = stable.signature, self.model.signature
+            self._same_inputs = one.inputs == other.inputs and one.id_column == other.id_column
+            self._inputs_checked_for = stable
+        return self._same_inputs
 
 
 class TrafficTally:

@@ -61,7 +61,10 @@ class PredictionService:
         self._drop_logged_at = -60.0
         self.tally = TrafficTally()
         self.shadow = ShadowMirror(
-            self._record_shadow, self._count_shadow, serving.batching.max_batch_size
+            self._record_shadow,
+            self._count_shadow,
+            serving.batching.max_batch_size,
+            lambda model: self.capture.write_cost(model.name, model.version),
         )
 
     def load(self) -> None:
@@ -300,7 +303,7 @@ class PredictionService:
         inputs, ids = validated if validated is not None else (None, None)
         copy = Mirrored(slot.name, candidate, request_id, rows, inputs, columns, ids)
         if not self.shadow.offer(copy):
-            self.metrics.rollout_requests.labels(slot.name, "shadow", "dropped").inc()
+            self.metrics.role(slot.name, "shadow").dropped.inc()
 
     def _record_shadow(
         self,
@@ -314,9 +317,12 @@ class PredictionService:
         self.record(self.slots[name], request_id, inputs, result, rows, ids)
 
     def _count_shadow(self, name: str, candidate: Candidate, ok: bool, seconds: float) -> None:
-        self.metrics.rollout_requests.labels(name, "shadow", "ok" if ok else "error").inc()
+        series = self.metrics.role(name, "shadow")
         if ok:
-            self.metrics.rollout_latency.labels(name, "shadow").observe(seconds)
+            series.ok.inc()
+            series.latency.observe(seconds)
+        else:
+            series.error.inc()
         self.tally.add(candidate.rollout.id, "shadow", ok, seconds)
 
     def _refresh(self, slot: Slot) -> LoadedModel | None:

@@ -31,7 +31,6 @@ from shipline.server.error_response import error_response, json_response, log_fa
 from shipline.server.request_input import INLINE_ROWS, parsed, read_body
 from shipline.server.rollout_traffic import Candidate
 from shipline.server.service import PredictionService, Slot
-from shipline.server.shadow_mirror import same_inputs
 
 
 class ServingProtocol(Protocol):
@@ -112,10 +111,15 @@ class Gateway:
         key = client or request_id
         candidate = slot.candidate
         role, model, batcher = "stable", slot.model, slot.batcher
-        if candidate is not None and candidate.batcher is not None and candidate.answers(key):
+        part = None if candidate is None or candidate.batcher is None else candidate.role(key)
+        if part == "canary":
+            assert candidate is not None
             role, model, batcher = "canary", candidate.model, candidate.batcher
-        mirrored = candidate is not None and candidate.mirrors(key)
-        reuse = mirrored and candidate is not None and same_inputs(model, candidate.model)
+        mirrored = part == "shadow"
+        if mirrored and not self.service.shadow.has_room():
+            mirrored = False  # dropped before any work is spent on it
+            self.metrics.role(slot.name, "shadow").dropped.inc()
+        reuse = mirrored and candidate is not None and candidate.takes_inputs_of(model)
         copy = dict(columns) if mirrored and not reuse else None
         id_column = model.signature.id_column
         ids = {id_column: list(columns.pop(id_column))} if id_column in columns else {}
@@ -150,9 +154,12 @@ class Gateway:
         the path without a rollout pays nothing for them)."""
         if candidate is None:
             return
-        self.metrics.rollout_requests.labels(slot.name, role, "ok" if ok else "error").inc()
+        series = self.metrics.role(slot.name, role)
         if ok:
-            self.metrics.rollout_latency.labels(slot.name, role).observe(seconds)
+            series.ok.inc()
+            series.latency.observe(seconds)
+        else:
+            series.error.inc()
         self.service.tally.add(candidate.rollout.id, role, ok, seconds)
 
     def answered(

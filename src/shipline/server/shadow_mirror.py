@@ -3,7 +3,12 @@
 The user's request only appends its copy to a bounded queue (full: the copy is dropped and
 counted). One drain task takes every copy queued since it last ran and predicts them with the
 candidate in one call, so the shadow costs the stable path one prediction per batch rather
-than a validation, a queue hand-off and a prediction per request. When the candidate takes
+than a validation, a queue hand-off and a prediction per request. The shadow may take at most
+``SHADOW_TIME_SHARE`` of the server's time (a token bucket charged with the time each batch
+took and the CPU time that writing its captured rows takes, as the capture buffer measures
+it): on a server with spare capacity that bounds nothing, and on a saturated one the copies
+beyond it wait, then are dropped and counted, so users keep their throughput and the
+candidate's evidence accrues at the rate the budget allows. When the candidate takes
 the same inputs as the stable version, the copy is the stable path's validated input (no
 second validation); otherwise the copy holds the request's columns and is validated here, a
 failure counted against the candidate like any other. Each answer is captured under the
@@ -13,7 +18,7 @@ rollout's guardrails; none is ever returned.
 
 from __future__ import annotations
 
-__all__ = ["MAX_MIRRORS_QUEUED", "Mirrored", "ShadowMirror"]
+__all__ = ["MAX_MIRRORS_QUEUED", "SHADOW_TIME_SHARE", "Mirrored", "ShadowMirror"]
 
 import asyncio
 import time
@@ -28,6 +33,11 @@ from shipline.server.rollout_traffic import Candidate
 
 # Copies waiting for the candidate beyond this are dropped (and counted).
 MAX_MIRRORS_QUEUED = 256
+# The share of the server's time shadow copies may take, and the most saved up for a burst.
+SHADOW_TIME_SHARE = 0.05
+_BURST_SECONDS = 0.005
+# Batches of an ONNX candidate up to this many rows predict inline (microseconds of work).
+_INLINE_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -45,22 +55,26 @@ class Mirrored:
 
 Recorder = Callable[[str, str, ModelInput, BatchResult, int, dict[str, list[Any]]], None]
 Counter = Callable[[str, Candidate, bool, float], None]
-
-
-def same_inputs(stable: LoadedModel, candidate: LoadedModel) -> bool:
-    """Whether a request validated for ``stable`` is valid, unchanged, for ``candidate``."""
-    one, other = stable.signature, candidate.signature
-    return one.inputs == other.inputs and one.id_column == other.id_column
+RowCost = Callable[[LoadedModel], float]
 
 
 class ShadowMirror:
     """The queue of mirrored copies and the one task that answers them in batches."""
 
-    def __init__(self, record: Recorder, count: Counter, max_batch_rows: int) -> None:
-        self._record, self._count = record, count
+    def __init__(
+        self, record: Recorder, count: Counter, max_batch_rows: int, row_cost: RowCost
+    ) -> None:
+        self._record, self._count, self._row_cost = record, count, row_cost
         self.max_batch_rows = max(1, max_batch_rows)
         self._queue: deque[Mirrored] = deque()
         self._drain: asyncio.Task[None] | None = None
+        self._budget = _BURST_SECONDS  # seconds of work the shadow may do now
+        self._budget_at = time.perf_counter()
+        self._stopping = False
+
+    def has_room(self) -> bool:
+        """Whether a copy offered now would be queued (a full queue drops it)."""
+        return len(self._queue) < MAX_MIRRORS_QUEUED
 
     def offer(self, copy: Mirrored) -> bool:
         """Queue a copy (never waits); False when the queue is full and it was dropped."""
@@ -72,14 +86,28 @@ class ShadowMirror:
         return True
 
     async def stop(self) -> None:
-        """Answer (and capture) every queued copy."""
+        """Answer (and capture) every queued copy, whatever the budget."""
+        self._stopping = True
+        if self._queue and (self._drain is None or self._drain.done()):
+            self._drain = asyncio.get_running_loop().create_task(self._run())
         while self._drain is not None and not self._drain.done():
             await asyncio.gather(self._drain, return_exceptions=True)
 
     async def _run(self) -> None:
         while self._queue:
+            now = time.perf_counter()
+            earned = (now - self._budget_at) * SHADOW_TIME_SHARE
+            self._budget, self._budget_at = min(_BURST_SECONDS, self._budget + earned), now
+            if self._budget <= 0 and not self._stopping:
+                # Over budget: wait until it is earned back (copies queue meanwhile).
+                await asyncio.sleep(-self._budget / SHADOW_TIME_SHARE)
+                continue
             batch = self._take()
             await self._answer(batch)
+            # Charged: the batch's time, and writing its captured rows later (in a thread).
+            written = sum(copy.rows for copy in batch) * self._row_cost(batch[0].candidate.model)
+            self._budget -= time.perf_counter() - now + written
+            await asyncio.sleep(0)  # the stable path goes first between batches
 
     def _take(self) -> list[Mirrored]:
         """The oldest copies for one candidate, up to the batch size in rows."""
@@ -147,24 +175,24 @@ def _validated(copy: Mirrored) -> tuple[Mirrored, ModelInput, dict[str, list[Any
 
 
 async def _predict(candidate: Candidate, parts: list[ModelInput]) -> list[BatchResult]:
-    """The candidate's answers to several inputs, predicted in one call through its batcher."""
-    model, batcher = candidate.model, candidate.batcher
-    assert batcher is not None
+    """The candidate's answers to several inputs, predicted in one call (the copies are a
+    batch already: no batcher between)."""
+    model = candidate.model
     classifier = model.bundle.task == "classification"
-    whole = await batcher.predict(model, model.concat(parts), classifier)
+    batch = model.concat(parts)
+    rows = model.rows(batch)
+    if model.form == "onnx" and rows <= _INLINE_ROWS:
+        whole = model.predict(batch, classifier)
+    else:
+        loop = asyncio.get_running_loop()
+        whole = await loop.run_in_executor(None, model.predict, batch, classifier)
     results, start = [], 0
     for part in parts:
         end = start + model.rows(part)
         probabilities = whole.probabilities[start:end] if whole.probabilities else None
         results.append(
             BatchResult(
-                whole.values[start:end],
-                probabilities,
-                whole.classes,
-                model,
-                whole.batch_rows,
-                whole.batch,
-                whole.start + start,
+                whole.values[start:end], probabilities, whole.classes, model, rows, batch, start
             )
         )
         start = end

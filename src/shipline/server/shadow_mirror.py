@@ -21,6 +21,7 @@ from __future__ import annotations
 __all__ = ["MAX_MIRRORS_QUEUED", "SHADOW_TIME_SHARE", "Mirrored", "ShadowMirror"]
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
@@ -71,6 +72,7 @@ class ShadowMirror:
         self._budget = _BURST_SECONDS  # seconds of work the shadow may do now
         self._budget_at = time.perf_counter()
         self._stopping = False
+        self._stop = asyncio.Event()
 
     def has_room(self) -> bool:
         """Whether a copy offered now would be queued (a full queue drops it)."""
@@ -88,6 +90,7 @@ class ShadowMirror:
     async def stop(self) -> None:
         """Answer (and capture) every queued copy, whatever the budget."""
         self._stopping = True
+        self._stop.set()
         if self._queue and (self._drain is None or self._drain.done()):
             self._drain = asyncio.get_running_loop().create_task(self._run())
         while self._drain is not None and not self._drain.done():
@@ -99,8 +102,9 @@ class ShadowMirror:
             earned = (now - self._budget_at) * SHADOW_TIME_SHARE
             self._budget, self._budget_at = min(_BURST_SECONDS, self._budget + earned), now
             if self._budget <= 0 and not self._stopping:
-                # Over budget: wait until it is earned back (copies queue meanwhile).
-                await asyncio.sleep(-self._budget / SHADOW_TIME_SHARE)
+                # Over budget: wait until it is earned back (copies queue meanwhile), or stop.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), -self._budget / SHADOW_TIME_SHARE)
                 continue
             batch = self._take()
             await self._answer(batch)

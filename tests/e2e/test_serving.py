@@ -582,10 +582,28 @@ def test_the_id_column_is_accepted_echoed_and_captured_with_probabilities(  # ty
     assert v2.status_code == 200, v2.text
     echoed = {o["name"]: o for o in v2.json()["outputs"]}["sample_id"]
     assert echoed["data"] == [str(i) for i in ids]
+    # A number where the others sent text is kept (as text); an object is refused, naming the
+    # row, before it can reach the captured column.
+    record = x.to_dict("records")[0]
+    number = httpx.post(
+        f"{server.url}/invocations",
+        headers={"X-Request-Id": "id-number"},
+        json={"dataframe_records": [{**record, "sample_id": 1e308}]},
+        timeout=30,
+    )
+    assert number.status_code == 200 and number.json()["sample_id"] == [1e308]
+    hostile = httpx.post(
+        f"{server.url}/invocations",
+        json={"dataframe_records": [record, {**record, "sample_id": {"$ne": 1}}]},
+        timeout=30,
+    )
+    assert hostile.status_code == 422
+    assert "sample_id: row 1: expected text or a number" in hostile.json()["message"]
     assert server.stop() == 0
     captured = _captured(trained)
     mine = captured[captured["request_id"].str.startswith("id-")]
-    assert len(mine) == 8 and {str(v) for v in mine["sample_id"]} == {str(i) for i in ids}
+    assert len(mine) == 9
+    assert {str(v) for v in mine["sample_id"]} == {str(i) for i in ids} | {"1e+308"}
     probabilities = mine["probabilities"].tolist()
     assert all(len(p) == 2 and abs(sum(p) - 1) < 1e-6 for p in probabilities)
 

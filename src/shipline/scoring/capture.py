@@ -129,7 +129,9 @@ def _input_columns(chunks: list[_Chunk]) -> dict[str, Any]:
             values: list[Any] = []
             for c in chunks:
                 values.extend((c.ids or {}).get(name) or [None] * c.rows)
-            columns[name] = values
+            # Kept as text: clients send ids as strings or numbers, and a column must have one
+            # type in a partition and across them (monitoring reads several together).
+            columns[name] = [None if v is None else str(v) for v in values]
     return columns
 
 

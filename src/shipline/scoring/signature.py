@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SchemaError", "coerce_arrays", "coerce_columns"]
+__all__ = ["SchemaError", "check_ids", "coerce_arrays", "coerce_columns"]
 
 from typing import Any
 
@@ -72,6 +72,18 @@ def coerce_arrays(
         else:
             data[name] = _text(name, values, dtype)
     return data
+
+
+def check_ids(name: str, values: Any, rows: int) -> list[Any]:
+    """The id column's values as sent (echoed back as they are): one per row, each text, a
+    number or null; anything else (lists, objects) would poison the captured column."""
+    found = list(values)
+    if len(found) != rows:
+        raise SchemaError(name, f"has {len(found)} values, expected {rows}")
+    for row, value in enumerate(found):
+        if value is not None and not isinstance(value, (str, int, float, np.number)):
+            raise SchemaError(name, f"row {row}: expected text or a number, found {value!r}"[:300])
+    return found
 
 
 def _datetimes(name: str, values: Any, dtype: str, text_format: str | None) -> Any:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shipline.scoring.loaded_model import LoadedModel, ModelInput
+from shipline.scoring.signature import check_ids
 from shipline.server.batcher import BatchResult
 from shipline.server.rollout_traffic import Candidate
 
@@ -174,7 +175,11 @@ def _validated(copy: Mirrored) -> tuple[Mirrored, ModelInput, dict[str, list[Any
     columns = dict(copy.columns or {})
     model = copy.candidate.model
     id_column = model.signature.id_column
-    ids = {id_column: list(columns.pop(id_column))} if id_column in columns else {}
+    ids = (
+        {id_column: check_ids(id_column, columns.pop(id_column), copy.rows)}
+        if id_column is not None and id_column in columns
+        else {}
+    )
     return copy, model.frame(columns, copy.rows), ids
 
 

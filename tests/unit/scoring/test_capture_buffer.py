@@ -106,3 +106,15 @@ def test_requests_of_one_batch_share_its_inputs_and_each_keeps_its_own_rows() ->
         ("r9", 0, 100.0, 1000, "z"),
         ("r3", 0, 5.0, 50, None),
     ]
+
+
+def test_ids_sent_as_numbers_or_text_are_one_text_column() -> None:
+    sink = _Sink()
+    buffer = CaptureBuffer(sink)
+    buffer.add("m", 1, "r1", {"a": np.array([1.0])}, [1], 1, None, {"id": ["x-1"]})
+    buffer.add("m", 1, "r2", {"a": np.array([2.0, 3.0])}, [1, 0], 2, None, {"id": [7, 1e308]})
+    buffer.add("m", 1, "r3", {"a": np.array([4.0])}, [0], 1)
+    buffer.flush()
+    table = sink.tables[0][2]
+    assert table.schema.field("id").type == pa.string()
+    assert table.column("id").to_pylist() == ["x-1", "7", "1e+308", None]

@@ -38,6 +38,8 @@ class Batch:
     params: dict[str, Any] = field(default_factory=dict)
     request_id: str | None = None
     outputs: tuple[str, ...] = ()
+    # Outputs to answer as raw bytes (the V2 binary tensor extension; "*" for all), else None.
+    binary_outputs: frozenset[str] | None = None
 
 
 def load_json_body(body: bytes, max_depth: int) -> Any:

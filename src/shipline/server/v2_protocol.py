@@ -120,7 +120,6 @@ class _V2:
                     415,
                 )
             limits = gateway.limits
-            parsed: list[frozenset[str] | None] = []
             batch = await gateway.parse(
                 lambda: parse_v2(
                     body,
@@ -128,7 +127,6 @@ class _V2:
                     limits.max_json_depth,
                     limits.max_rows,
                     header_length,
-                    parsed,
                 ),
                 len(body),
             )
@@ -148,10 +146,9 @@ class _V2:
             "id": request_id,
             "outputs": _outputs(served, slot, batch.outputs),
         }
-        binary = parsed[0] if parsed else None
-        if binary is None:
+        if batch.binary_outputs is None:
             return gateway.answered(self, slot, started, answer, served, request_id)
-        content, header_size = encode_outputs(answer, binary)
+        content, header_size = encode_outputs(answer, batch.binary_outputs)
         described = {HEADER_LENGTH: str(header_size)}
         return gateway.answered(self, slot, started, None, served, request_id, (content, described))
 
@@ -246,11 +243,9 @@ def parse_v2(
     max_depth: int,
     max_rows: int,
     header_length: str | None = None,
-    binary_outputs: list[frozenset[str] | None] | None = None,
 ) -> Batch:
     """Columns from an Open Inference Protocol V2 inference request (with binary tensors after
-    ``header_length`` bytes of JSON when given); the outputs the answer should carry as
-    binary data are appended to ``binary_outputs``."""
+    ``header_length`` bytes of JSON when given), and the outputs to answer as binary data."""
     text, binary = split_body(body, header_length)
     document = load_json_body(text, max_depth)
     if (
@@ -271,8 +266,6 @@ def parse_v2(
         columns.update(values)
     if binary is not None:
         binary.check_consumed()
-    if binary_outputs is not None:
-        binary_outputs.append(wants_binary(document))
     outputs = tuple(
         str(o.get("name")) for o in document.get("outputs") or [] if isinstance(o, dict)
     )
@@ -285,6 +278,7 @@ def parse_v2(
         document.get("parameters") or {},
         str(request_id) if request_id else None,
         outputs,
+        wants_binary(document),
     )
 
 

@@ -4,6 +4,8 @@ a copy's failure or a full queue reach the user's request."""
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Callable, Coroutine
 from types import SimpleNamespace
 from typing import Any
 
@@ -47,6 +49,24 @@ def _candidate(model: _Model) -> Candidate:
     return Candidate(view, model, SimpleNamespace(stopped=False))  # type: ignore[arg-type]
 
 
+def _run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a scenario on a fresh event loop in its own thread (a test run may have left a loop
+    running on the main thread), re-raising what it raised."""
+    failures: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(scenario())
+        except BaseException as error:  # handed to the test's thread
+            failures.append(error)
+
+    worker = threading.Thread(target=target)
+    worker.start()
+    worker.join()
+    if failures:
+        raise failures[0]
+
+
 class _Seen:
     def __init__(self) -> None:
         self.recorded: list[tuple[str, list[Any], dict[str, list[Any]]]] = []
@@ -75,7 +95,7 @@ def test_queued_copies_are_answered_in_one_prediction_and_each_is_captured() -> 
         assert mirror.offer(Mirrored("m", candidate, "r3", 1, None, {"y": [3.0]}))  # invalid
         await mirror.stop()
 
-    asyncio.run(scenario())
+    _run(scenario)
     assert model.calls == [3]  # the two valid copies, one call
     assert seen.recorded == [("r1", [1, 0], {"id": ["a", "b"]}), ("r2", [1], {"id": ["c"]})]
     assert sorted(seen.counted) == [False, True, True]  # the invalid copy: the candidate's failure
@@ -91,7 +111,7 @@ def test_a_copy_that_breaks_the_batch_fails_alone() -> None:
             mirror.offer(Mirrored("m", candidate, f"r{index}", 1, {"x": np.array([value])}))
         await mirror.stop()
 
-    asyncio.run(scenario())
+    _run(scenario)
     assert [r[0] for r in seen.recorded] == ["r0", "r2"]
     assert seen.counted.count(False) == 1 and seen.counted.count(True) == 2
 
@@ -113,7 +133,7 @@ def test_a_full_queue_drops_and_a_spent_budget_holds_copies_until_stop() -> None
         assert len(seen.recorded) == 1  # one batch, then over budget: the rest wait
         await mirror.stop()  # stopping answers everything queued, whatever the budget
 
-    asyncio.run(scenario())
+    _run(scenario)
     assert len(seen.recorded) == MAX_MIRRORS_QUEUED
 
 
@@ -127,5 +147,5 @@ def test_copies_for_a_candidate_that_was_let_go_are_not_answered() -> None:
         candidate.batcher.stopped = True  # type: ignore[union-attr]
         await mirror.stop()
 
-    asyncio.run(scenario())
+    _run(scenario)
     assert seen.recorded == [] and model.calls == []

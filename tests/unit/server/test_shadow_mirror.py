@@ -128,8 +128,13 @@ def test_a_full_queue_drops_and_a_spent_budget_holds_copies_until_stop() -> None
             for i in range(MAX_MIRRORS_QUEUED + 5)
         ]
         assert offered.count(False) == 5 and not mirror.has_room()
-        for _ in range(50):  # give the drain task every chance to run
-            await asyncio.sleep(0)
+        yields = 0
+        while not seen.recorded:  # the first batch, on the budget saved up
+            assert yields < 10_000, "the drain task never answered"
+            yields += 1
+            await asyncio.sleep(0)  # poll interval: a yield to the event loop, not a clock wait
+        for _ in range(100):  # the drain task runs again and again: the budget holds it back
+            await asyncio.sleep(0)  # poll interval: a yield to the event loop, not a clock wait
         assert len(seen.recorded) == 1  # one batch, then over budget: the rest wait
         await mirror.stop()  # stopping answers everything queued, whatever the budget
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SchemaError", "check_ids", "coerce_arrays", "coerce_columns"]
+__all__ = ["SchemaError", "check_ids", "coerce_arrays", "coerce_columns", "take_ids"]
 
 from typing import Any
 
@@ -84,6 +84,13 @@ def check_ids(name: str, values: Any, rows: int) -> list[Any]:
         if value is not None and not isinstance(value, (str, int, float, np.number)):
             raise SchemaError(name, f"row {row}: expected text or a number, found {value!r}"[:300])
     return found
+
+
+def take_ids(columns: dict[str, Any], id_column: str | None, rows: int) -> dict[str, list[Any]]:
+    """Remove the id column from a request's columns: ``{name: values}`` when sent, else {}."""
+    if id_column is None or id_column not in columns:
+        return {}
+    return {id_column: check_ids(id_column, columns.pop(id_column), rows)}
 
 
 def _datetimes(name: str, values: Any, dtype: str, text_format: str | None) -> Any:

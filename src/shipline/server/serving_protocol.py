@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute
 from shipline.errors import NotFoundError
 from shipline.plugin import PluginRegistry
 from shipline.scoring import Batch, PayloadError, SchemaError
-from shipline.scoring.signature import check_ids
+from shipline.scoring.signature import take_ids
 from shipline.server.batcher import BatchResult
 from shipline.server.error_response import error_response, json_response, log_failure
 from shipline.server.request_input import INLINE_ROWS, parsed, read_body
@@ -122,12 +122,7 @@ class Gateway:
             self.metrics.role(slot.name, "shadow").dropped.inc()
         reuse = mirrored and candidate is not None and candidate.takes_inputs_of(model)
         copy = dict(columns) if mirrored and not reuse else None
-        id_column = model.signature.id_column
-        ids = (
-            {id_column: check_ids(id_column, columns.pop(id_column), rows)}
-            if (id_column is not None and id_column in columns)
-            else {}
-        )
+        ids = take_ids(columns, model.signature.id_column, rows)
         if rows <= INLINE_ROWS:
             inputs = model.frame(columns, rows)
         else:  # validating many rows takes long enough to stall other requests: in a thread

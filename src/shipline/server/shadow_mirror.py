@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shipline.scoring.loaded_model import LoadedModel, ModelInput
-from shipline.scoring.signature import check_ids
+from shipline.scoring.signature import take_ids
 from shipline.server.batcher import BatchResult
 from shipline.server.rollout_traffic import Candidate
 
@@ -174,12 +174,7 @@ def _validated(copy: Mirrored) -> tuple[Mirrored, ModelInput, dict[str, list[Any
         return copy, copy.inputs, copy.ids or {}
     columns = dict(copy.columns or {})
     model = copy.candidate.model
-    id_column = model.signature.id_column
-    ids = (
-        {id_column: check_ids(id_column, columns.pop(id_column), copy.rows)}
-        if id_column is not None and id_column in columns
-        else {}
-    )
+    ids = take_ids(columns, model.signature.id_column, copy.rows)
     return copy, model.frame(columns, copy.rows), ids
 
 

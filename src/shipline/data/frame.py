@@ -103,4 +103,23 @@ def column_array(column: Any) -> np.ndarray:
         return np.asarray(column.to_numpy(zero_copy_only=False))
     if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
         return epoch_seconds(column.to_pandas(date_as_object=False))  # a date is a number
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return _text_array(column)
     return np.asarray(column.to_pylist(), dtype=object)
+
+
+def _text_array(column: Any) -> np.ndarray:
+    """Text as an object array holding one Python string per distinct value (a category seen
+    a million times is one object, not a million): less memory, and counting it hashes each
+    string once."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    whole = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    encoded = pc.dictionary_encode(whole)
+    words = np.empty(len(encoded.dictionary) + 1, dtype=object)
+    words[:-1] = encoded.dictionary.to_pylist()
+    words[-1] = None  # where a missing value's code points
+    codes = pc.fill_null(encoded.indices, pa.scalar(len(words) - 1, encoded.indices.type))
+    text: np.ndarray = words[np.asarray(codes)]
+    return text

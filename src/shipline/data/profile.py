@@ -10,7 +10,7 @@ readers treat as the exact quantiles of those values.
 
 from __future__ import annotations
 
-__all__ = ["frame_columns", "statistics"]
+__all__ = ["frame_columns", "sorted_columns", "statistics"]
 
 from typing import Any
 
@@ -104,3 +104,21 @@ def _feature(name: str, values: np.ndarray) -> dict[str, Any]:
             },
         },
     }
+
+
+def sorted_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every column sorted on its own, missing values last: the form monitoring reads its
+    reference in (drift compares each column's distribution, not rows)."""
+    return pd.DataFrame({name: _sorted(frame[name]) for name in frame.columns})
+
+
+def _sorted(values: pd.Series) -> pd.Series:
+    try:
+        return values.sort_values(na_position="last", ignore_index=True, kind="stable")
+    except TypeError:  # values of several types: equal ones still end up side by side
+        return values.sort_values(
+            na_position="last",
+            ignore_index=True,
+            kind="stable",
+            key=lambda column: column.map(lambda value: (type(value).__name__, str(value))),
+        )

@@ -45,7 +45,15 @@ import numpy as np
 from shipline.config.drift_method import DRIFT_METHODS, ColumnKind
 from shipline.config.schema import DriftConfig
 from shipline.errors import UsageError
-from shipline.timestamps import epoch_seconds
+from shipline.monitoring.column_sample import (
+    ColumnPair,
+    Side,
+    distinct,
+    distinct_over_both,
+    prepare_side,
+    sorted_tally,
+    tally,
+)
 
 _SMALL_REFERENCE = 1000
 _UNSEEN_SHOWN = 20
@@ -121,33 +129,55 @@ class DriftReport:
 def column_kind(values: np.ndarray) -> ColumnKind:
     """numerical, categorical or text, as Evidently infers it from the reference (dates and
     times are numerical: points in time, not categories)."""
+    if values.dtype.kind in "fiubM":
+        return _number_kind(values)
+    return _tally_kind(tally(values))
+
+
+def _number_kind(values: np.ndarray, presorted: bool = False) -> ColumnKind:
     if values.dtype.kind in "fM":
         return "numerical"
     if values.dtype.kind in "iu":
-        return "categorical" if np.unique(values).size <= 10 else "numerical"
-    if values.dtype.kind == "b":
-        return "categorical"
-    present = [v for v in values.tolist() if v is not None]
-    return "text" if present and len(set(present)) > len(present) / 2 else "categorical"
+        unique = distinct(values) if presorted else np.unique(values).size
+        return "categorical" if unique <= 10 else "numerical"
+    return "categorical"
+
+
+def _tally_kind(tally: dict[Any, int]) -> ColumnKind:
+    """Text when more than half of the present values are distinct."""
+    present = sum(tally.values())
+    return "text" if present and len(tally) > present / 2 else "categorical"
 
 
 def compare_columns(
     reference: dict[str, np.ndarray],
     current: dict[str, np.ndarray],
     config: DriftConfig | None = None,
+    reference_sorted: bool = False,
 ) -> DriftReport:
-    """Compare every reference column with the current column of the same name."""
+    """Compare every reference column with the current column of the same name
+    (``reference_sorted``: each reference column is stored sorted, as ``reference_columns``
+    writes it at registration)."""
     rules = config or DriftConfig()
     require_columns(rules, list(reference))
     names = [name for name in reference if name in current]
-    # numpy's sorts and scans release the GIL: columns are compared on every core.
+    # numpy's sorts and scans release the GIL: columns are compared on every core. Counting
+    # objects holds it, so those columns go first, while the other threads sort numbers.
+    order = sorted(names, key=lambda name: reference[name].dtype != object)
     with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1) or 1) as pool:
-        verdicts = list(
-            pool.map(
-                lambda name: compare_column(name, reference[name], current[name], rules), names
+        verdicts = dict(
+            zip(
+                order,
+                pool.map(
+                    lambda name: compare_column(
+                        name, reference[name], current[name], rules, reference_sorted
+                    ),
+                    order,
+                ),
+                strict=True,
             )
         )
-    return DriftReport(tuple(verdicts), rules.share, rules.min_rows)
+    return DriftReport(tuple(verdicts[name] for name in names), rules.share, rules.min_rows)
 
 
 def require_columns(rules: DriftConfig, names: list[str]) -> None:
@@ -159,27 +189,23 @@ def require_columns(rules: DriftConfig, names: list[str]) -> None:
         )
 
 
-def _clean(values: np.ndarray, kind: ColumnKind) -> np.ndarray:
-    if values.dtype.kind == "M":
-        seconds = epoch_seconds(values)
-        present: np.ndarray = seconds[np.isfinite(seconds)]
-        return present
-    if kind == "numerical" or values.dtype.kind == "f":
-        numbers = np.asarray(values, dtype=np.float64)
-        return numbers[np.isfinite(numbers)]
-    if values.dtype.kind in "iub":
-        return values
-    import pandas as pd
-
-    kept: np.ndarray = values[pd.notna(values)]
-    return kept
-
-
 def compare_column(
-    name: str, reference: np.ndarray, current: np.ndarray, rules: DriftConfig
+    name: str,
+    reference: np.ndarray,
+    current: np.ndarray,
+    rules: DriftConfig,
+    reference_sorted: bool = False,
 ) -> ColumnDrift:
-    """One column's verdict: the unit of work a cluster task computes."""
-    kind = column_kind(reference)
+    """One column's verdict: the unit of work a cluster task computes. ``reference_sorted``:
+    the reference is stored sorted (missing values last), so it is not sorted again."""
+    if reference.dtype.kind in "fiubM":
+        kind = _number_kind(reference, reference_sorted)
+        ref = prepare_side(reference, kind, reference_sorted)
+    else:
+        counted = sorted_tally(reference) if reference_sorted else tally(reference)
+        ref = Side(reference, reference.size, tally=counted)
+        assert ref.tally is not None
+        kind = _tally_kind(ref.tally)
     override = rules.columns.get(name)
     forced = DRIFT_METHODS.get(override.method) if override else None
     if forced is not None and forced.needs_numbers and kind != "numerical":
@@ -187,46 +213,25 @@ def compare_column(
             f"monitoring.drift.columns.{name}: method {forced.name!r} needs a numerical "
             f"column, {name!r} is {kind}"
         )
-    ref, cur = _clean(reference, kind), _clean(current, kind)
+    cur = prepare_side(current, kind)
     base: dict[str, Any] = {
         "column": name,
         "kind": kind,
-        "reference_rows": int(ref.size),
-        "current_rows": int(cur.size),
-        "reference_missing_share": _missing(reference.size, ref.size),
-        "current_missing_share": _missing(current.size, cur.size),
+        "reference_rows": ref.size,
+        "current_rows": cur.size,
+        "reference_missing_share": _missing(ref.rows, ref.size),
+        "current_missing_share": _missing(cur.rows, cur.size),
     }
-    if kind == "text":
-        return _no_verdict(
-            base, "free text (more unique values than half the rows) is not compared"
-        )
-    if ref.size == 0 or cur.size == 0:
-        side = "reference" if ref.size == 0 else "current"
-        return _no_verdict(
-            base, f"no values in the {side} data after dropping missing ones; skipped"
-        )
-    if min(ref.size, cur.size) < rules.min_rows:
-        side = "current" if cur.size < rules.min_rows else "reference"
-        return _no_verdict(
-            base,
-            f"{_NOT_ENOUGH}: {min(ref.size, cur.size)} {side} values, at least "
-            f"{rules.min_rows} needed (monitoring.drift.min_rows)",
-        )
-    if ref.dtype.kind in "fiu" and cur.dtype.kind in "fiu":
-        # Sorted once here; the statistics reuse the sorted arrays (sorting dominates the cost).
-        ref, cur = _sorted(ref, reference), _sorted(cur, current)
-        merged = np.concatenate([ref, cur])
-        merged.sort(kind="stable")  # two sorted runs: a linear merge
-        unique = 1 + int(np.count_nonzero(merged[1:] != merged[:-1]))
-        del merged
-    else:
-        unique = len(set(ref.tolist()) | set(cur.tolist()))
+    problem = _why_not_compared(kind, ref.size, cur.size, rules.min_rows)
+    if problem is not None:
+        return _no_verdict(base, problem)
+    unique = distinct_over_both(ref, cur)
     unseen: tuple[str, ...] = ()
     if kind == "categorical":
-        new = sorted(set(cur.tolist()) - set(ref.tolist()), key=str)
+        new = sorted(cur.counts.keys() - ref.counts.keys(), key=str)
         unseen = tuple(str(v) for v in new[:_UNSEEN_SHOWN])
     method = forced or DRIFT_METHODS.get(_default_method(kind, ref.size, unique))
-    sample = _Sample(ref, cur, kind, rules.strict, rules.min_effect)
+    sample = ColumnPair(ref, cur, kind, rules.strict, rules.min_effect)
     statistic = method.statistic(sample)
     threshold = override.threshold if override else method.threshold
     return ColumnDrift(
@@ -240,19 +245,27 @@ def compare_column(
     )
 
 
+def _why_not_compared(kind: ColumnKind, ref: int, cur: int, min_rows: int) -> str | None:
+    """Why a column gets no verdict (free text, an empty side, too few values), if it does not."""
+    if kind == "text":
+        return "free text (more unique values than half the rows) is not compared"
+    if ref == 0 or cur == 0:
+        side = "reference" if ref == 0 else "current"
+        return f"no values in the {side} data after dropping missing ones; skipped"
+    if min(ref, cur) < min_rows:
+        side = "current" if cur < min_rows else "reference"
+        return (
+            f"{_NOT_ENOUGH}: {min(ref, cur)} {side} values, at least "
+            f"{min_rows} needed (monitoring.drift.min_rows)"
+        )
+    return None
+
+
 def _no_verdict(base: dict[str, Any], note: str) -> ColumnDrift:
     """A column left without a verdict, and why."""
     return ColumnDrift(
         **base, method=None, statistic=None, threshold=None, drifted=None, unique=0, note=note
     )
-
-
-def _sorted(values: np.ndarray, original: np.ndarray) -> np.ndarray:
-    """``values`` sorted, in place when it is already a copy of the caller's array."""
-    if np.shares_memory(values, original):
-        return np.sort(values)
-    values.sort()
-    return values
 
 
 def _missing(total: int, kept: int) -> float:
@@ -266,37 +279,3 @@ def _default_method(kind: str, reference_rows: int, unique: int) -> str:
     if kind == "numerical" and unique > 5:
         return "ks"
     return "chisquare" if unique > 2 else "z"
-
-
-@dataclass(frozen=True)
-class _Sample:
-    """A column's cleaned values, as drift methods see them (``ColumnSample``)."""
-
-    reference: np.ndarray
-    current: np.ndarray
-    kind: ColumnKind
-    strict: bool
-    min_effect: float
-
-    def counts(self) -> tuple[list[Any], np.ndarray, np.ndarray]:
-        """Keys over both sides (sorted as text) and each side's count per key."""
-        import pandas as pd
-
-        ref_map = pd.Series(self.reference, dtype=object).value_counts(sort=False).to_dict()
-        cur_map = pd.Series(self.current, dtype=object).value_counts(sort=False).to_dict()
-        keys = sorted(set(ref_map) | set(cur_map), key=str)
-        return (
-            keys,
-            np.array([ref_map.get(k, 0) for k in keys], float),
-            np.array([cur_map.get(k, 0) for k in keys], float),
-        )
-
-    def shares(self) -> tuple[np.ndarray, np.ndarray]:
-        """Sturges bins over the combined range (more than 20 unique numbers), else one bin per
-        value."""
-        ref, cur = self.reference, self.current
-        if self.kind == "numerical" and np.unique(ref).size > 20:
-            edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins="sturges")
-            return np.histogram(ref, edges)[0] / ref.size, np.histogram(cur, edges)[0] / cur.size
-        _, ref_counts, cur_counts = self.counts()
-        return ref_counts / ref.size, cur_counts / cur.size

@@ -22,7 +22,6 @@ __all__ = [
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -160,24 +159,19 @@ def _chisquare(sample: ColumnSample) -> float:
 
 def _z(sample: ColumnSample) -> float:
     """Two-proportion Z-test on the share of the first category."""
-    keys, _, _ = sample.counts()
+    keys, ref_counts, cur_counts = sample.counts()
     if len(keys) == 1:
         return 1.0  # one and the same value on both sides
-    ref, cur = sample.reference, sample.current
-    p1, p2 = _share_other_than(ref, keys[0]), _share_other_than(cur, keys[0])
-    pooled = (p1 * ref.size + p2 * cur.size) / (ref.size + cur.size)
-    spread = math.sqrt(pooled * (1 - pooled) * (1 / ref.size + 1 / cur.size))
+    ref_size, cur_size = float(ref_counts.sum()), float(cur_counts.sum())
+    p1 = (ref_size - ref_counts[0]) / ref_size
+    p2 = (cur_size - cur_counts[0]) / cur_size
+    pooled = (p1 * ref_size + p2 * cur_size) / (ref_size + cur_size)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / ref_size + 1 / cur_size))
     if spread == 0:
         return 1.0
     from scipy.stats import norm
 
     return float(2 * (1 - norm.cdf(abs((p1 - p2) / spread))))
-
-
-def _share_other_than(values: np.ndarray, first: Any) -> float:
-    if values.dtype == object:
-        return float(np.mean(values.astype(object) != first))
-    return float(np.mean(values != first))
 
 
 WASSERSTEIN = Distance("wasserstein", 0.1, _wasserstein, needs_numbers=True)

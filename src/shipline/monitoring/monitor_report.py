@@ -29,14 +29,14 @@ from shipline.monitoring.measurement import (
     is_classifier,
     labelled_checks,
     prediction_rules,
-    reference_predictions,
     report_head,
 )
 from shipline.monitoring.monitor_record import MonitorReport
 from shipline.monitoring.notification import notify
 from shipline.monitoring.quality import labelled_rows
+from shipline.monitoring.reference_columns import load_reference
 from shipline.monitoring.report_html import column_histograms, render_html
-from shipline.monitoring.traffic import TimeWindow, captured_traffic, file_traffic, split_columns
+from shipline.monitoring.traffic import TimeWindow, captured_traffic, file_traffic
 from shipline.registry import ModelVersion
 from shipline.scoring import load_version
 from shipline.store import Database, utc_now
@@ -118,19 +118,20 @@ def _measure_here(
         if isinstance(current, Path)
         else captured_traffic(db, store, version, model.input_names, current)
     )
-    reference = split_columns(db, store, version)
+    reference = load_reference(db, store, version, model)
     rules = monitoring.drift
     prediction = compare_column(
         "prediction",
-        reference_predictions(model, reference),
+        reference.predictions,
         traffic.predictions,
         prediction_rules(rules),
+        reference.presorted,
     )
-    features = compare_columns(reference, traffic.columns, rules)
+    features = compare_columns(reference.columns, traffic.columns, rules, reference.presorted)
     report = report_head(version, traffic.source, len(traffic.predictions), features, prediction)
     if histograms:
         drifted = [c["column"] for c in report["features"]["columns"] if c["drifted"]]
-        report["histograms"] = column_histograms(reference, traffic.columns, drifted)
+        report["histograms"] = column_histograms(reference.columns, traffic.columns, drifted)
     current_proba = class_probabilities(model, traffic.columns) if is_classifier(version) else None
     estimated = estimated_quality(
         db, store, version, model, current_proba, monitoring.estimated_quality

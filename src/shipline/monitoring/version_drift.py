@@ -8,7 +8,7 @@ __all__ = ["training_drift"]
 
 from shipline.artifacts import ContentStore
 from shipline.monitoring.drift import DriftReport, compare_columns
-from shipline.monitoring.traffic import split_columns
+from shipline.monitoring.reference_columns import reference_features
 from shipline.registry import ModelVersion
 from shipline.store import Database
 
@@ -17,5 +17,6 @@ def training_drift(
     db: Database, store: ContentStore, candidate: ModelVersion, current: ModelVersion
 ) -> DriftReport:
     """The candidate's training data compared with ``current``'s (the reference)."""
-    reference = split_columns(db, store, current)
-    return compare_columns(reference, split_columns(db, store, candidate))
+    reference, presorted = reference_features(db, store, current)
+    candidates, _ = reference_features(db, store, candidate)
+    return compare_columns(reference, candidates, reference_sorted=presorted)

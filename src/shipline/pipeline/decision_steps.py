@@ -81,7 +81,12 @@ def register(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
         "search": _search_summary(inputs["search"]),
         "baseline_digest": inputs.digest("baseline"),
         # Monitoring compares traffic with these splits: recorded here, not found by step name.
-        "training_data": {"train": inputs.digest("train"), "test": inputs.digest("test")},
+        "training_data": {
+            "train": inputs.digest("train"),
+            "test": inputs.digest("test"),
+            "reference": inputs.digest("reference"),
+            "reference_predictions": inputs.digest("reference_predictions"),
+        },
         "lineage": {
             **context.lineage,
             "run": context.run_id,

@@ -16,7 +16,7 @@ from shipline.config.trigger_kind import TRIGGER_KINDS
 from shipline.data import add_version, get_version, read_frame, split_frame, validate_data
 from shipline.data.data_file import Column
 from shipline.data.data_source import DataSource, resolve_source
-from shipline.data.profile import frame_columns, statistics
+from shipline.data.profile import frame_columns, sorted_columns, statistics
 from shipline.data.schema_acceptance import find_acceptance
 from shipline.evaluation import (
     bias_report,
@@ -216,12 +216,22 @@ def evaluate(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
         forms["onnx"] = report
     evaluation["serving_forms"] = forms
     # The training data's statistics, once: `shipline monitor export` writes them as is.
+    train_x = train_frame[list(bundle.features)]
     baseline = {
-        "features": statistics(frame_columns(train_frame[list(bundle.features)])),
+        "features": statistics(frame_columns(train_x)),
         "predictions": statistics({"prediction": predicted}),
         "metrics": metrics,
     }
-    return {"evaluation": evaluation, "baseline": baseline}
+    # What monitoring compares traffic with, sorted once here rather than at every check.
+    import pandas as pd
+
+    trained_on, _ = bundle.predict(train_x)
+    return {
+        "evaluation": evaluation,
+        "baseline": baseline,
+        "reference": sorted_columns(train_x),
+        "reference_predictions": sorted_columns(pd.DataFrame({"prediction": trained_on})),
+    }
 
 
 def _training_code(context: StepContext, inputs: dict[str, str]) -> dict[str, Any]:
@@ -320,7 +330,12 @@ STEPS: list[Step] = [
         "evaluate",
         evaluate,
         ("model", "test", "train"),
-        {"evaluation": "json", "baseline": "json"},
+        {
+            "evaluation": "json",
+            "baseline": "json",
+            "reference": "frame",
+            "reference_predictions": "frame",
+        },
         lambda c: {**_dump(c, "evaluation"), "seed": c.data.split.seed, "onnx": c.serving.onnx},
         portable=True,
     ),
@@ -344,6 +359,8 @@ STEPS: list[Step] = [
             "gate",
             "dataset",
             "baseline",
+            "reference",
+            "reference_predictions",
             "train",
             "test",
         ),

@@ -117,10 +117,13 @@ class Lineage(_Record):
 
 
 class TrainingData(_Record):
-    """The digests of the train and held-out splits the version was fitted and judged on."""
+    """The digests of the train and held-out splits the version was fitted and judged on, and
+    of the monitoring reference made from them (``shipline.monitoring.reference_columns``)."""
 
     train: str
     test: str
+    reference: str | None = None
+    reference_predictions: str | None = None
 
 
 class VersionSignature(_Record):

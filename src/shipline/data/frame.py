@@ -105,18 +105,26 @@ def column_array(column: Any) -> np.ndarray:
         return epoch_seconds(column.to_pandas(date_as_object=False))  # a date is a number
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         return _text_array(column)
+    if pa.types.is_dictionary(column.type) and (
+        pa.types.is_string(column.type.value_type)
+        or pa.types.is_large_string(column.type.value_type)
+    ):
+        return _text_array(column)
     return np.asarray(column.to_pylist(), dtype=object)
 
 
 def _text_array(column: Any) -> np.ndarray:
-    """Text as an object array holding one Python string per distinct value (a category seen
-    a million times is one object, not a million): less memory, and counting it hashes each
-    string once."""
+    """Text (or text read as a dictionary) as an object array holding one Python string per
+    distinct value (a category seen a million times is one object, not a million): less
+    memory, and counting it hashes each string once."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    whole = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    encoded = pc.dictionary_encode(whole)
+    if isinstance(column, pa.ChunkedArray):
+        if pa.types.is_dictionary(column.type):
+            column = column.unify_dictionaries()  # one dictionary for every chunk
+        column = column.combine_chunks()
+    encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
     words = np.empty(len(encoded.dictionary) + 1, dtype=object)
     words[:-1] = encoded.dictionary.to_pylist()
     words[-1] = None  # where a missing value's code points

@@ -120,5 +120,9 @@ def _sorted(values: pd.Series) -> pd.Series:
             na_position="last",
             ignore_index=True,
             kind="stable",
-            key=lambda column: column.map(lambda value: (type(value).__name__, str(value))),
+            key=lambda column: column.map(_type_and_text, na_action="ignore"),
         )
+
+
+def _type_and_text(value: object) -> tuple[str, str]:
+    return type(value).__name__, str(value)

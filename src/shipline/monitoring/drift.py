@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 import os
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -150,20 +151,25 @@ def _tally_kind(tally: dict[Any, int]) -> ColumnKind:
 
 
 def compare_columns(
-    reference: dict[str, np.ndarray],
-    current: dict[str, np.ndarray],
+    reference: Mapping[str, np.ndarray],
+    current: Mapping[str, np.ndarray],
     config: DriftConfig | None = None,
     reference_sorted: bool = False,
+    text_columns: Collection[str] | None = None,
 ) -> DriftReport:
     """Compare every reference column with the current column of the same name
     (``reference_sorted``: each reference column is stored sorted, as ``reference_columns``
-    writes it at registration)."""
+    writes it at registration). Each column is looked up in the thread that compares it, so a
+    mapping that reads on demand holds only the columns being compared; it names its
+    ``text_columns`` (else they are found from the arrays)."""
     rules = config or DriftConfig()
     require_columns(rules, list(reference))
     names = [name for name in reference if name in current]
+    if text_columns is None:
+        text_columns = {name for name in names if reference[name].dtype == object}
     # numpy's sorts and scans release the GIL: columns are compared on every core. Counting
     # objects holds it, so those columns go first, while the other threads sort numbers.
-    order = sorted(names, key=lambda name: reference[name].dtype != object)
+    order = sorted(names, key=lambda name: name not in text_columns)
     with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1) or 1) as pool:
         verdicts = dict(
             zip(

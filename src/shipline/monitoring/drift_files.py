@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "ParquetColumns",
     "compare_files",
     "drift_rules",
     "read_columns",
@@ -10,6 +11,7 @@ __all__ = [
     "text_dates_as_numbers",
 ]
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +29,7 @@ def read_columns(path: Path) -> dict[str, np.ndarray]:
     import pyarrow as pa
     from pyarrow import csv
 
-    fmt = data_format(path)
-    if fmt is None or not path.is_file():
-        raise DataFileError(f"{path}: expected an existing .csv or .parquet file")
-    if path.stat().st_size == 0:
-        raise DataFileError(f"{path}: file is empty")
+    fmt = _check_readable(path)
     try:
         if fmt == "parquet":
             return _parquet_columns(path)
@@ -43,6 +41,16 @@ def read_columns(path: Path) -> dict[str, np.ndarray]:
     return {
         name: text_dates_as_numbers(column_array(table.column(name))) for name in table.column_names
     }
+
+
+def _check_readable(path: Path) -> str:
+    """The file's format, once it is known to be an existing, non-empty data file."""
+    fmt = data_format(path)
+    if fmt is None or not path.is_file():
+        raise DataFileError(f"{path}: expected an existing .csv or .parquet file")
+    if path.stat().st_size == 0:
+        raise DataFileError(f"{path}: file is empty")
+    return fmt
 
 
 def text_dates_as_numbers(values: np.ndarray) -> np.ndarray:
@@ -60,16 +68,8 @@ def text_dates_as_numbers(values: np.ndarray) -> np.ndarray:
 
 def _parquet_columns(path: Path) -> dict[str, np.ndarray]:
     """One column at a time, so Arrow holds a single column beside the arrays made so far."""
-    from pyarrow import parquet
-
-    with parquet.ParquetFile(path) as file:
-        schema = file.schema_arrow
-        index_columns = (schema.pandas_metadata or {}).get("index_columns", [])
-        # A DataFrame's index saved by pandas is bookkeeping, not data.
-        names = [n for n in schema.names if n not in index_columns]
-        if file.metadata.num_rows == 0:
-            raise DataFileError(f"{path}: has columns but no rows")
-        return {name: column_array(file.read(columns=[name]).column(0)) for name in names}
+    columns = ParquetColumns(path)
+    return {name: columns[name] for name in columns}
 
 
 def compare_files(
@@ -82,9 +82,73 @@ def compare_files(
 
     ``columns`` are the files' columns when the caller has read them already.
     """
+    if columns is None and data_format(reference) == data_format(current) == "parquet":
+        ref_file, cur_file = ParquetColumns(reference), ParquetColumns(current)
+        require_same_columns(list(ref_file), list(cur_file), str(reference), str(current))
+        return compare_columns(ref_file, cur_file, config, text_columns=ref_file.text_columns)
     ref, cur = columns or (read_columns(reference), read_columns(current))
     require_same_columns(list(ref), list(cur), str(reference), str(current))
     return compare_columns(ref, cur, config)
+
+
+class ParquetColumns(Mapping[str, np.ndarray]):
+    """A Parquet file's columns (a pandas index left out), each read when it is looked up and
+    not kept: comparing two files holds only the columns being compared, not both files."""
+
+    def __init__(self, path: Path) -> None:
+        from pyarrow import parquet
+
+        _check_readable(path)
+        try:
+            with parquet.ParquetFile(path) as file:
+                self._schema, rows = file.schema_arrow, file.metadata.num_rows
+        except (OSError, ValueError) as error:
+            raise DataFileError(f"{path}: cannot be read: {str(error).splitlines()[0]}") from None
+        if rows == 0:
+            raise DataFileError(f"{path}: has columns but no rows")
+        index_columns = (self._schema.pandas_metadata or {}).get("index_columns", [])
+        self._names = [n for n in self._schema.names if n not in index_columns]
+        self._path = path
+
+    @property
+    def text_columns(self) -> set[str]:
+        """The columns that read as Python objects (text, and anything not a number)."""
+        import pyarrow as pa
+
+        numbers = (
+            pa.types.is_integer,
+            pa.types.is_floating,
+            pa.types.is_boolean,
+            pa.types.is_timestamp,
+            pa.types.is_date,
+        )
+        return {
+            name
+            for name in self._names
+            if not any(is_kind(self._schema.field(name).type) for is_kind in numbers)
+        }
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        import pyarrow as pa
+        from pyarrow import parquet
+
+        if name not in self._names:
+            raise KeyError(name)
+        kind = self._schema.field(name).type
+        # Text straight from the file's dictionary pages: no hashing of every value.
+        as_dictionary = [name] if pa.types.is_string(kind) or pa.types.is_large_string(kind) else []
+        try:
+            with parquet.ParquetFile(self._path, read_dictionary=as_dictionary) as file:
+                return column_array(file.read(columns=[name]).column(0))
+        except (OSError, ValueError) as error:
+            message = str(error).splitlines()[0]
+            raise DataFileError(f"{self._path}: cannot be read: {message}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 def require_same_columns(

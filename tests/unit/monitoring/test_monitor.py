@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from shipline.audit import list_events
+from shipline.config.schema import DriftConfig
 from shipline.errors import NotFoundError, UsageError
 from shipline.monitoring.monitor_report import list_reports, monitor_version
 from shipline.monitoring.traffic import TimeWindow
@@ -174,3 +175,36 @@ def test_quality_once_labels_arrive(project: Project, trained: Path) -> None:
         assert "probabilities" in no_probabilities["quality"]["note"]
     finally:
         config.write_text(original)
+
+
+def test_the_reference_is_stored_sorted_at_registration(project: Project, trained: Path) -> None:
+    from dataclasses import replace
+
+    import numpy as np
+
+    from shipline.monitoring.drift import compare_column, compare_columns
+    from shipline.monitoring.reference_columns import load_reference
+    from shipline.scoring import load_version
+
+    version = project.version("cancer@staging")
+    recorded = version.facts.training_data
+    assert recorded is not None and recorded.reference and recorded.reference_predictions
+    model = load_version(project.store(), version)
+    stored = load_reference(project.db(), project.store(), version, model)
+    details = dict(version.details)
+    details["training_data"] = {k: details["training_data"][k] for k in ("train", "test")}
+    older = replace(version, details=details)  # as registered before the reference existed
+    rows = load_reference(project.db(), project.store(), older, model)
+    assert stored.presorted and not rows.presorted
+    assert list(stored.columns) == list(rows.columns) and len(stored.columns) == 30
+    for name, values in stored.columns.items():
+        assert np.array_equal(values, np.sort(rows.columns[name]), equal_nan=True), name
+    assert sorted(stored.predictions.tolist()) == stored.predictions.tolist()
+    current = {n: v * 1.2 for n, v in rows.columns.items()}
+    assert compare_columns(stored.columns, current, reference_sorted=True) == compare_columns(
+        rows.columns, current
+    )
+    served = rows.predictions[::-1]
+    assert compare_column("prediction", stored.predictions, served, DriftConfig(), True) == (
+        compare_column("prediction", rows.predictions, served, DriftConfig())
+    )

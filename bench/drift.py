@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -187,6 +188,7 @@ def main() -> None:
             folder = Path(work)
             data_mb = _generate(rows, folder) / 1024**2
             _run(sys.executable, "sort-reference", folder)
+            os.sync()  # no run pays for writing back the files just made
             ours = _run(sys.executable, "shipline", folder)
             files = _run(sys.executable, "shipline-files", folder)
             theirs = _run(str(EVIDENTLY_PYTHON), "evidently", folder)

@@ -181,12 +181,21 @@ def train(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
 
 def evaluate(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
     """Metrics, bias and explanations on the held-out rows; baseline profiles for monitoring."""
-    config, bundle, test, train_frame = (
-        context.config,
-        inputs["model"],
-        inputs["test"],
-        inputs["train"],
-    )
+    bundle, test, train_frame = inputs["model"], inputs["test"], inputs["train"]
+    evaluation, predicted = _evaluation(context.config, bundle, test)
+    evaluation["serving_forms"] = _serving_forms(context, bundle, test)
+    # The training data's statistics, once: `shipline monitor export` writes them as is.
+    train_x = train_frame[list(bundle.features)]
+    baseline = {
+        "features": statistics(frame_columns(train_x)),
+        "predictions": statistics({"prediction": predicted}),
+        "metrics": evaluation["metrics"],
+    }
+    return {"evaluation": evaluation, "baseline": baseline} | _monitoring_reference(bundle, train_x)
+
+
+def _evaluation(config: ModelConfig, bundle: ModelBundle, test: Any) -> tuple[dict[str, Any], Any]:
+    """Metrics, bias and explanations on the held-out rows, and the predictions for them."""
     x, y = test[list(bundle.features)], test[config.data.target]
     metrics = compute_metrics(config.training.task, bundle.estimator, x, y)
     predicted, _ = bundle.predict(x)
@@ -208,27 +217,28 @@ def evaluate(context: StepContext, inputs: StepInputs) -> dict[str, Any]:
             config.training.task,
             config.data.split.seed,
         )
+    return evaluation, predicted
+
+
+def _serving_forms(context: StepContext, bundle: ModelBundle, test: Any) -> dict[str, Any]:
+    """The forms the version can be served in: native always, ONNX when it converts and
+    predicts like the original (its bytes stored)."""
     forms: dict[str, Any] = {"native": {"available": True}}
-    if config.serving.onnx:
+    if context.config.serving.onnx:
         onnx_bytes, report = convert_to_onnx(bundle, test)
         if onnx_bytes is not None:
             report["digest"] = context.store.put_bytes(onnx_bytes).digest
         forms["onnx"] = report
-    evaluation["serving_forms"] = forms
-    # The training data's statistics, once: `shipline monitor export` writes them as is.
-    train_x = train_frame[list(bundle.features)]
-    baseline = {
-        "features": statistics(frame_columns(train_x)),
-        "predictions": statistics({"prediction": predicted}),
-        "metrics": metrics,
-    }
-    # What monitoring compares traffic with, sorted once here rather than at every check.
+    return forms
+
+
+def _monitoring_reference(bundle: ModelBundle, train_x: Any) -> dict[str, Any]:
+    """What monitoring compares traffic with, sorted once here rather than at every check:
+    the training inputs and the model's predictions for them."""
     import pandas as pd
 
     trained_on, _ = bundle.predict(train_x)
     return {
-        "evaluation": evaluation,
-        "baseline": baseline,
         "reference": sorted_columns(train_x),
         "reference_predictions": sorted_columns(pd.DataFrame({"prediction": trained_on})),
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = ["TOLERANCE", "OnnxSession", "convert_to_onnx", "open_onnx"]
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ import pandas as pd
 from shipline.training.bundle import ModelBundle
 
 TOLERANCE = 1e-4
+_BOOLEAN_AS_INT = r"Field onnx\.AttributeProto\.ints: Expected an int, got a boolean"
 _NUMERIC = ("int", "float", "uint")
 
 
@@ -34,7 +36,11 @@ def convert_to_onnx(
         }
     names = [c["name"] for c in inputs]
     try:
-        onnx_bytes = bundle.model_flavour.to_onnx(bundle.model, names, bundle.task)
+        with warnings.catch_warnings():
+            # skl2onnx's tree converters pass booleans as ONNX integers: protobuf 6 warns
+            # (7.34+ refuses, hence protobuf<7), which must not fail a run under -W error.
+            warnings.filterwarnings("ignore", message=_BOOLEAN_AS_INT, category=DeprecationWarning)
+            onnx_bytes = bundle.model_flavour.to_onnx(bundle.model, names, bundle.task)
     except NotImplementedError as error:
         return None, {"available": False, "reason": str(error) or "no ONNX conversion"}
     except Exception as error:  # converters raise many kinds for unsupported models

@@ -44,6 +44,19 @@ def test_a_random_forest_converts_and_matches() -> None:
     assert np.allclose(probabilities, bundle.model.predict_proba(with_missing), atol=TOLERANCE)
 
 
+def test_the_examples_gradient_boosting_converts_and_matches() -> None:
+    """The estimator `shipline init` writes (protobuf 7 made its conversion fail: a boolean
+    where ONNX wants an int)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    frame, y = _data()
+    bundle = _bundle(HistGradientBoostingClassifier(max_iter=50, random_state=0), frame, y)
+    onnx_bytes, report = convert_to_onnx(bundle, frame.assign(y=y))
+    assert report["available"] is True, report
+    assert onnx_bytes is not None and report["labels_agree"] == 1.0
+    assert report["max_probability_difference"] <= TOLERANCE
+
+
 class _Custom(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
     def fit(self, x: object, y: np.ndarray) -> _Custom:
         self.classes_ = np.unique(y)

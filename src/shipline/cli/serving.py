@@ -39,8 +39,18 @@ def serve(
             help="Callers need a token that may predict (checked with the team server).",
         ),
     ] = False,
+    grpc_port: Annotated[
+        int | None,
+        typer.Option(
+            "--grpc-port",
+            min=1,
+            max=65535,
+            help="Also serve the Open Inference Protocol over gRPC on this port.",
+        ),
+    ] = None,
 ) -> None:
-    """Serve models over HTTP: /invocations (SageMaker, MLflow), /v2 (Open Inference), /metrics."""
+    """Serve models over HTTP: /invocations (SageMaker, MLflow), /v2 (Open Inference), /metrics;
+    with --grpc-port, the Open Inference Protocol over gRPC too."""
     from shipline.server.runner import parse_targets
     from shipline.server.runner import serve as run_server
 
@@ -54,10 +64,12 @@ def serve(
             "behind a proxy or network policy that admits only your clients.",
             err=True,
         )
+    grpc = f" and grpc://{host}:{grpc_port}" if grpc_port is not None else ""
     typer.echo(
-        f"serving {', '.join(f'{n}@{a}' for n, a in chosen)} on http://{host}:{port}", err=True
+        f"serving {', '.join(f'{n}@{a}' for n, a in chosen)} on http://{host}:{port}{grpc}",
+        err=True,
     )
-    run_server(project, chosen, host, port, poll, not native, auth, metrics_token)
+    run_server(project, chosen, host, port, poll, not native, auth, metrics_token, grpc_port)
 
 
 def predict(

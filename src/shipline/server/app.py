@@ -32,9 +32,11 @@ def build_app(
     service: PredictionService,
     gate: CallerGate | None = None,
     metrics_token: str | None = None,
+    grpc: tuple[str, int] | None = None,
 ) -> ASGIApp:
     """The ASGI application around a loaded service (with ``gate``, callers need a token that
-    may predict; with ``metrics_token``, /metrics needs that token)."""
+    may predict; with ``metrics_token``, /metrics needs that token; with ``grpc``, the Open
+    Inference Protocol's gRPC service listens on that host and port while the app runs)."""
     gateway = Gateway(service)
     protocols = list(SERVING_PROTOCOLS)
     routes: list[BaseRoute] = [r for protocol in protocols for r in protocol.routes(gateway)]
@@ -65,7 +67,15 @@ def build_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await service.start()
+        grpc_server = None
+        if grpc is not None:
+            from shipline.server.grpc_inference import GrpcInference
+
+            grpc_server = GrpcInference(gateway, gate)
+            await grpc_server.start(*grpc)
         yield
+        if grpc_server is not None:
+            await grpc_server.stop()
         await service.stop()
         if gate is not None:
             await gate.close()

@@ -16,6 +16,7 @@ __all__ = [
     "HEADER_LENGTH",
     "BinaryData",
     "encode_outputs",
+    "encode_tensor",
     "split_body",
     "wants_binary",
 ]
@@ -138,7 +139,7 @@ def encode_outputs(answer: dict[str, Any], binary: frozenset[str]) -> tuple[byte
         if "*" not in binary and output["name"] not in binary:
             outputs.append(output)
             continue
-        data = _encode(output["datatype"], output["data"])
+        data = encode_tensor(output["datatype"], output["data"])
         tails.append(data)
         rest = {k: v for k, v in output.items() if k != "data"}
         outputs.append({**rest, "parameters": {"binary_data_size": len(data)}})
@@ -146,7 +147,8 @@ def encode_outputs(answer: dict[str, Any], binary: frozenset[str]) -> tuple[byte
     return header + b"".join(tails), len(header)
 
 
-def _encode(datatype: str, values: list[Any]) -> bytes:
+def encode_tensor(datatype: str, values: list[Any]) -> bytes:
+    """A tensor's values as the protocol's raw bytes (little-endian; BYTES length-prefixed)."""
     if datatype == "BYTES":
         parts = []
         for value in values:

@@ -36,9 +36,11 @@ def serve(
     prefer_onnx: bool = True,
     require_callers: bool = False,
     metrics_token: str | None = None,
+    grpc_port: int | None = None,
 ) -> None:
     """Load the versions (digest-verified) and serve until SIGTERM or Ctrl-C; with
-    ``require_callers``, every prediction needs a token the team server says may predict."""
+    ``require_callers``, every prediction needs a token the team server says may predict; with
+    ``grpc_port``, the Open Inference Protocol is served over gRPC there too."""
     from shipline.project.remote import RemoteProject
     from shipline.server.caller_auth import CallerGate
 
@@ -54,7 +56,8 @@ def serve(
     service = PredictionService(project.model_source(), targets, serving, poll_seconds, prefer_onnx)
     service.load()
     limits = serving.limits
-    app = build_app(service, gate, metrics_token)
+    grpc = None if grpc_port is None else (host, grpc_port)
+    app = build_app(service, gate, metrics_token, grpc)
     run_app(app, host, port, limits.header_timeout_s, limits.max_connections)
 
 

@@ -10,7 +10,7 @@ Add one with ``SERVING_PROTOCOLS.register(...)`` or an entry point in the
 
 from __future__ import annotations
 
-__all__ = ["SERVING_PROTOCOLS", "Gateway", "Served", "ServingProtocol"]
+__all__ = ["SERVING_PROTOCOLS", "Gateway", "Served", "ServingProtocol", "failure"]
 
 import asyncio
 import dataclasses
@@ -172,33 +172,23 @@ class Gateway:
     ) -> Response:
         """A successful answer, counted and timed: ``body`` as JSON, or ``binary`` (bytes
         already encoded, with the headers that describe them)."""
-        self.metrics.requests.labels(slot.name, protocol.name, "200").inc()
-        elapsed = time.perf_counter() - started
-        self.metrics.latency.labels(slot.name, protocol.name).observe(elapsed)
+        self.count_answer(protocol.name, slot.name, started)
         headers = served.headers(request_id)
         if binary is not None:
             content, described = binary
             return Response(content, 200, {**headers, **described}, "application/octet-stream")
         return json_response(body, headers=headers)
 
+    def count_answer(self, protocol: str, model: str, started: float) -> None:
+        """Count and time a successful answer."""
+        self.metrics.requests.labels(model, protocol, "200").inc()
+        self.metrics.latency.labels(model, protocol).observe(time.perf_counter() - started)
+
     def error(
         self, protocol: ServingProtocol, model: str, error: Exception, request_id: str
     ) -> Response:
         """The answer to a failed request: 4xx for what the client got wrong, else 500."""
-        if isinstance(error, PayloadError):
-            status, code = error.status, "BAD_REQUEST"
-        elif isinstance(error, SchemaError):
-            status, code = 422, "SCHEMA_ENFORCEMENT_FAILED"
-        elif isinstance(error, NotFoundError):
-            status, code = 404, "RESOURCE_DOES_NOT_EXIST"
-        else:
-            log_failure(request_id, error)
-            status, code = 500, "INTERNAL_ERROR"
-        message = (
-            f"the model failed to predict: {type(error).__name__}: {error}"[:500]
-            if status == 500
-            else str(error)
-        )
+        status, code, message = failure(error, request_id)
         return error_response(
             self.metrics,
             model,
@@ -208,6 +198,26 @@ class Gateway:
             request_id,
             protocol.error_body(code, message),
         )
+
+
+def failure(error: Exception, request_id: str) -> tuple[int, str, str]:
+    """A failed request's HTTP status, error code and message: 4xx for what the client got
+    wrong, else 500 (logged with its traceback)."""
+    if isinstance(error, PayloadError):
+        status, code = error.status, "BAD_REQUEST"
+    elif isinstance(error, SchemaError):
+        status, code = 422, "SCHEMA_ENFORCEMENT_FAILED"
+    elif isinstance(error, NotFoundError):
+        status, code = 404, "RESOURCE_DOES_NOT_EXIST"
+    else:
+        log_failure(request_id, error)
+        status, code = 500, "INTERNAL_ERROR"
+    message = (
+        f"the model failed to predict: {type(error).__name__}: {error}"[:500]
+        if status == 500
+        else str(error)
+    )
+    return status, code, message
 
 
 SERVING_PROTOCOLS: PluginRegistry[ServingProtocol] = PluginRegistry(

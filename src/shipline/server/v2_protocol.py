@@ -11,7 +11,7 @@ travel as raw bytes after the JSON both ways (the binary tensor extension:
 
 from __future__ import annotations
 
-__all__ = ["V2", "parse_v2"]
+__all__ = ["V2", "model_metadata", "output_tensors", "parse_v2", "pinned_slot", "v2_batch"]
 
 import time
 from collections.abc import Sequence
@@ -71,7 +71,7 @@ class _V2:
                 slot = _slot(gateway, request)
             except NotFoundError as error:
                 return json_response({"error": str(error)}, 404)
-            return json_response(_metadata(slot))
+            return json_response(model_metadata(slot))
 
         async def model_ready(request: Request) -> Response:
             try:
@@ -144,7 +144,7 @@ class _V2:
             "model_name": slot.name,
             "model_version": str(served.version),
             "id": request_id,
-            "outputs": _outputs(served, slot, batch.outputs),
+            "outputs": output_tensors(served, slot, batch.outputs),
         }
         if batch.binary_outputs is None:
             return gateway.answered(self, slot, started, answer, served, request_id)
@@ -153,7 +153,9 @@ class _V2:
         return gateway.answered(self, slot, started, None, served, request_id, (content, described))
 
 
-def _outputs(served: Served, slot: Slot, asked: tuple[str, ...]) -> list[dict[str, Any]]:
+def output_tensors(served: Served, slot: Slot, asked: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The answer's tensors: predictions, probabilities when predicted, the id column when
+    sent (only the ``asked`` ones when the request names outputs the answer has)."""
     result, rows = served.prediction, served.rows
     outputs = [_output_tensor("predictions", result.values, slot)]
     if result.probabilities is not None:
@@ -172,8 +174,13 @@ def _outputs(served: Served, slot: Slot, asked: tuple[str, ...]) -> list[dict[st
 
 
 def _slot(gateway: Gateway, request: Request) -> Slot:
-    slot = gateway.service.slot(request.path_params["name"])
-    version = request.path_params.get("version")
+    return pinned_slot(gateway, request.path_params["name"], request.path_params.get("version"))
+
+
+def pinned_slot(gateway: Gateway, name: str, version: str | None) -> Slot:
+    """The served model ``name``; not found when ``version`` is given and is not the one
+    being served."""
+    slot = gateway.service.slot(name)
     if version is not None and version != str(slot.model.version):
         raise NotFoundError(
             f"model {slot.name!r} version {version} is not served (serving {slot.model.version})"
@@ -181,7 +188,8 @@ def _slot(gateway: Gateway, request: Request) -> Slot:
     return slot
 
 
-def _metadata(slot: Slot) -> dict[str, Any]:
+def model_metadata(slot: Slot) -> dict[str, Any]:
+    """A served model's metadata: its inputs and outputs as V2 tensors."""
     signature = slot.model.signature
     inputs = [
         {"name": c.name, "datatype": _DATATYPES.get(c.dtype, "BYTES"), "shape": [-1]}
@@ -247,7 +255,14 @@ def parse_v2(
     """Columns from an Open Inference Protocol V2 inference request (with binary tensors after
     ``header_length`` bytes of JSON when given), and the outputs to answer as binary data."""
     text, binary = split_body(body, header_length)
-    document = load_json_body(text, max_depth)
+    return v2_batch(load_json_body(text, max_depth), names, max_rows, binary)
+
+
+def v2_batch(
+    document: Any, names: list[str], max_rows: int, binary: BinaryData | None = None
+) -> Batch:
+    """Columns from a V2 inference request's document (REST's JSON, or what gRPC's message
+    says in the same shape), its binary tensors read from ``binary``."""
     if (
         not isinstance(document, dict)
         or not isinstance(document.get("inputs"), list)

@@ -22,7 +22,7 @@ def _write(path: Path, seed: int, shift: float, rows: int = 3000) -> Path:
             "x": rng.normal(shift, 1, rows),
             "n": rng.integers(0, 3, rows),
             "w": words,
-            "t": pd.to_datetime(rng.integers(1.6e9, 1.7e9, rows), unit="s"),
+            "t": pd.to_datetime(rng.integers(1_600_000_000, 1_700_000_000, rows), unit="s"),
         }
     )
     frame.index = frame.index + 100  # saved by pandas as an index column: not data
@@ -50,11 +50,11 @@ def test_bad_parquet_files_are_named(tmp_path: Path) -> None:
     good = _write(tmp_path / "good.parquet", 1, 0.0)
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"PAR1 this is not parquet")
-    with pytest.raises(DataFileError, match="broken.parquet: cannot be read"):
+    with pytest.raises(DataFileError, match=r"broken\.parquet: cannot be read"):
         compare_files(good, broken)
     empty = tmp_path / "empty.parquet"
     pd.DataFrame({"x": pd.Series([], dtype=float)}).to_parquet(empty)
-    with pytest.raises(DataFileError, match="empty.parquet: has columns but no rows"):
+    with pytest.raises(DataFileError, match=r"empty\.parquet: has columns but no rows"):
         compare_files(empty, good)
     other = tmp_path / "other.parquet"
     pd.DataFrame({"x": [1.0], "y": [2.0]}).to_parquet(other)

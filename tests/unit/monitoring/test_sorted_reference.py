@@ -35,7 +35,9 @@ def _frame(rows: int, seed: int, shift: float) -> pd.DataFrame:
             "words": words,
             "two_words": rng.choice(["yes", "no"], rows),
             "same": np.full(rows, 7.0),
-            "when": pd.to_datetime(rng.integers(1.6e9, 1.7e9 + shift * 1e7, rows), unit="s"),
+            "when": pd.to_datetime(
+                rng.integers(1_600_000_000, 1_700_000_000 + int(shift * 1e7), rows), unit="s"
+            ),
             "free_text": [f"note {i} {seed}" for i in range(rows)],
         }
     )

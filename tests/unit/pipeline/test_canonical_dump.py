@@ -12,7 +12,8 @@ from shipline.training.bundle import canonical_dump
 
 def test_shared_and_copied_parts_give_the_same_bytes() -> None:
     word = "".join(["fea", "ture"])
-    shared = {"a": word, "b": word, "weights": np.arange(6.0).reshape(2, 3)}
+    weights = np.arange(6.0).reshape(2, 3)
+    shared = {"a": word, "b": word, "weights": weights}
     copied = {
         "a": "feature",
         "b": "".join(["feat", "ure"]),
@@ -21,7 +22,7 @@ def test_shared_and_copied_parts_give_the_same_bytes() -> None:
     assert shared["a"] is shared["b"] and copied["a"] is not copied["b"]
     assert canonical_dump(shared) == canonical_dump(copied)
     loaded = joblib.load(io.BytesIO(canonical_dump(shared)))
-    assert loaded["a"] == "feature" and np.array_equal(loaded["weights"], shared["weights"])
+    assert loaded["a"] == "feature" and np.array_equal(loaded["weights"], weights)
 
 
 def test_an_object_that_refers_to_itself_is_written_as_joblib_does() -> None:

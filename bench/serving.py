@@ -9,6 +9,8 @@ verified ONNX form disagree) is served by
 Each server is pinned to CPU 0 and `wrk` to CPU 1; 1-row JSON requests, 16 connections.
 Targets: shipline native >= 10x MLflow req/s; shipline ONNX >= 40x MLflow req/s; p99 below
 MLflow's; shipline ONNX >= 80% of the bare handler.
+Then 256-row requests to the ONNX server: V2 REST with JSON data (wrk), with binary tensors
+(wrk), and ModelInfer over gRPC with raw tensors (h2load; HTTP/2 on the same connections).
 """
 
 from __future__ import annotations
@@ -233,7 +235,11 @@ def main() -> None:
         )
         results["mlflow"] = _wrk(f"http://127.0.0.1:{port}/invocations", mlflow_body, work)
         _stop(process)
-        for label, extra in (("shipline native", ["--native"]), ("shipline onnx", [])):
+        grpc_port = _port()
+        for label, extra in (
+            ("shipline native", ["--native"]),
+            ("shipline onnx", ["--grpc-port", str(grpc_port)]),
+        ):
             port = _port()
             process = _serve(
                 [str(BIN / "shipline"), "serve", "forest@staging", "--port", str(port), *extra],
@@ -244,6 +250,7 @@ def main() -> None:
             results[label] = _wrk(f"http://127.0.0.1:{port}/invocations", body, work)
             if label == "shipline onnx":
                 tensors = _v2_tensors(port, x, work)
+                tensors["grpc"] = _grpc_tensors(port, grpc_port, x, work)
             _stop(process)
         (work / "bare.py").write_text(BARE)
         port = _port()
@@ -334,13 +341,60 @@ def _v2_tensors(port: int, x: np.ndarray, work: Path) -> dict[str, dict[str, flo
     }
 
 
+def _grpc_tensors(port: int, grpc_port: int, x: np.ndarray, work: Path) -> dict[str, float]:
+    """ModelInfer over gRPC with the same rows as raw tensors (as Triton's client sends them),
+    driven by h2load (HTTP/2, the same connections and CPU as wrk)."""
+    from shipline.server.proto import open_inference_pb2 as pb
+
+    rows = np.ascontiguousarray(x[:TENSOR_ROWS], dtype=np.float64)
+    request = pb.ModelInferRequest(model_name="forest", raw_input_contents=[rows.tobytes()])
+    request.inputs.add(name="x", datatype="FP64", shape=list(rows.shape))
+    payload = request.SerializeToString()
+    (work / "infer.grpc").write_bytes(b"\0" + len(payload).to_bytes(4, "big") + payload)
+    before = _grpc_answers(port)
+    log = work / "h2load.log"
+    out = subprocess.run(
+        ["taskset", "-c", "1", "h2load", "-c", str(CONNECTIONS), "-m", "1", "-D",
+         DURATION.removesuffix("s"), "--log-file", str(log),
+         "-H", "content-type: application/grpc", "-H", "te: trailers",
+         "-d", str(work / "infer.grpc"),
+         f"http://127.0.0.1:{grpc_port}/inference.GRPCInferenceService/ModelInfer"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rate = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))  # type: ignore[union-attr]
+    elapsed = sorted(int(line.split()[2]) for line in log.read_text().splitlines() if line)
+    answered = _grpc_answers(port) - before
+    # HTTP/2 says 200 even when gRPC fails: the server's own count of answered calls must match.
+    failed = max(len(elapsed) - answered, 0)
+    return {
+        "rps": rate,
+        "p99_ms": elapsed[int(0.99 * (len(elapsed) - 1))] / 1000,
+        "non_2xx": failed,
+    }
+
+
+def _grpc_answers(port: int) -> int:
+    import httpx
+
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    line = next(
+        (x for x in text.splitlines()
+         if x.startswith('shipline_requests_total{model="forest",protocol="grpc",status="200"}')),
+        None,
+    )  # fmt: skip
+    return int(float(line.split()[-1])) if line else 0
+
+
 def _report_tensors(tensors: dict[str, dict[str, float]]) -> None:
-    print(f"V2 REST, {TENSOR_ROWS}-row requests, shipline onnx:")
+    print(f"Open Inference Protocol, {TENSOR_ROWS}-row requests, shipline onnx:")
     for label, r in tensors.items():
         print(f"  {label:<8} {r['rps'] * TENSOR_ROWS:11.0f} rows/s   p99 {r['p99_ms']:7.1f} ms   "
               f"non-2xx {r['non_2xx']:.0f}")  # fmt: skip
     ratio = tensors["binary"]["rps"] / tensors["json"]["rps"]
-    print(f"  binary tensors / JSON: {ratio:.2f}x rows/s")
+    print(f"  REST binary tensors / REST JSON: {ratio:.2f}x rows/s")
+    ratio = tensors["grpc"]["rps"] / tensors["json"]["rps"]
+    print(f"  gRPC raw tensors / REST JSON: {ratio:.2f}x rows/s (gRPC failures: "
+          f"{tensors['grpc']['non_2xx']:.0f})")  # fmt: skip
 
 
 if __name__ == "__main__":

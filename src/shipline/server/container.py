@@ -60,7 +60,8 @@ def serve_image(project: Project, host: str = "0.0.0.0") -> None:
     service = PredictionService(source, [(version.name, manifest.alias)], serving, 3600.0)
     service.load()
     app = build_app(service, None, None)
-    run_app(app, host, port, serving.limits.header_timeout_s, serving.limits.max_connections)
+    limits = serving.limits
+    run_app(app, host, port, limits.header_timeout_s, limits.max_connections, proxy_headers=False)
 
 
 def health(environ: Mapping[str, str] = os.environ) -> bool:

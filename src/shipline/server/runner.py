@@ -58,7 +58,8 @@ def serve(
     limits = serving.limits
     grpc = None if grpc_port is None else (host, grpc_port)
     app = build_app(service, gate, metrics_token, grpc)
-    run_app(app, host, port, limits.header_timeout_s, limits.max_connections)
+    # No proxy in front is trusted for client addresses: nothing here uses them.
+    run_app(app, host, port, limits.header_timeout_s, limits.max_connections, proxy_headers=False)
 
 
 def run_app(

@@ -17,6 +17,7 @@ from shipline.scaffold import create_project
 from shipline.store import open_database
 from shipline.store.tables import captures
 from tests.served import start_server
+from tests.services import free_port
 from tests.team import TeamServer, clean_env, shipline, start_team_server
 
 
@@ -45,7 +46,10 @@ def test_remote_serving_with_caller_tokens(team: TeamServer, tmp_path: Path) -> 
     assert (
         shipline("promote", "cancer", "1", "--to", "live", env=engineer, cwd=folder).returncode == 0
     )
-    server = start_server(folder, "cancer@live", extra=("--auth",), env=service)
+    grpc_port = free_port()
+    server = start_server(
+        folder, "cancer@live", extra=("--auth", "--grpc-port", str(grpc_port)), env=service
+    )
     url = server.url
     try:
         rows = pd.read_csv(folder / "data" / "breast_cancer.csv").head(3)
@@ -65,6 +69,7 @@ def test_remote_serving_with_caller_tokens(team: TeamServer, tmp_path: Path) -> 
         assert len(answered.json()["predictions"]) == 3
         v2 = httpx.get(f"{url}/v2/models/cancer", headers={"authorization": f"Bearer {stranger}"})
         assert v2.status_code == 403
+        _grpc_callers(f"127.0.0.1:{grpc_port}", rows, caller, stranger)
         assert httpx.get(f"{url}/metrics").status_code == 401
         scraped = httpx.get(f"{url}/metrics", headers={"authorization": "Bearer scrape"})
         assert scraped.status_code == 200 and "shipline_requests_total" in scraped.text
@@ -134,6 +139,42 @@ def test_remote_serving_with_caller_tokens(team: TeamServer, tmp_path: Path) -> 
             time.sleep(0.2)  # poll interval
     finally:
         assert server.stop() == 0
+
+
+def _grpc_callers(address: str, rows: pd.DataFrame, caller: str, stranger: str) -> None:
+    """gRPC callers are held to the same tokens as REST's; the health calls stay open."""
+    import grpc
+
+    from shipline.server.proto import open_inference_pb2 as pb
+
+    x = rows.drop(columns=["benign", "sample_id"]).to_numpy(dtype=float)
+    request = pb.ModelInferRequest(model_name="cancer")
+    request.inputs.add(
+        name="x", datatype="FP64", shape=list(x.shape)
+    ).contents.fp64_contents.extend(x.ravel().tolist())
+    with grpc.insecure_channel(address) as channel:
+        infer = channel.unary_unary(
+            "/inference.GRPCInferenceService/ModelInfer",
+            request_serializer=pb.ModelInferRequest.SerializeToString,
+            response_deserializer=pb.ModelInferResponse.FromString,
+        )
+        live = channel.unary_unary(
+            "/inference.GRPCInferenceService/ServerLive",
+            request_serializer=pb.ServerLiveRequest.SerializeToString,
+            response_deserializer=pb.ServerLiveResponse.FromString,
+        )
+        assert live(pb.ServerLiveRequest(), timeout=30).live is True
+        for token, code in (
+            (None, grpc.StatusCode.UNAUTHENTICATED),
+            ("shp_" + "x" * 43, grpc.StatusCode.UNAUTHENTICATED),
+            (stranger, grpc.StatusCode.PERMISSION_DENIED),
+        ):
+            metadata = [("authorization", f"Bearer {token}")] if token else []
+            with pytest.raises(grpc.RpcError) as refused:
+                infer(request, metadata=metadata, timeout=30)
+            assert refused.value.code() == code, (token, refused.value)
+        answer = infer(request, metadata=[("authorization", f"Bearer {caller}")], timeout=30)
+        assert answer.model_name == "cancer" and list(answer.outputs[0].shape) == [3]
 
 
 def test_serve_auth_needs_a_team_server(tmp_path: Path) -> None:

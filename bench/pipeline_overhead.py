@@ -61,8 +61,9 @@ from skl2onnx.common.data_types import FloatTensorType
 onnx_model = to_onnx(model, initial_types=[(f, FloatTensorType([None, 1])) for f in features],
                      options={"zipmap": False})
 session = onnxruntime.InferenceSession(onnx_model.SerializeToString())
-labels, probabilities = session.run(
-    None, {f: x[[f]].to_numpy(dtype=np.float32) for f in features})
+# skl2onnx makes the names ONNX-safe ("mean radius" -> "mean_radius"): fed in order.
+labels, probabilities = session.run(None, {
+    i.name: x[[f]].to_numpy(dtype=np.float32) for i, f in zip(session.get_inputs(), features)})
 assert (labels == predicted).all()
 assert np.abs(probabilities - model.predict_proba(x)).max() <= 1e-4
 joblib.dump(model, "model.joblib")

@@ -804,7 +804,8 @@ def test_the_onnx_form_is_served_and_swaps_with_a_native_version(tmp_path: Path)
             f"{server.url}/invocations", json={"dataframe_records": x.to_dict("records")}
         ).json()
         assert online["predictions"] == pd.read_csv(folder / "out.csv")["prediction"].tolist()
-        config.write_text(text)  # back to HistGradientBoosting: no ONNX form, served natively
+        # Version 2 without an ONNX form (serving.onnx off): served natively.
+        config.write_text(text + "serving:\n  onnx: false\n")
         with pytest.MonkeyPatch.context() as patch:
             for key in [k for k in os.environ if k.startswith("SHIPLINE_")]:
                 patch.delenv(key)

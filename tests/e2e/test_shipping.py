@@ -46,14 +46,20 @@ def test_a_version_is_signed_at_registration_and_verifies(
     shown = json.loads(
         shipline("models", "show", "cancer:1", "--json", env=plain, cwd=signed).stdout
     )
-    # HistGradientBoosting has no ONNX form: the native bundle is the version's one file.
-    assert shown["signed"]["files"] == {"model.joblib": shown["bundle_digest"]}
+    # The native bundle and its verified ONNX form are the version's two files.
+    onnx = shown["serving_forms"]["onnx"]
+    assert onnx["available"] is True, onnx
+    assert shown["signed"]["files"] == {
+        "model.joblib": shown["bundle_digest"],
+        "model.onnx": onnx["digest"],
+    }
     described = shipline("models", "show", "cancer:1", env=plain, cwd=signed).stdout
-    assert f"signed: key {shown['signed']['key_id']} over model.joblib" in described
+    assert f"signed: key {shown['signed']['key_id']} over model.joblib, model.onnx" in described
     env = {**shipline_env(), "SHIPLINE_VERIFY_KEY": str(keys["team.pub"])}
     ok = shipline("models", "verify", "cancer:1", env=env, cwd=signed)
     assert ok.returncode == 0, ok.stderr
-    assert f"cancer:1: signature holds (model.joblib; key {shown['signed']['key_id']})" in ok.stdout
+    held = f"cancer:1: signature holds (model.joblib, model.onnx; key {shown['signed']['key_id']})"
+    assert held in ok.stdout
     other = shipline(
         "models", "verify", "cancer:1", "--key", str(keys["other.pub"]), env=plain, cwd=signed
     )

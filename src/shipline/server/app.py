@@ -85,7 +85,7 @@ def build_app(
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
     )
-    return RequireCallers(HotRoutes(app, routes, service), gate, served, metrics_token)
+    return RequireCallers(HotRoutes(app, routes), gate, served, metrics_token)
 
 
 def _owner(protocols: list[ServingProtocol], path: str) -> ServingProtocol:

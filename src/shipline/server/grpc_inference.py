@@ -142,14 +142,6 @@ class GrpcInference:
             raise  # abort raised already; this keeps the type checker informed
 
     async def _infer(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        service = self.gateway.service
-        service.in_flight += 1  # a user's request, as REST's are counted
-        try:
-            return await self._answer_infer(request, context)
-        finally:
-            service.in_flight -= 1
-
-    async def _answer_infer(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         started = time.perf_counter()
         gateway = self.gateway
         request_id = request.id if valid_request_id(request.id) else uuid.uuid4().hex

@@ -17,31 +17,22 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shipline.server.service import PredictionService
-
 
 class HotRoutes:
     """ASGI: POST routes called directly, everything else through ``app``."""
 
-    def __init__(
-        self, app: ASGIApp, routes: Sequence[BaseRoute], service: PredictionService
-    ) -> None:
-        self.app, self.service = app, service
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
+        self.app = app
         self.hot = [r for r in routes if isinstance(r, Route) and r.methods == {"POST"}]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer a prediction route at once (counted in flight until its answer is sent);
-        pass anything else on."""
+        """Answer a prediction route at once; pass anything else on."""
         if scope["type"] == "http" and scope["method"] == "POST":
             for route in self.hot:
                 match, child = route.matches(scope)
                 if match is Match.FULL:
                     scope.update(child)
-                    self.service.in_flight += 1
-                    try:
-                        response = await route.endpoint(Request(scope, receive))
-                        await response(scope, receive, send)
-                    finally:
-                        self.service.in_flight -= 1
+                    response = await route.endpoint(Request(scope, receive))
+                    await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)

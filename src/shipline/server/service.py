@@ -60,14 +60,11 @@ class PredictionService:
         self._tasks: list[asyncio.Task[None]] = []
         self._drop_logged_at = -60.0
         self.tally = TrafficTally()
-        # Users' prediction requests being handled now (counted by the routes that take them).
-        self.in_flight = 0
         self.shadow = ShadowMirror(
             self._record_shadow,
             self._count_shadow,
             serving.batching.max_batch_size,
             lambda model: self.capture.write_cost(model.name, model.version),
-            lambda: self.in_flight == 0,
         )
 
     def load(self) -> None:

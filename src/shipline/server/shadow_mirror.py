@@ -6,15 +6,14 @@ candidate in one call, so the shadow costs the stable path one prediction per ba
 than a validation, a queue hand-off and a prediction per request. The shadow may take at most
 ``SHADOW_TIME_SHARE`` of the server's time (a token bucket charged with the time each batch
 took and the CPU time that writing its captured rows takes, as the capture buffer measures
-it), except for batches taken while no user request is in flight, which take nobody's time:
-so a server with spare capacity answers its copies in its idle moments, and on a saturated one
-the copies beyond the budget wait, then are dropped and counted, so users keep their
-throughput and the candidate's evidence accrues at the rate the budget allows. When the
-candidate takes the same inputs as the stable version, the copy is the stable path's
-validated input (no second validation); otherwise the copy holds the request's columns and is
-validated here, a failure counted against the candidate like any other. Each answer is
-captured under the candidate's version and counted (requests, failures, the prediction's
-latency) for the rollout's guardrails; none is ever returned.
+it): on a server with spare capacity that bounds nothing, and on a saturated one the copies
+beyond it wait, then are dropped and counted, so users keep their throughput and the
+candidate's evidence accrues at the rate the budget allows. When the candidate takes
+the same inputs as the stable version, the copy is the stable path's validated input (no
+second validation); otherwise the copy holds the request's columns and is validated here, a
+failure counted against the candidate like any other. Each answer is captured under the
+candidate's version and counted (requests, failures, the prediction's latency) for the
+rollout's guardrails; none is ever returned.
 """
 
 from __future__ import annotations
@@ -42,8 +41,6 @@ MAX_MIRRORS_QUEUED = 256
 # so 2% charged keeps the loss under 10%; 5% cost 8-18%.
 SHADOW_TIME_SHARE = 0.02
 _BURST_SECONDS = 0.005
-# Over budget, the drain looks this often for a moment with no user request in flight.
-_IDLE_CHECK_SECONDS = 0.02
 # Batches of an ONNX candidate up to this many rows predict inline (microseconds of work).
 _INLINE_ROWS = 256
 
@@ -70,15 +67,9 @@ class ShadowMirror:
     """The queue of mirrored copies and the one task that answers them in batches."""
 
     def __init__(
-        self,
-        record: Recorder,
-        count: Counter,
-        max_batch_rows: int,
-        row_cost: RowCost,
-        idle: Callable[[], bool] = lambda: False,
+        self, record: Recorder, count: Counter, max_batch_rows: int, row_cost: RowCost
     ) -> None:
         self._record, self._count, self._row_cost = record, count, row_cost
-        self._idle = idle
         self.max_batch_rows = max(1, max_batch_rows)
         self._queue: deque[Mirrored] = deque()
         self._drain: asyncio.Task[None] | None = None
@@ -114,21 +105,16 @@ class ShadowMirror:
             now = time.perf_counter()
             earned = (now - self._budget_at) * SHADOW_TIME_SHARE
             self._budget, self._budget_at = min(_BURST_SECONDS, self._budget + earned), now
-            idle = self._idle()  # no user request in flight: this batch takes nobody's time
-            if self._budget <= 0 and not self._stopping and not idle:
-                # Over budget: wait until it is earned back or the server falls idle (copies
-                # queue meanwhile), or stop.
-                wait = min(-self._budget / SHADOW_TIME_SHARE, _IDLE_CHECK_SECONDS)
+            if self._budget <= 0 and not self._stopping:
+                # Over budget: wait until it is earned back (copies queue meanwhile), or stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), wait)
+                    await asyncio.wait_for(self._stop.wait(), -self._budget / SHADOW_TIME_SHARE)
                 continue
             batch = self._take()
             await self._answer(batch)
-            if not idle:
-                # Charged: the batch's time, and writing its captured rows later (a thread).
-                model = batch[0].candidate.model
-                written = sum(copy.rows for copy in batch) * self._row_cost(model)
-                self._budget -= time.perf_counter() - now + written
+            # Charged: the batch's time, and writing its captured rows later (in a thread).
+            written = sum(copy.rows for copy in batch) * self._row_cost(batch[0].candidate.model)
+            self._budget -= time.perf_counter() - now + written
             await asyncio.sleep(0)  # the stable path goes first between batches
 
     def _take(self) -> list[Mirrored]:

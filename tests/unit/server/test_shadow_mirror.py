@@ -142,36 +142,6 @@ def test_a_full_queue_drops_and_a_spent_budget_holds_copies_until_stop() -> None
     assert len(seen.recorded) == MAX_MIRRORS_QUEUED
 
 
-def test_a_spent_budget_is_not_charged_while_no_user_request_is_in_flight() -> None:
-    model, seen = _Model(), _Seen()
-    busy = [True]
-
-    async def scenario() -> None:
-        # As above, one row "costs" an hour; but while the server is idle nothing is charged.
-        mirror = ShadowMirror(seen.record, seen.count, 1, lambda _: 3600.0, lambda: not busy[0])
-        candidate = _candidate(model)
-        for i in range(20):
-            mirror.offer(Mirrored("m", candidate, f"r{i}", 1, {"x": np.array([1.0])}))
-        yields = 0
-        while not seen.recorded:  # the first batch, on the budget saved up
-            assert yields < 10_000, "the drain task never answered"
-            yields += 1
-            await asyncio.sleep(0)  # poll interval: a yield to the event loop, not a clock wait
-        for _ in range(100):
-            await asyncio.sleep(0)  # poll interval: a yield to the event loop, not a clock wait
-        assert len(seen.recorded) == 1  # busy and over budget: the rest wait
-        busy[0] = False  # the users' requests are all answered
-        yields = 0
-        while len(seen.recorded) < 20:  # answered in the idle moment, none charged
-            assert yields < 10_000, "idle time was not used"
-            yields += 1
-            await asyncio.sleep(0.001)  # poll interval: the drain rechecks idleness on a timer
-        await mirror.stop()
-
-    _run(scenario)
-    assert [r[0] for r in seen.recorded] == [f"r{i}" for i in range(20)]
-
-
 def test_copies_for_a_candidate_that_was_let_go_are_not_answered() -> None:
     model, seen = _Model(), _Seen()
 

@@ -2,8 +2,8 @@
 
 Numbers are cleaned (NaN and ±inf dropped) and sorted once: the sorted arrays give the unique
 count (a linear merge), Wasserstein (quantile functions), KS and the per-value counts (runs) with
-no further sort. A reference stored already sorted (``reference_columns``, written at
-registration) is not sorted again, so a monitoring check sorts only the current window. Other
+no further sort. A reference stored already sorted (``monitoring.reference_columns``, written
+at training) is not sorted again, so a monitoring check sorts only the current window. Other
 values (text, booleans, mixed objects) are counted once per side; the categories, unseen values,
 shares and tests all come from those counts, never from the rows again.
 """

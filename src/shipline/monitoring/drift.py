@@ -158,10 +158,10 @@ def compare_columns(
     text_columns: Collection[str] | None = None,
 ) -> DriftReport:
     """Compare every reference column with the current column of the same name
-    (``reference_sorted``: each reference column is stored sorted, as ``reference_columns``
-    writes it at registration). Each column is looked up in the thread that compares it, so a
-    mapping that reads on demand holds only the columns being compared; it names its
-    ``text_columns`` (else they are found from the arrays)."""
+    (``reference_sorted``: each reference column is stored sorted, as the evaluate step writes
+    it with ``shipline.data.profile.sorted_columns``). Each column is looked up in the thread
+    that compares it, so a mapping that reads on demand holds only the columns being compared;
+    it names its ``text_columns`` (else they are found from the arrays)."""
     rules = config or DriftConfig()
     require_columns(rules, list(reference))
     names = [name for name in reference if name in current]
@@ -210,8 +210,7 @@ def compare_column(
     else:
         counted = sorted_tally(reference) if reference_sorted else tally(reference)
         ref = Side(reference, reference.size, tally=counted)
-        assert ref.tally is not None
-        kind = _tally_kind(ref.tally)
+        kind = _tally_kind(counted)
     override = rules.columns.get(name)
     forced = DRIFT_METHODS.get(override.method) if override else None
     if forced is not None and forced.needs_numbers and kind != "numerical":

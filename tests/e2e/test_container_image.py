@@ -120,13 +120,14 @@ def test_the_context_is_hardened_and_serves_on_this_machine(
     assert 'CMD ["serve"]' in text and "SHIPLINE_REQUIRE_SIGNED=1" in text
     assert "[signing]" in text  # the image can check the signature it requires
     manifest = json.loads((context / "model" / "image.json").read_text())
-    assert set(manifest["files"]) == {"bundle", "signature"}
+    # The example's gradient-boosted model has a verified ONNX form: it travels too.
+    assert set(manifest["files"]) == {"bundle", "onnx", "signature"}
     assert (context / "model" / "verify-key.pem").read_bytes() == keys["team.pub"].read_bytes()
     pins = (context / "wheels" / "constraints.txt").read_text().splitlines()
     assert f"scikit-learn=={_installed('scikit-learn')}" in pins
     env = {**_strict(keys), "SHIPLINE_IMAGE_MODEL": str(context / "model")}
     checked = shipline("container", "check", env=env, cwd=example.parent)
-    assert checked.returncode == 0 and "cancer:1: 2 files match their digests" in checked.stdout
+    assert checked.returncode == 0 and "cancer:1: 3 files match their digests" in checked.stdout
 
     port, home = free_port(), example.parent / "home"
     env = {**env, "SHIPLINE_PORT": str(port), "SHIPLINE_HOME": str(home)}
@@ -185,7 +186,7 @@ def test_build_and_run_the_image_with_buildah(
                     env=env, cwd=example)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"built {TAG} with buildah: sha256:" in done.stdout
-    assert "cancer:1: 2 files match their digests" in done.stderr  # checked inside, at build
+    assert "cancer:1: 3 files match their digests" in done.stderr  # checked inside, at build
     config = image_config(TAG)
     assert config["User"] == "10001:0" and config["Cmd"] == ["serve"]
     assert config["Entrypoint"] == ["/opt/shipline/venv/bin/shipline", "container"]
@@ -197,6 +198,8 @@ def test_build_and_run_the_image_with_buildah(
     assert labels["org.opencontainers.image.title"] == "cancer"
     assert labels["org.opencontainers.image.version"] == "1"
     assert labels["dev.shipline.bundle-digest"] == f"blake3:{shown['bundle_digest']}"
+    onnx_digest = shown["serving_forms"]["onnx"]["digest"]
+    assert labels["dev.shipline.onnx-digest"] == f"blake3:{onnx_digest}"
     assert labels["dev.shipline.config-digest"] == shown["lineage"]["config_digest"]
     assert labels["dev.shipline.signature-key"] == shown["signed"]["key_id"]
 

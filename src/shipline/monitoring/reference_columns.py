@@ -42,14 +42,17 @@ def load_reference(
 ) -> Reference:
     """The version's reference: the sorted one recorded at registration, else its training
     split and the model's predictions on it."""
-    columns, presorted = reference_features(db, store, version)
     recorded = version.facts.training_data
-    if presorted and recorded is not None and recorded.reference_predictions:
+    if recorded is not None and recorded.reference and recorded.reference_predictions:
+        columns, _ = reference_features(db, store, version)
         predictions = _table(store, recorded.reference_predictions).column(0)
         return Reference(columns, column_array(predictions), presorted=True)
     from shipline.monitoring.measurement import reference_predictions
+    from shipline.monitoring.traffic import split_columns
 
-    return Reference(columns, reference_predictions(model, columns), presorted=False)
+    # The rows themselves: predicting columns sorted one by one would score rows nobody sent.
+    split = split_columns(db, store, version)
+    return Reference(split, reference_predictions(model, split), presorted=False)
 
 
 def reference_features(

@@ -85,3 +85,21 @@ def captured_rows(server: Server) -> float:
     text = httpx.get(f"{server.url}/metrics", timeout=10).text
     line = next(x for x in text.splitlines() if x.startswith("shipline_captured_rows_total"))
     return float(line.split()[-1])
+
+
+def trained_example(folder: Path, alias: str | None = None) -> Path:
+    """`shipline init`'s classification example in ``folder``, trained once as alice (no
+    SHIPLINE_* settings); version 1 moved to ``alias`` when given."""
+    from shipline.project import Project
+    from shipline.scaffold import create_project
+
+    create_project(folder, "classification")
+    with pytest.MonkeyPatch.context() as patch:
+        for key in [k for k in os.environ if k.startswith("SHIPLINE_")]:
+            patch.delenv(key)
+        patch.setenv("SHIPLINE_USER", "alice")
+        with Project.open(folder) as project:
+            assert project.run().status == "succeeded"
+            if alias is not None:
+                project.promote("cancer", 1, alias)
+    return folder

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,8 @@ import pandas as pd
 import pytest
 
 from shipline.project import Project
-from shipline.scaffold import create_project
 from shipline.server.proto import open_inference_pb2 as pb
-from tests.served import Server, start_server
+from tests.served import Server, start_server, trained_example
 from tests.services import free_port
 
 FEATURES_DROP = ["benign", "sample_id"]
@@ -25,16 +23,7 @@ FEATURES_DROP = ["benign", "sample_id"]
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("grpc") / "cancer"
-    create_project(folder, "classification")
-    with pytest.MonkeyPatch.context() as patch:
-        for key in [k for k in os.environ if k.startswith("SHIPLINE_")]:
-            patch.delenv(key)
-        patch.setenv("SHIPLINE_USER", "alice")
-        with Project.open(folder) as project:
-            assert project.run().status == "succeeded"
-            project.promote("cancer", 1, "live")
-    return folder
+    return trained_example(tmp_path_factory.mktemp("grpc") / "cancer", alias="live")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,21 +18,13 @@ from shipline.errors import NotFoundError, UsageError
 from shipline.monitoring.monitor_report import list_reports, monitor_version
 from shipline.monitoring.traffic import TimeWindow
 from shipline.project import Project
-from shipline.scaffold import create_project
 from shipline.scoring.capture import CaptureBuffer, StoreCaptureSink
+from tests.served import trained_example
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    folder = tmp_path_factory.mktemp("monitor") / "cancer"
-    create_project(folder, "classification")
-    with pytest.MonkeyPatch.context() as patch:
-        for key in [k for k in os.environ if k.startswith("SHIPLINE_")]:
-            patch.delenv(key)
-        patch.setenv("SHIPLINE_USER", "alice")
-        with Project.open(folder) as project:
-            assert project.run().status == "succeeded"
-        yield folder
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return trained_example(tmp_path_factory.mktemp("monitor") / "cancer")
 
 
 def _features(trained: Path) -> pd.DataFrame:

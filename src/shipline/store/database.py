@@ -8,7 +8,7 @@ counters, version numbers and the audit chain race-free without retry loops.
 
 from __future__ import annotations
 
-__all__ = ["HEAD_REVISION", "Database", "Transaction", "open_database"]
+__all__ = ["HEAD_REVISION", "Database", "Transaction", "open_database", "upgrade"]
 
 import os
 from collections.abc import Iterator
@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from shipline.errors import ConfigError, Problem, StorageError
 from shipline.store.audit_log import AuditEvent, append_event
+from shipline.store.schema import create_schema, is_empty
 
 HEAD_REVISION = "0010"
 _WRITE_LOCK = 0x53484950  # "SHIP": the one advisory lock every PostgreSQL writer takes
@@ -226,19 +227,20 @@ def _current_revision(conn: Connection) -> str | None:
 
 
 def _migrate(database: Database) -> None:
-    """Bring the schema to HEAD_REVISION; concurrent first uses migrate exactly once."""
+    """Bring the schema to HEAD_REVISION; concurrent first uses migrate exactly once.
+
+    An empty database is created whole at the head (``store/schema.py``); one that holds an
+    older schema is migrated by alembic."""
     with database.read() as conn:
         if _current_revision(conn) == HEAD_REVISION:
             return
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     with database.write("shipline") as transaction:
         conn = transaction.conn
         revision = _current_revision(conn)
         if revision == HEAD_REVISION:
+            return
+        if revision is None and is_empty(conn):
+            create_schema(conn, HEAD_REVISION)
             return
         if revision is not None and not revision.isdigit():
             raise StorageError(
@@ -250,5 +252,15 @@ def _migrate(database: Database) -> None:
                 f"metadata database {database.shown_url} is at schema revision {revision}, newer "
                 f"than this shipline ({HEAD_REVISION}); upgrade shipline"
             )
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        upgrade(conn)
+
+
+def upgrade(conn: Connection) -> None:
+    """Apply the alembic migrations from the database's revision to the head, on ``conn``."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.attributes["connection"] = conn
+    command.upgrade(config, "head")

@@ -279,6 +279,7 @@ captures = Table(
     Column("rows", Integer, nullable=False),
     Column("first_at", String(32), nullable=False),
     Column("last_at", String(32), nullable=False),
+    Index("ix_captures_model_version_day", "model", "version", "day"),
 )
 
 labels = Table(
@@ -305,6 +306,7 @@ monitor_reports = Table(
     Column("drifted_share", Float, nullable=False),
     Column("prediction_drift", Integer, nullable=True),
     Column("report_digest", String(64), nullable=False),
+    Index("ix_monitor_reports_model", "model", "version"),
 )
 
 alarms = Table(
@@ -318,6 +320,7 @@ alarms = Table(
     Column("opened_at", String(32), nullable=False),
     Column("closed_at", String(32), nullable=True),
     Column("evidence", Text, nullable=False),
+    Index("ix_alarms_model_status", "model", "status"),
 )
 
 applied_configs = Table(
@@ -349,6 +352,7 @@ trigger_events = Table(
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
     UniqueConstraint("model", "key", name="uq_trigger_events_model_key"),
+    Index("ix_trigger_events_model_status", "model", "status"),
 )
 
 leases = Table(

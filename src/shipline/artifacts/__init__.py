@@ -5,6 +5,7 @@ from shipline.artifacts.content_store import (
     ContentStore,
     StoredObject,
     StreamCheck,
+    file_digest,
     open_content_store,
     require_digest,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "ManifestEntry",
     "StoredObject",
     "StreamCheck",
+    "file_digest",
     "open_content_store",
     "read_manifest",
     "require_digest",

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-__all__ = ["DATE_FORMATS", "column_array", "date_format_of", "parse_date_strings", "read_frame"]
+__all__ = [
+    "DATE_FORMATS",
+    "CodedText",
+    "ColumnValues",
+    "as_array",
+    "column_array",
+    "column_codes",
+    "date_format_of",
+    "parse_date_strings",
+    "read_frame",
+]
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -117,6 +128,52 @@ def _text_array(column: Any) -> np.ndarray:
     """Text (or text read as a dictionary) as an object array holding one Python string per
     distinct value (a category seen a million times is one object, not a million): less
     memory, and counting it hashes each string once."""
+    return column_codes(column).to_array()
+
+
+@dataclass(frozen=True)
+class CodedText:
+    """A text column as Arrow's dictionary codes: each distinct value once (``words``) and one
+    code per row (``-1`` where the value is missing). Counting it is one ``bincount`` instead
+    of a hash lookup per row, and it holds 4 bytes a row instead of an 8-byte pointer."""
+
+    words: np.ndarray
+    codes: np.ndarray
+    dtype: ClassVar[np.dtype[Any]] = np.dtype(object)
+
+    @property
+    def size(self) -> int:
+        """How many rows, missing ones included."""
+        return int(self.codes.size)
+
+    def tally(self) -> dict[Any, int]:
+        """Each present value's count."""
+        counts = np.bincount(self.codes + 1, minlength=len(self.words) + 1)[1:]
+        found: dict[Any, int] = {}
+        for word, count in zip(self.words.tolist(), counts.tolist(), strict=True):
+            if count:  # a dictionary can hold words no row uses, or one word twice
+                found[word] = found.get(word, 0) + count
+        return found
+
+    def to_array(self) -> np.ndarray:
+        """The rows as an object array (missing values as None)."""
+        words = np.empty(len(self.words) + 1, dtype=object)
+        words[:-1] = self.words
+        words[-1] = None  # where the code -1 points
+        rows: np.ndarray = words[self.codes]
+        return rows
+
+
+ColumnValues: TypeAlias = np.ndarray | CodedText
+
+
+def as_array(values: ColumnValues) -> np.ndarray:
+    """``values`` as a numpy array (coded text spelled out)."""
+    return values.to_array() if isinstance(values, CodedText) else values
+
+
+def column_codes(column: Any) -> CodedText:
+    """A text (or dictionary of text) Arrow column as ``CodedText``."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -125,9 +182,7 @@ def _text_array(column: Any) -> np.ndarray:
             column = column.unify_dictionaries()  # one dictionary for every chunk
         column = column.combine_chunks()
     encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
-    words = np.empty(len(encoded.dictionary) + 1, dtype=object)
-    words[:-1] = encoded.dictionary.to_pylist()
-    words[-1] = None  # where a missing value's code points
-    codes = pc.fill_null(encoded.indices, pa.scalar(len(words) - 1, encoded.indices.type))
-    text: np.ndarray = words[np.asarray(codes)]
-    return text
+    words = np.empty(len(encoded.dictionary), dtype=object)
+    words[:] = encoded.dictionary.to_pylist()
+    codes = pc.fill_null(encoded.indices.cast(pa.int32()), -1)
+    return CodedText(words, np.asarray(codes))

@@ -23,7 +23,13 @@ from pathlib import Path
 import orjson
 from sqlalchemy import Connection, select
 
-from shipline.artifacts import ContentStore, Manifest, ManifestEntry, store_manifest
+from shipline.artifacts import (
+    ContentStore,
+    Manifest,
+    ManifestEntry,
+    file_digest,
+    store_manifest,
+)
 from shipline.data.data_file import (
     Column,
     CsvScan,
@@ -131,12 +137,6 @@ def snapshot_digest(path: Path) -> str:
     """The digest ``add_version`` gives the data at ``path`` (a file's bytes, or a folder's
     manifest of files), computed without storing anything: the one content digest of a source."""
     import blake3
-
-    def file_digest(file: Path) -> str:
-        hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
-        if file.stat().st_size:
-            hasher.update_mmap(file)
-        return str(hasher.hexdigest())
 
     files = find_data_files(path)
     if not path.is_dir():

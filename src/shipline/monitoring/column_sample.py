@@ -13,6 +13,7 @@ from __future__ import annotations
 __all__ = [
     "ColumnPair",
     "Side",
+    "count_values",
     "distinct",
     "distinct_over_both",
     "prepare_side",
@@ -28,14 +29,17 @@ from typing import Any
 import numpy as np
 
 from shipline.config.drift_method import ColumnKind
+from shipline.data.frame import CodedText, ColumnValues
 from shipline.timestamps import epoch_seconds
+
+_MERGE_BLOCK = 1 << 16
 
 
 @dataclass(frozen=True)
 class Side:
     """One side of a column: sorted present numbers, or each present value's count."""
 
-    raw: np.ndarray
+    raw: ColumnValues
     rows: int
     numbers: np.ndarray | None = None
     tally: dict[Any, int] | None = None
@@ -47,7 +51,8 @@ class Side:
             return self.numbers
         import pandas as pd
 
-        kept: np.ndarray = self.raw[pd.notna(self.raw)]
+        raw = self.raw.to_array() if isinstance(self.raw, CodedText) else self.raw
+        kept: np.ndarray = raw[pd.notna(raw)]
         return kept
 
     @cached_property
@@ -75,9 +80,13 @@ class Side:
         return len(self.counts)
 
 
-def prepare_side(values: np.ndarray, kind: ColumnKind, presorted: bool = False) -> Side:
+def prepare_side(values: ColumnValues, kind: ColumnKind, presorted: bool = False) -> Side:
     """``values`` cleaned as the column's ``kind`` needs: numbers sorted (in place when
     cleaning already made a copy; not at all when ``presorted``), anything else counted."""
+    if isinstance(values, CodedText):
+        if kind != "numerical":
+            return Side(values, values.size, tally=values.tally())
+        values = values.to_array()  # text where the reference has numbers: refused as before
     if values.dtype.kind == "M":
         seconds = epoch_seconds(values)
         present = seconds[np.isfinite(seconds)]
@@ -91,6 +100,14 @@ def prepare_side(values: np.ndarray, kind: ColumnKind, presorted: bool = False) 
     if values.dtype.kind in "iu":
         return Side(values, values.size, numbers=_sorted(values, presorted, values))
     return Side(values, values.size, tally=tally(values))
+
+
+def count_values(values: ColumnValues, presorted: bool = False) -> dict[Any, int]:
+    """Each present value's count: from dictionary codes, from a sorted array's runs
+    (``presorted``), else by hashing."""
+    if isinstance(values, CodedText):
+        return values.tally()
+    return sorted_tally(values) if presorted else tally(values)
 
 
 def tally(values: np.ndarray) -> dict[Any, int]:
@@ -156,10 +173,30 @@ def distinct(values: np.ndarray) -> int:
 def distinct_over_both(reference: Side, current: Side) -> int:
     """How many distinct values the two sides hold together."""
     if reference.numbers is not None and current.numbers is not None:
-        merged = np.concatenate([reference.numbers, current.numbers])
-        merged.sort(kind="stable")  # two sorted runs: a linear merge
-        return distinct(merged)
+        return _distinct_merged(reference.numbers, current.numbers)
     return len(reference.counts.keys() | current.counts.keys())
+
+
+def _distinct_merged(first: np.ndarray, second: np.ndarray) -> int:
+    """How many distinct values two sorted arrays hold together, merged a block of ``first``
+    at a time with the part of ``second`` up to the block's last value: small sorts that stay
+    in cache, instead of a copy of both sides."""
+    if first.size == 0:
+        return distinct(second)
+    count, last, taken = 0, None, 0
+    for start in range(0, first.size, _MERGE_BLOCK):
+        stop = min(start + _MERGE_BLOCK, first.size)
+        upto = (
+            second.size
+            if stop == first.size
+            else int(np.searchsorted(second, first[stop - 1], side="right"))
+        )
+        merged = np.concatenate([first[start:stop], second[taken:upto]])
+        merged.sort()
+        taken = upto
+        count += distinct(merged) - int(last is not None and merged[0] == last)
+        last = merged[-1]  # the block's largest value: the next block may start with it
+    return count
 
 
 @dataclass(frozen=True)

@@ -45,15 +45,15 @@ import numpy as np
 
 from shipline.config.drift_method import DRIFT_METHODS, ColumnKind
 from shipline.config.schema import DriftConfig
+from shipline.data.frame import ColumnValues
 from shipline.errors import UsageError
 from shipline.monitoring.column_sample import (
     ColumnPair,
     Side,
+    count_values,
     distinct,
     distinct_over_both,
     prepare_side,
-    sorted_tally,
-    tally,
 )
 
 _SMALL_REFERENCE = 1000
@@ -127,12 +127,12 @@ class DriftReport:
         }
 
 
-def column_kind(values: np.ndarray) -> ColumnKind:
+def column_kind(values: ColumnValues) -> ColumnKind:
     """numerical, categorical or text, as Evidently infers it from the reference (dates and
     times are numerical: points in time, not categories)."""
-    if values.dtype.kind in "fiubM":
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiubM":
         return _number_kind(values)
-    return _tally_kind(tally(values))
+    return _tally_kind(count_values(values))
 
 
 def _number_kind(values: np.ndarray, presorted: bool = False) -> ColumnKind:
@@ -151,8 +151,8 @@ def _tally_kind(tally: dict[Any, int]) -> ColumnKind:
 
 
 def compare_columns(
-    reference: Mapping[str, np.ndarray],
-    current: Mapping[str, np.ndarray],
+    reference: Mapping[str, ColumnValues],
+    current: Mapping[str, ColumnValues],
     config: DriftConfig | None = None,
     reference_sorted: bool = False,
     text_columns: Collection[str] | None = None,
@@ -197,18 +197,18 @@ def require_columns(rules: DriftConfig, names: list[str]) -> None:
 
 def compare_column(
     name: str,
-    reference: np.ndarray,
-    current: np.ndarray,
+    reference: ColumnValues,
+    current: ColumnValues,
     rules: DriftConfig,
     reference_sorted: bool = False,
 ) -> ColumnDrift:
     """One column's verdict: the unit of work a cluster task computes. ``reference_sorted``:
     the reference is stored sorted (missing values last), so it is not sorted again."""
-    if reference.dtype.kind in "fiubM":
+    if isinstance(reference, np.ndarray) and reference.dtype.kind in "fiubM":
         kind = _number_kind(reference, reference_sorted)
         ref = prepare_side(reference, kind, reference_sorted)
     else:
-        counted = sorted_tally(reference) if reference_sorted else tally(reference)
+        counted = count_values(reference, reference_sorted)
         ref = Side(reference, reference.size, tally=counted)
         kind = _tally_kind(counted)
     override = rules.columns.get(name)

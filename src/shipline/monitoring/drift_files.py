@@ -18,7 +18,7 @@ import numpy as np
 
 from shipline.config.schema import DriftConfig
 from shipline.data.data_file import data_format
-from shipline.data.frame import column_array
+from shipline.data.frame import ColumnValues, as_array, column_array, column_codes
 from shipline.errors import DataFileError
 from shipline.monitoring.drift import DriftReport, compare_columns
 from shipline.timestamps import epoch_seconds
@@ -48,9 +48,13 @@ def _check_readable(path: Path) -> str:
     fmt = data_format(path)
     if fmt is None or not path.is_file():
         raise DataFileError(f"{path}: expected an existing .csv or .parquet file")
+    _check_not_empty(path)
+    return fmt
+
+
+def _check_not_empty(path: Path) -> None:
     if path.stat().st_size == 0:
         raise DataFileError(f"{path}: file is empty")
-    return fmt
 
 
 def text_dates_as_numbers(values: np.ndarray) -> np.ndarray:
@@ -69,7 +73,7 @@ def text_dates_as_numbers(values: np.ndarray) -> np.ndarray:
 def _parquet_columns(path: Path) -> dict[str, np.ndarray]:
     """One column at a time, so Arrow holds a single column beside the arrays made so far."""
     columns = ParquetColumns(path)
-    return {name: columns[name] for name in columns}
+    return {name: as_array(columns[name]) for name in columns}
 
 
 def compare_files(
@@ -83,7 +87,8 @@ def compare_files(
     ``columns`` are the files' columns when the caller has read them already.
     """
     if columns is None and data_format(reference) == data_format(current) == "parquet":
-        ref_file, cur_file = ParquetColumns(reference), ParquetColumns(current)
+        ref_file = ParquetColumns(reference, coded_text=True)
+        cur_file = ParquetColumns(current, coded_text=True)
         require_same_columns(list(ref_file), list(cur_file), str(reference), str(current))
         return compare_columns(ref_file, cur_file, config, text_columns=ref_file.text_columns)
     ref, cur = columns or (read_columns(reference), read_columns(current))
@@ -91,14 +96,21 @@ def compare_files(
     return compare_columns(ref, cur, config)
 
 
-class ParquetColumns(Mapping[str, np.ndarray]):
+class ParquetColumns(Mapping[str, ColumnValues]):
     """A Parquet file's columns (a pandas index left out), each read when it is looked up and
-    not kept: comparing two files holds only the columns being compared, not both files."""
+    not kept: comparing two files holds only the columns being compared, not both files.
+    ``names`` keeps only those columns (each must be in the file); ``coded_text`` reads text
+    columns as ``CodedText`` (dictionary codes), else as object arrays."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, names: list[str] | None = None, coded_text: bool = False
+    ) -> None:
         from pyarrow import parquet
 
-        _check_readable(path)
+        if data_format(path) is not None:  # a user's file; a stored object has no extension
+            _check_readable(path)
+        else:
+            _check_not_empty(path)
         try:
             with parquet.ParquetFile(path) as file:
                 self._schema, rows = file.schema_arrow, file.metadata.num_rows
@@ -108,7 +120,13 @@ class ParquetColumns(Mapping[str, np.ndarray]):
             raise DataFileError(f"{path}: has columns but no rows")
         index_columns = (self._schema.pandas_metadata or {}).get("index_columns", [])
         self._names = [n for n in self._schema.names if n not in index_columns]
+        if names is not None:
+            absent = [n for n in names if n not in self._names]
+            if absent:
+                raise DataFileError(f"{path}: has no column {absent[0]!r}")
+            self._names = list(names)
         self._path = path
+        self._coded_text = coded_text
 
     @property
     def text_columns(self) -> set[str]:
@@ -128,7 +146,7 @@ class ParquetColumns(Mapping[str, np.ndarray]):
             if not any(is_kind(self._schema.field(name).type) for is_kind in numbers)
         }
 
-    def __getitem__(self, name: str) -> np.ndarray:
+    def __getitem__(self, name: str) -> ColumnValues:
         import pyarrow as pa
         from pyarrow import parquet
 
@@ -136,13 +154,22 @@ class ParquetColumns(Mapping[str, np.ndarray]):
             raise KeyError(name)
         kind = self._schema.field(name).type
         # Text straight from the file's dictionary pages: no hashing of every value.
-        as_dictionary = [name] if pa.types.is_string(kind) or pa.types.is_large_string(kind) else []
+        text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
         try:
-            with parquet.ParquetFile(self._path, read_dictionary=as_dictionary) as file:
-                return column_array(file.read(columns=[name]).column(0))
+            with (
+                pa.OSFile(str(self._path)) as source,
+                parquet.ParquetFile(source, read_dictionary=[name] if text else []) as file,
+            ):
+                column = file.read(columns=[name]).column(0)
+                values = column_codes(column) if text and self._coded_text else column_array(column)
         except (OSError, ValueError) as error:
             message = str(error).splitlines()[0]
             raise DataFileError(f"{self._path}: cannot be read: {message}") from None
+        del column
+        # What decoding the pages left cached goes back to the system: kept, a 1M-row check
+        # peaked at 1.45x its data instead of 1.33x, and was no faster.
+        pa.default_memory_pool().release_unused()
+        return values
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)

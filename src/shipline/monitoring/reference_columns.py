@@ -14,13 +14,15 @@ from __future__ import annotations
 __all__ = ["Reference", "load_reference", "reference_features"]
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from shipline.artifacts import ContentStore
-from shipline.data.frame import column_array
+from shipline.data.frame import ColumnValues, column_array
+from shipline.monitoring.drift_files import ParquetColumns
 from shipline.registry import ModelVersion
 from shipline.store import Database
 
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 class Reference:
     """The reference columns and predictions (``presorted``: stored sorted, missing last)."""
 
-    columns: dict[str, np.ndarray]
+    columns: Mapping[str, ColumnValues]
     predictions: np.ndarray
     presorted: bool
 
@@ -57,16 +59,18 @@ def load_reference(
 
 def reference_features(
     db: Database, store: ContentStore, version: ModelVersion
-) -> tuple[dict[str, np.ndarray], bool]:
-    """The version's input columns of its training split, and whether they are stored sorted."""
+) -> tuple[Mapping[str, ColumnValues], bool]:
+    """The version's input columns of its training split, and whether they are stored sorted.
+    A stored reference is read a column at a time, when a check looks the column up (text as
+    dictionary codes): a check holds the current window and the columns being compared, never
+    the whole reference."""
     recorded = version.facts.training_data
     if recorded is None or not recorded.reference:
         from shipline.monitoring.traffic import split_columns
 
         return split_columns(db, store, version), False
-    table = _table(store, recorded.reference)
     names = version.facts.signature.input_names
-    return {name: column_array(table.column(name)) for name in names}, True
+    return ParquetColumns(store.fetch(recorded.reference), names, coded_text=True), True
 
 
 def _table(store: ContentStore, digest: str) -> Any:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 __all__ = ["MAX_HISTOGRAMS", "column_histograms", "drift_score", "render_html"]
 
+from collections.abc import Mapping
 from html import escape
 from typing import Any
 
 import numpy as np
 
 from shipline.config.drift_method import DRIFT_METHODS
+from shipline.data.frame import ColumnValues, as_array
 
 MAX_HISTOGRAMS = 20
 _MAX_CATEGORIES = 15
@@ -40,14 +42,14 @@ def drift_score(column: dict[str, Any]) -> float | None:
 
 
 def column_histograms(
-    reference: dict[str, np.ndarray], current: dict[str, np.ndarray], names: list[str]
+    reference: Mapping[str, ColumnValues], current: Mapping[str, ColumnValues], names: list[str]
 ) -> dict[str, dict[str, Any]]:
     """Shares per bin (numbers) or per category, reference and current, for the named columns."""
     from shipline.monitoring.drift import column_kind
 
     found: dict[str, dict[str, Any]] = {}
     for name in names[:MAX_HISTOGRAMS]:
-        ref, cur = reference[name], current[name]
+        ref, cur = as_array(reference[name]), as_array(current[name])
         if column_kind(ref) == "numerical":
             ref_f, cur_f = _finite(ref), _finite(cur)
             if not ref_f.size or not cur_f.size:

@@ -111,6 +111,23 @@ def _answers(url: str, features: Path) -> dict[str, list[int]]:
     }
 
 
+def _grpc_answers(address: str, features: Path) -> list[int]:
+    """The image's model over gRPC (``SHIPLINE_GRPC_PORT``), asked by Triton's client."""
+    import numpy as np
+    import tritonclient.grpc as triton
+
+    frame = pd.read_csv(features).drop(columns=["sample_id"])
+    client = triton.InferenceServerClient(address)
+    try:
+        assert client.is_server_ready() and client.is_model_ready("cancer", "1")
+        tensor = triton.InferInput("x", list(frame.shape), "FP64")
+        tensor.set_data_from_numpy(frame.to_numpy(dtype=np.float64))
+        result = client.infer("cancer", [tensor])
+        return [int(v) for v in result.as_numpy("predictions")]
+    finally:
+        client.close()
+
+
 def test_the_context_is_hardened_and_serves_on_this_machine(
     example: Path, context: Path, features: Path, expected: list[int], keys: dict[str, Path]
 ) -> None:
@@ -129,8 +146,9 @@ def test_the_context_is_hardened_and_serves_on_this_machine(
     checked = shipline("container", "check", env=env, cwd=example.parent)
     assert checked.returncode == 0 and "cancer:1: 3 files match their digests" in checked.stdout
 
-    port, home = free_port(), example.parent / "home"
-    env = {**env, "SHIPLINE_PORT": str(port), "SHIPLINE_HOME": str(home)}
+    port, grpc_port, home = free_port(), free_port(), example.parent / "home"
+    env = {**env, "SHIPLINE_PORT": str(port), "SHIPLINE_GRPC_PORT": str(grpc_port),
+           "SHIPLINE_HOME": str(home)}  # fmt: skip
     log = example.parent / "container-serve.log"
     with log.open("wb") as sink:
         process = subprocess.Popen([sys.executable, "-m", "shipline", "container", "serve"],
@@ -139,11 +157,12 @@ def test_the_context_is_hardened_and_serves_on_this_machine(
         _wait_for(f"http://127.0.0.1:{port}", process, log)
         answers = _answers(f"http://127.0.0.1:{port}", features)
         assert answers == {"invocations": expected, "v2": expected}
+        assert _grpc_answers(f"127.0.0.1:{grpc_port}", features) == expected
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
     captured = list((home / "captures" / "cancer" / "v1").glob("*.parquet"))
-    assert sum(pd.read_parquet(path).shape[0] for path in captured) == 2 * len(expected)
+    assert sum(pd.read_parquet(path).shape[0] for path in captured) == 3 * len(expected)
 
 
 def test_a_tampered_file_is_refused_at_check_and_start(

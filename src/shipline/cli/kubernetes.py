@@ -32,6 +32,13 @@ def render(
         bool,
         typer.Option("--kserve", help="With NAME@ALIAS: a KServe InferenceService instead."),
     ] = False,
+    grpc: Annotated[
+        bool,
+        typer.Option(
+            "--grpc",
+            help="With --kserve: the predictor serves the Open Inference Protocol over gRPC.",
+        ),
+    ] = False,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Dask workers.")] = 2,
     worker_memory: Annotated[
         str, typer.Option("--worker-memory", help="Each Dask worker's memory limit.")
@@ -64,7 +71,13 @@ def render(
     chosen = [c for c in (target is not None, server, controller, dask_cluster) if c]
     if len(chosen) != 1:
         raise UsageError("give one of NAME@ALIAS, --server, --controller or --dask-cluster")
-    options = RenderOptions(namespace, image or "shipline:latest", replicas, secret=secret or "")
+    if grpc and not kserve:
+        raise UsageError(
+            "--grpc is for --kserve (a prediction server serves gRPC with --grpc-port)"
+        )
+    options = RenderOptions(
+        namespace, image or "shipline:latest", replicas, secret=secret or "", grpc=grpc
+    )
     project: Project = ctx.obj
     if dask_cluster:
         manifest = project.dask_cluster_manifest(options, workers, worker_memory)

@@ -2,14 +2,16 @@
 ``shipline build`` made for that version, in KServe's Kubernetes (raw) deployment mode.
 
 The image speaks the Open Inference Protocol (V2) on port 8080, which is what KServe routes to
-a custom predictor container; its readiness and liveness come from ``/v2/health/*``. The pod
+a custom predictor container; its readiness and liveness come from ``/v2/health/*``. With
+``--grpc`` the container also serves the protocol over gRPC on 8081 and declares that port as
+``h2c``, the name KServe routes gRPC to (probes stay on HTTP 8080). The pod
 runs hardened like every other workload; captured requests go to the team server through the
 Secret's ``SHIPLINE_URL`` and ``SHIPLINE_TOKEN`` (referenced, never written).
 """
 
 from __future__ import annotations
 
-__all__ = ["KSERVE_API", "inference_service", "kserve_manifests"]
+__all__ = ["GRPC_PORT_VARIABLE", "KSERVE_API", "inference_service", "kserve_manifests"]
 
 from typing import Any
 
@@ -25,6 +27,8 @@ from shipline.deploy.kubernetes_manifests import (
 
 KSERVE_API = "serving.kserve.io/v1beta1"
 _HOME = "/var/lib/shipline"
+_HTTP_PORT, _GRPC_PORT = 8080, 8081
+GRPC_PORT_VARIABLE = "SHIPLINE_GRPC_PORT"  # read by the image (``server/container.py``)
 
 
 def kserve_manifests(workload: Workload, options: RenderOptions) -> list[dict[str, Any]]:
@@ -43,7 +47,7 @@ def kserve_manifests(workload: Workload, options: RenderOptions) -> list[dict[st
         "spec": {
             "podSelector": {"matchLabels": {"serving.kserve.io/inferenceservice": workload.name}},
             "policyTypes": ["Ingress"],
-            "ingress": [{"ports": [{"port": 8080}]}],
+            "ingress": [{"ports": [{"port": port} for port in _ports(options)]}],
         },
     }
     return [account, inference_service(workload, options), policy]
@@ -74,8 +78,16 @@ def _predictor(workload: Workload, options: RenderOptions) -> dict[str, Any]:
         "name": "kserve-container",  # the name KServe gives its predictor container
         "image": options.image,
         "args": ["serve"],
-        "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
-        "env": [{"name": "SHIPLINE_HOME", "value": _HOME}, *credentials(workload, options)],
+        "ports": [
+            {"name": "h2c", "containerPort": _GRPC_PORT, "protocol": "TCP"}
+            if options.grpc
+            else {"name": "http", "containerPort": _HTTP_PORT, "protocol": "TCP"}
+        ],
+        "env": [
+            {"name": "SHIPLINE_HOME", "value": _HOME},
+            *([{"name": GRPC_PORT_VARIABLE, "value": str(_GRPC_PORT)}] if options.grpc else []),
+            *credentials(workload, options),
+        ],
         "resources": {
             "requests": {"cpu": options.cpu, "memory": options.memory},
             "limits": {"memory": options.memory},
@@ -85,7 +97,8 @@ def _predictor(workload: Workload, options: RenderOptions) -> dict[str, Any]:
             {"name": "tmp", "mountPath": "/tmp"},
             {"name": "home", "mountPath": _HOME},
         ],
-        **probes(workload),
+        # A gRPC predictor declares only its h2c port; HTTP is still served, probed by number.
+        **probes(workload, _HTTP_PORT if options.grpc else "http"),
     }
     return {
         "minReplicas": options.replicas,
@@ -96,3 +109,8 @@ def _predictor(workload: Workload, options: RenderOptions) -> dict[str, Any]:
         "containers": [container],
         "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "home", "emptyDir": {}}],
     }
+
+
+def _ports(options: RenderOptions) -> list[int]:
+    """The ports the predictor's pods admit: HTTP (probes, metrics), and gRPC when served."""
+    return [_HTTP_PORT, _GRPC_PORT] if options.grpc else [_HTTP_PORT]

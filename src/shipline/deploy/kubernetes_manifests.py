@@ -91,6 +91,9 @@ class RenderOptions:
     # SHIPLINE_STORE and the store's credentials (team server): referenced, never rendered.
     secret: str = ""
     extra_labels: dict[str, str] = field(default_factory=dict)
+    # KServe only: the predictor serves the Open Inference Protocol over gRPC (KServe routes
+    # one protocol to a predictor container: gRPC to its port named h2c).
+    grpc: bool = False
 
     def __post_init__(self) -> None:
         if not _DNS_LABEL.match(self.namespace):
@@ -283,15 +286,15 @@ def credentials(workload: Workload, options: RenderOptions) -> list[dict[str, An
     ]
 
 
-def probes(workload: Workload) -> dict[str, Any]:
-    """Startup, readiness and liveness probes on the ``http`` port."""
+def probes(workload: Workload, port: int | str = "http") -> dict[str, Any]:
+    """Startup, readiness and liveness probes on the ``http`` port (or ``port``)."""
     if workload.kind == "serving":
         ready, live = "/v2/health/ready", "/v2/health/live"
     else:
         ready = live = "/api/v1/health"
 
     def probe(path: str, period: int) -> dict[str, Any]:
-        return {"httpGet": {"path": path, "port": "http"}, "periodSeconds": period}
+        return {"httpGet": {"path": path, "port": port}, "periodSeconds": period}
 
     return {
         "startupProbe": probe(ready, 2) | {"failureThreshold": 90},  # loading a model

@@ -3,18 +3,20 @@
 
 The served version is the one baked into the image; its files are checked against their
 digests at every start (and its signature when ``SHIPLINE_REQUIRE_SIGNED=1``) before the port
-opens. The port is 8080, or ``SAGEMAKER_BIND_TO_PORT`` / ``SHIPLINE_PORT`` when set.
+opens. The port is 8080, or ``SAGEMAKER_BIND_TO_PORT`` / ``SHIPLINE_PORT`` when set; with
+``SHIPLINE_GRPC_PORT`` the Open Inference Protocol is also served over gRPC on that port.
 """
 
 from __future__ import annotations
 
-__all__ = ["check", "health", "image_port", "serve_image"]
+__all__ = ["check", "health", "image_grpc_port", "image_port", "serve_image"]
 
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from shipline.config.schema import ServingConfig
+from shipline.deploy.kserve import GRPC_PORT_VARIABLE
 from shipline.errors import UsageError
 from shipline.image.containerfile import IMAGE_PORT
 from shipline.image.manifest import IMAGE_MODEL_DIR, ImageManifest
@@ -33,10 +35,25 @@ def image_port(environ: Mapping[str, str] = os.environ) -> int:
     for name in ("SAGEMAKER_BIND_TO_PORT", "SHIPLINE_PORT"):
         value = environ.get(name, "").strip()
         if value:
-            if not value.isdigit() or not 0 < int(value) < 65536:
-                raise UsageError(f"{name}: expected a port number, found {value!r}")
-            return int(value)
+            return _port_number(name, value)
     return IMAGE_PORT
+
+
+def image_grpc_port(environ: Mapping[str, str] = os.environ) -> int | None:
+    """``SHIPLINE_GRPC_PORT``: where gRPC is served beside HTTP (None: not served)."""
+    value = environ.get(GRPC_PORT_VARIABLE, "").strip()
+    if not value:
+        return None
+    port = _port_number(GRPC_PORT_VARIABLE, value)
+    if port == image_port(environ):
+        raise UsageError(f"{GRPC_PORT_VARIABLE}: {port} is the HTTP port; expected another one")
+    return port
+
+
+def _port_number(name: str, value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise UsageError(f"{name}: expected a port number, found {value!r}")
+    return int(value)
 
 
 def check(project: Project) -> ImageManifest:
@@ -51,7 +68,7 @@ def serve_image(project: Project, host: str = "0.0.0.0") -> None:
     from shipline.server.runner import run_app
     from shipline.server.service import PredictionService
 
-    port = image_port()
+    port, grpc_port = image_port(), image_grpc_port()
     manifest = check(project)
     folder = model_folder()
     source = ImageSource(folder, manifest, _capture_sink(project))
@@ -59,7 +76,7 @@ def serve_image(project: Project, host: str = "0.0.0.0") -> None:
     version = manifest.model_version()
     service = PredictionService(source, [(version.name, manifest.alias)], serving, 3600.0)
     service.load()
-    app = build_app(service, None, None)
+    app = build_app(service, None, None, None if grpc_port is None else (host, grpc_port))
     limits = serving.limits
     run_app(app, host, port, limits.header_timeout_s, limits.max_connections, proxy_headers=False)
 

@@ -63,3 +63,23 @@ def test_its_pod_and_the_other_manifests_validate_strictly() -> None:
     assert policy["podSelector"]["matchLabels"] == {
         "serving.kserve.io/inferenceservice": "cancer-production"
     }
+
+
+def test_a_grpc_predictor_declares_h2c_and_serves_it() -> None:
+    options = RenderOptions(namespace="ml", image="registry.example/shipline-cancer:v3", grpc=True)
+    rendered = {
+        m["kind"]: m for m in kserve_manifests(Workload.serving("cancer@production"), options)
+    }
+    predictor = dict(rendered["InferenceService"]["spec"]["predictor"])
+    (container,) = predictor["containers"]
+    assert container["ports"] == [{"name": "h2c", "containerPort": 8081, "protocol": "TCP"}]
+    assert {"name": "SHIPLINE_GRPC_PORT", "value": "8081"} in container["env"]
+    # The probes stay on HTTP, which the container serves beside gRPC.
+    assert container["readinessProbe"]["httpGet"]["port"] == 8080
+    policy = rendered["NetworkPolicy"]["spec"]["ingress"][0]["ports"]
+    assert policy == [{"port": 8080}, {"port": 8081}]
+    for field in ("minReplicas", "maxReplicas"):
+        predictor.pop(field)
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": predictor}
+    kubernetes_validate.validate(pod, KUBERNETES, strict=True)
+    kubernetes_validate.validate(rendered["NetworkPolicy"], KUBERNETES, strict=True)

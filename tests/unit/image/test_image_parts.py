@@ -17,7 +17,7 @@ from shipline.image.context import _extras, image_constraints, image_labels
 from shipline.image.manifest import BlobFolder, ImageManifest, read_manifest
 from shipline.image.source import FolderCaptureSink
 from shipline.registry import ModelVersion
-from shipline.server.container import image_port
+from shipline.server.container import image_grpc_port, image_port
 
 
 def _version(
@@ -161,6 +161,17 @@ def test_the_port_follows_sagemaker_then_shipline_then_8080() -> None:
         image_port({"SHIPLINE_PORT": "80; rm -rf /"})
     with pytest.raises(UsageError, match="SAGEMAKER_BIND_TO_PORT"):
         image_port({"SAGEMAKER_BIND_TO_PORT": "70000"})
+
+
+def test_grpc_is_served_only_on_a_port_of_its_own() -> None:
+    assert image_grpc_port({}) is None and image_grpc_port({"SHIPLINE_GRPC_PORT": " "}) is None
+    assert image_grpc_port({"SHIPLINE_GRPC_PORT": "8081"}) == 8081
+    with pytest.raises(UsageError, match="SHIPLINE_GRPC_PORT: 8080 is the HTTP port"):
+        image_grpc_port({"SHIPLINE_GRPC_PORT": "8080"})
+    with pytest.raises(UsageError, match="SHIPLINE_GRPC_PORT: 9000 is the HTTP port"):
+        image_grpc_port({"SHIPLINE_GRPC_PORT": "9000", "SHIPLINE_PORT": "9000"})
+    with pytest.raises(UsageError, match="SHIPLINE_GRPC_PORT: expected a port number"):
+        image_grpc_port({"SHIPLINE_GRPC_PORT": "8081\r\nX-Injected: 1"})
 
 
 def test_captures_are_written_whole_per_model_and_version(tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 __all__ = ["SERVICE", "GrpcInference"]
 
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,7 +27,7 @@ from shipline.scoring import Batch, PayloadError
 from shipline.server.binary_tensors import BinaryData, encode_tensor
 from shipline.server.caller_auth import CallerGate
 from shipline.server.proto import open_inference_pb2 as pb
-from shipline.server.request_input import valid_request_id
+from shipline.server.request_input import new_request_id, valid_request_id
 from shipline.server.rollout_traffic import CLIENT_KEY_HEADER
 from shipline.server.service import Slot
 from shipline.server.serving_protocol import Gateway, failure
@@ -144,7 +143,7 @@ class GrpcInference:
     async def _infer(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         started = time.perf_counter()
         gateway = self.gateway
-        request_id = request.id if valid_request_id(request.id) else uuid.uuid4().hex
+        request_id = request.id if valid_request_id(request.id) else new_request_id()
         await self._check_caller(request.model_name, context)
         label = "unknown"
         try:

@@ -46,6 +46,7 @@ class ServiceMetrics:
 
     def __init__(self) -> None:
         self._roles: dict[tuple[str, str], RoleMetrics] = {}
+        self._answers: dict[tuple[str, str], tuple[Any, Any]] = {}
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "shipline_requests",
@@ -119,6 +120,19 @@ class ServiceMetrics:
             found = RoleMetrics(self.rollout_requests, self.rollout_latency, model, role)
             self._roles[(model, role)] = found
         return found
+
+    def answered(self, model: str, protocol: str, seconds: float) -> None:
+        """Count a successful answer and time it, through series resolved once per model and
+        protocol (every request takes this path)."""
+        found = self._answers.get((model, protocol))
+        if found is None:
+            found = (
+                self.requests.labels(model, protocol, "200"),
+                self.latency.labels(model, protocol),
+            )
+            self._answers[(model, protocol)] = found
+        found[0].inc()
+        found[1].observe(seconds)
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -7,13 +7,16 @@ __all__ = [
     "INLINE_ROWS",
     "client_key",
     "incoming_request_id",
+    "new_request_id",
     "parsed",
     "read_body",
     "valid_request_id",
 ]
 
 import asyncio
-import uuid
+import itertools
+import os
+import secrets
 from collections.abc import Callable
 
 from starlette.requests import Request
@@ -30,7 +33,29 @@ def valid_request_id(text: str) -> bool:
 def incoming_request_id(request: Request) -> str:
     """The client's X-Request-Id when it is valid, else a new one."""
     given = request.headers.get("x-request-id", "")
-    return given if valid_request_id(given) else uuid.uuid4().hex
+    return given if valid_request_id(given) else new_request_id()
+
+
+class _RequestIds:
+    """A random 64-bit prefix drawn once per process (again in a forked child), then a counter."""
+
+    def __init__(self) -> None:
+        self.pid, self.prefix, self.issued = -1, "", itertools.count()
+
+    def next(self) -> str:
+        pid = os.getpid()
+        if self.pid != pid:
+            self.pid, self.prefix = pid, secrets.token_hex(8)
+        return f"{self.prefix}{next(self.issued):016x}"
+
+
+_request_ids = _RequestIds()
+
+
+def new_request_id() -> str:
+    """32 hex digits, unique across processes and restarts (a uuid4 per request cost ~2 µs of
+    the request path)."""
+    return _request_ids.next()
 
 
 def client_key(request: Request) -> str | None:

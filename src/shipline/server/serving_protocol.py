@@ -181,8 +181,7 @@ class Gateway:
 
     def count_answer(self, protocol: str, model: str, started: float) -> None:
         """Count and time a successful answer."""
-        self.metrics.requests.labels(model, protocol, "200").inc()
-        self.metrics.latency.labels(model, protocol).observe(time.perf_counter() - started)
+        self.metrics.answered(model, protocol, time.perf_counter() - started)
 
     def error(
         self, protocol: ServingProtocol, model: str, error: Exception, request_id: str

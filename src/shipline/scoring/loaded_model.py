@@ -14,7 +14,7 @@ import pandas as pd
 from shipline.artifacts import BlobReader
 from shipline.registry import ModelVersion
 from shipline.registry.version_details import Signature
-from shipline.scoring.signature import coerce_arrays
+from shipline.scoring.signature import InputPlan, coerce_arrays, input_plan
 from shipline.training.bundle import ModelBundle, load_bundle
 
 
@@ -46,10 +46,15 @@ class LoadedModel:
         """The columns the version takes and what it returns, typed once per loaded model."""
         return Signature.model_validate(self.bundle.signature)
 
-    @property
+    @cached_property
     def input_names(self) -> list[str]:
         """The signature's input columns, in order."""
         return self.signature.input_names
+
+    @cached_property
+    def input_plan(self) -> InputPlan:
+        """What checking a request against the signature needs, worked out once."""
+        return input_plan(self.signature)
 
     def frame(self, columns: dict[str, Any], rows: int) -> ModelInput:
         """Check request columns against the signature: the model's input for those rows.
@@ -57,7 +62,7 @@ class LoadedModel:
         Kept as one array (or list, for text) per column: requests are cheap to batch, and a
         native model gets its DataFrame once per batch.
         """
-        return coerce_arrays(columns, self.signature, rows)
+        return coerce_arrays(columns, self.input_plan, rows)
 
     @staticmethod
     def rows(inputs: ModelInput) -> int:

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-__all__ = ["SchemaError", "check_ids", "coerce_arrays", "coerce_columns", "take_ids"]
+__all__ = [
+    "InputPlan",
+    "SchemaError",
+    "check_ids",
+    "coerce_arrays",
+    "coerce_columns",
+    "input_plan",
+    "take_ids",
+]
 
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
@@ -31,45 +40,67 @@ def coerce_columns(
     return pd.DataFrame(coerce_arrays(columns, signature, rows))
 
 
-def coerce_arrays(
-    columns: dict[str, Any], signature: Signature | dict[str, Any], rows: int
-) -> dict[str, Any]:
-    """The signature's columns, in order: float arrays for numbers, lists for text and bools.
+@dataclass(frozen=True)
+class InputPlan:
+    """What checking a request against a signature needs, worked out once per signature (a
+    served model checks every request against the same one)."""
 
-    Numbers may arrive as JSON numbers or numeric strings; null is a missing value (the model's
-    imputer handles it); infinities are refused. (A loaded model passes its signature already
-    typed; a stored one is read here.)
-    """
+    expected: tuple[tuple[str, str], ...]
+    formats: dict[str, str]
+    names: tuple[str, ...]
+    name_set: frozenset[str]
+    all_numeric: bool
+
+
+def input_plan(signature: Signature | dict[str, Any]) -> InputPlan:
+    """The plan for ``signature`` (typed, or as stored)."""
     inputs = (
         signature.inputs
         if isinstance(signature, Signature)
         else [SignatureColumn.model_validate(c) for c in signature["inputs"]]
     )
-    expected = [(c.name, c.dtype) for c in inputs]
-    formats = {c.name: c.format for c in inputs if c.format}
-    names = {name for name, _ in expected}
-    missing = [name for name, _ in expected if name not in columns]
-    if missing:
-        raise SchemaError(
-            missing[0],
-            f"missing input column (expected columns: {', '.join(n for n, _ in expected)})",
-        )
-    extra = [name for name in columns if name not in names]
-    if extra:
-        raise SchemaError(extra[0], "unknown input column; the model does not take it")
-    if all(dtype.startswith(_NUMERIC) for _, dtype in expected):
-        fast = _all_numeric([name for name, _ in expected], columns, rows)
+    expected = tuple((c.name, c.dtype) for c in inputs)
+    names = tuple(name for name, _ in expected)
+    return InputPlan(
+        expected,
+        {c.name: c.format for c in inputs if c.format},
+        names,
+        frozenset(names),
+        all(dtype.startswith(_NUMERIC) for _, dtype in expected),
+    )
+
+
+def coerce_arrays(
+    columns: dict[str, Any], signature: Signature | dict[str, Any] | InputPlan, rows: int
+) -> dict[str, Any]:
+    """The signature's columns, in order: float arrays for numbers, lists for text and bools.
+
+    Numbers may arrive as JSON numbers or numeric strings; null is a missing value (the model's
+    imputer handles it); infinities are refused. (A loaded model passes its plan, worked out
+    once; a stored signature is read here.)
+    """
+    plan = signature if isinstance(signature, InputPlan) else input_plan(signature)
+    if plan.all_numeric and columns.keys() == plan.name_set:
+        fast = _all_numeric(plan.names, columns, rows)
         if fast is not None:
             return fast
+    missing = [name for name in plan.names if name not in columns]
+    if missing:
+        raise SchemaError(
+            missing[0], f"missing input column (expected columns: {', '.join(plan.names)})"
+        )
+    extra = [name for name in columns if name not in plan.name_set]
+    if extra:
+        raise SchemaError(extra[0], "unknown input column; the model does not take it")
     data: dict[str, Any] = {}
-    for name, dtype in expected:
+    for name, dtype in plan.expected:
         values = columns[name]
         if len(values) != rows:
             raise SchemaError(name, f"has {len(values)} values, expected {rows} (one per row)")
         if dtype.startswith(_NUMERIC):
             data[name] = _numeric(name, values)
         elif dtype.startswith("datetime64"):
-            data[name] = _datetimes(name, values, dtype, formats.get(name))
+            data[name] = _datetimes(name, values, dtype, plan.formats.get(name))
         else:
             data[name] = _text(name, values, dtype)
     return data
@@ -136,11 +167,14 @@ def _first_unparsed(values: Any, expected: str) -> tuple[int, Any]:
     return 0, values
 
 
-def _all_numeric(names: list[str], columns: dict[str, Any], rows: int) -> dict[str, Any] | None:
+def _all_numeric(
+    names: tuple[str, ...], columns: dict[str, Any], rows: int
+) -> dict[str, Any] | None:
     """All columns in one conversion; None when anything is off (the column-by-column path
     then finds it and names the column and row)."""
     values = [columns[name] for name in names]
-    if any(not isinstance(v, (list, np.ndarray)) or len(v) != rows for v in values):
+    # Lists and arrays only (a string would be read a character at a time), each one value a row.
+    if not set(map(type, values)) <= _SEQUENCES or set(map(len, values)) != {rows}:
         return None
     try:  # one pass over the values, no nested-sequence discovery (np.asarray's cost)
         flat = np.fromiter(chain.from_iterable(values), np.float64, count=len(names) * rows)
@@ -150,6 +184,9 @@ def _all_numeric(names: list[str], columns: dict[str, Any], rows: int) -> dict[s
     if np.isinf(matrix).any():
         return None
     return dict(zip(names, matrix, strict=True))
+
+
+_SEQUENCES = frozenset({list, np.ndarray})
 
 
 def _numeric(name: str, values: Any) -> np.ndarray:

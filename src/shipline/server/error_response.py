@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["error_response", "json_response", "log_failure"]
+__all__ = ["JsonAnswer", "error_response", "json_response", "log_failure"]
 
 import logging
 from typing import Any
 
 import orjson
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from shipline.server.metrics import ServiceMetrics
 
@@ -19,6 +20,29 @@ def json_response(value: Any, status: int = 200, headers: dict[str, str] | None 
     """A JSON response (numpy values included)."""
     body = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
     return Response(body, status, headers, media_type="application/json")
+
+
+class JsonAnswer(Response):
+    """A successful prediction's JSON answer: its header list built in one pass here and sent
+    as two ASGI messages (Starlette's ``Response`` rebuilds and scans its header list for every
+    answer). Header values are the server's own: request ids are checked printable ASCII."""
+
+    media_type = "application/json"
+
+    def __init__(self, value: Any, headers: dict[str, str]) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+        self.raw_headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(self.body)).encode()),
+            *((key.encode(), value.encode("latin-1")) for key, value in headers.items()),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the answer."""
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body})
 
 
 def log_failure(request_id: str, error: Exception) -> None:

@@ -12,10 +12,45 @@ from __future__ import annotations
 __all__ = ["HotRoutes"]
 
 from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+class _LookedUpHeaders(Headers):
+    """Starlette's headers with lookups by a dict made on first use: a prediction reads five to
+    seven headers, most of them absent, and each lookup was a scan of every header that ended,
+    for an absent one, in a raised and caught KeyError."""
+
+    @cached_property
+    def _first(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for key, value in self._list:
+            found.setdefault(key.decode("latin-1"), value.decode("latin-1"))  # the first wins
+        return found
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The first value of header ``key`` (any case), else ``default``."""
+        return self._first.get(key.lower(), default)
+
+    def __getitem__(self, key: str) -> str:
+        return self._first[key.lower()]
+
+    def __contains__(self, key: Any) -> bool:
+        return isinstance(key, str) and key.lower() in self._first
+
+
+class _HotRequest(Request):
+    """A request whose headers are looked up through a dict."""
+
+    @cached_property
+    def headers(self) -> Headers:
+        """The request's headers."""
+        return _LookedUpHeaders(scope=self.scope)
 
 
 class HotRoutes:
@@ -32,7 +67,7 @@ class HotRoutes:
                 match, child = route.matches(scope)
                 if match is Match.FULL:
                     scope.update(child)
-                    response = await route.endpoint(Request(scope, receive))
+                    response = await route.endpoint(_HotRequest(scope, receive))
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)

@@ -13,7 +13,6 @@ from __future__ import annotations
 __all__ = ["SERVING_PROTOCOLS", "Gateway", "Served", "ServingProtocol", "failure"]
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from shipline.plugin import PluginRegistry
 from shipline.scoring import Batch, PayloadError, SchemaError
 from shipline.scoring.signature import take_ids
 from shipline.server.batcher import BatchResult
-from shipline.server.error_response import error_response, json_response, log_failure
+from shipline.server.error_response import JsonAnswer, error_response, log_failure
 from shipline.server.request_input import INLINE_ROWS, parsed, read_body
 from shipline.server.rollout_traffic import Candidate
 from shipline.server.service import PredictionService, Slot
@@ -142,7 +141,9 @@ class Gateway:
             validated = (inputs, ids) if reuse else None
             self.service.mirror(slot, request_id, rows, validated, copy)
         if not wants and result.probabilities is not None:
-            result = dataclasses.replace(result, probabilities=None, classes=None)
+            # Built directly: dataclasses.replace re-reads every field's definition each call.
+            kept = (result.model, result.batch_rows, result.batch, result.start)
+            result = BatchResult(result.values, None, None, *kept)
         return Served(result, rows, ids, result.model.name, result.model.version, role)
 
     def _count(
@@ -177,7 +178,7 @@ class Gateway:
         if binary is not None:
             content, described = binary
             return Response(content, 200, {**headers, **described}, "application/octet-stream")
-        return json_response(body, headers=headers)
+        return JsonAnswer(body, headers)
 
     def count_answer(self, protocol: str, model: str, started: float) -> None:
         """Count and time a successful answer."""

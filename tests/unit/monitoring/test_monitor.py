@@ -14,6 +14,7 @@ import pytest
 
 from shipline.audit import list_events
 from shipline.config.schema import DriftConfig
+from shipline.data.frame import ColumnValues, as_array
 from shipline.errors import NotFoundError, UsageError
 from shipline.monitoring.monitor_report import list_reports, monitor_version
 from shipline.monitoring.traffic import TimeWindow
@@ -188,10 +189,11 @@ def test_the_reference_is_stored_sorted_at_registration(project: Project, traine
     rows = load_reference(project.db(), project.store(), older, model)
     assert stored.presorted and not rows.presorted
     assert list(stored.columns) == list(rows.columns) and len(stored.columns) == 30
+    split = {name: as_array(values) for name, values in rows.columns.items()}
     for name, values in stored.columns.items():
-        assert np.array_equal(values, np.sort(rows.columns[name]), equal_nan=True), name
+        assert np.array_equal(as_array(values), np.sort(split[name]), equal_nan=True), name
     assert sorted(stored.predictions.tolist()) == stored.predictions.tolist()
-    current = {n: v * 1.2 for n, v in rows.columns.items()}
+    current: dict[str, ColumnValues] = {n: v * 1.2 for n, v in split.items()}
     assert compare_columns(stored.columns, current, reference_sorted=True) == compare_columns(
         rows.columns, current
     )

@@ -164,7 +164,7 @@ class PredictionService:
         )
         if self.capture.dropped != dropped_before:
             self._count_drops(self.capture.dropped - dropped_before)
-        self.metrics.capture_backlog.set(self.capture.backlog)
+        # (The backlog gauge is set when /metrics is read and after each flush, not here.)
         if due:
             asyncio.get_running_loop().run_in_executor(None, self._flush)
 

@@ -80,26 +80,22 @@ class _Partition:
 
     def table(self) -> Any:
         """The rows as an Arrow table: one column per name any request sent, missing as null."""
-        return _chunks_table(self.chunks)
+        import numpy as np
+        import pyarrow as pa
 
-
-def _chunks_table(chunks: list[_Chunk]) -> Any:
-    """The rows of ``chunks`` as an Arrow table: one column per name any request sent."""
-    import numpy as np
-    import pyarrow as pa
-
-    counts = np.fromiter((c.rows for c in chunks), np.int64, len(chunks))
-    starts = np.cumsum(counts) - counts
-    data: dict[str, Any] = {
-        "request_id": np.repeat(np.array([c.request_id for c in chunks], object), counts),
-        "row": np.arange(int(counts.sum())) - np.repeat(starts, counts),
-        "captured_at": np.repeat(_stamps([c.at for c in chunks]), counts),
-    }
-    data.update(_input_columns(chunks))
-    data["prediction"] = list(chain.from_iterable(c.predictions for c in chunks))
-    if any(c.probabilities is not None for c in chunks):
-        data["probabilities"] = _probabilities(chunks)
-    return pa.table(data)
+        chunks = self.chunks
+        counts = np.fromiter((c.rows for c in chunks), np.int64, len(chunks))
+        starts = np.cumsum(counts) - counts
+        data: dict[str, Any] = {
+            "request_id": np.repeat(np.array([c.request_id for c in chunks], object), counts),
+            "row": np.arange(int(counts.sum())) - np.repeat(starts, counts),
+            "captured_at": np.repeat(_stamps([c.at for c in chunks]), counts),
+        }
+        data.update(_input_columns(chunks))
+        data["prediction"] = list(chain.from_iterable(c.predictions for c in chunks))
+        if any(c.probabilities is not None for c in chunks):
+            data["probabilities"] = _probabilities(chunks)
+        return pa.table(data)
 
 
 def _stamps(micros: list[int]) -> Any:

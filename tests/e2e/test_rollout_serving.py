@@ -183,10 +183,12 @@ def _project(
     plan: str = FAST_PLAN,
     candidate: str = "",
     params: str = "{max_iter: 5000}",
+    lean: bool = False,
 ) -> Path:
     """cancer:1 in production, cancer:2 rolling out under FAST_PLAN; with ``shuffled`` the
     candidate learnt from shuffled labels (its gates removed, so it registers); ``candidate``
-    names another estimator for it."""
+    names another estimator for it; ``lean`` trains it without the permutation importance and
+    the ONNX form (for a candidate only served natively: 3,000 trees spent 20 s on them)."""
     folder = root / "cancer"
     create_project(folder, "classification")
     config = folder / "shipline.yaml"
@@ -205,7 +207,11 @@ def _project(
     elif candidate:
         text = config.read_text().replace("sklearn.ensemble.HistGradientBoostingClassifier",
                                           candidate)  # fmt: skip
-        config.write_text(text.replace("{max_iter: 200, learning_rate: 0.1}", params))
+        text = text.replace("{max_iter: 200, learning_rate: 0.1}", params)
+        if lean:
+            text = text.replace("  explain: {method: permutation, top: 10}\n", "")
+            text += "serving:\n  onnx: false\n"
+        config.write_text(text)
     else:
         config.write_text(config.read_text().replace("max_iter: 200", "max_iter: 150"))
     for step in (("apply",), ("run",), ("promote", "cancer", "2", "--to", "production")):
@@ -434,7 +440,8 @@ def test_a_slow_candidate_breaks_the_latency_guardrail(tmp_path: Path) -> None:
     # 3,000 trees predicted natively, one row at a time: far slower than the stable model.
     folder = _project(tmp_path, shuffled=False, plan=SLOW_PLAN,
                       candidate="sklearn.ensemble.RandomForestClassifier",
-                      params="{n_estimators: 3000, n_jobs: 1, random_state: 0}")  # fmt: skip
+                      params="{n_estimators: 3000, n_jobs: 1, random_state: 0}",
+                      lean=True)  # fmt: skip
     row = _row(folder)
     server = start_server(folder, "cancer@production", env=shipline_env(), extra=("--native",))
     deadline = time.monotonic() + 240

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from shipline.config.drift_method import ColumnKind
-from shipline.data.frame import CodedText, ColumnValues
+from shipline.data.frame import CodedText, ColumnValues, as_array
 from shipline.timestamps import epoch_seconds
 
 _MERGE_BLOCK = 1 << 16
@@ -51,7 +51,7 @@ class Side:
             return self.numbers
         import pandas as pd
 
-        raw = self.raw.to_array() if isinstance(self.raw, CodedText) else self.raw
+        raw = as_array(self.raw)
         kept: np.ndarray = raw[pd.notna(raw)]
         return kept
 

@@ -29,7 +29,7 @@ from shipline.config.drift_method import ColumnSample
 
 _SCORE_CAP = 10.0
 
-_MERGED_BLOCK = 1 << 17  # places of the merged quantile steps summed at a time
+_BLOCK = 1 << 17  # values summed at a time (merged quantile steps, deviations)
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,8 @@ def _std(values: np.ndarray) -> float:
     threads would compete with the threads comparing other columns."""
     mean = np.mean(values)
     squares = 0.0
-    for start in range(0, values.size, _MERGED_BLOCK):
-        deviations = values[start : start + _MERGED_BLOCK] - mean
+    for start in range(0, values.size, _BLOCK):
+        deviations = values[start : start + _BLOCK] - mean
         squares += float(np.square(deviations, out=deviations).sum())
     return math.sqrt(squares / values.size)
 
@@ -119,8 +119,8 @@ def _wasserstein_sorted(ref: np.ndarray, cur: np.ndarray) -> float:
     if n == m:
         return float(np.mean(np.abs(ref - cur)))
     area, last_step = 0.0, 0
-    for start in range(0, n + m, _MERGED_BLOCK):
-        places = np.arange(start, min(start + _MERGED_BLOCK, n + m), dtype=np.int64)
+    for start in range(0, n + m, _BLOCK):
+        places = np.arange(start, min(start + _BLOCK, n + m), dtype=np.int64)
         first, end = _ref_steps_before(start, n, m), _ref_steps_before(start + places.size, n, m)
         i = np.arange(first + 1, end + 1, dtype=np.int64)
         from_ref = np.zeros(places.size, dtype=np.bool_)

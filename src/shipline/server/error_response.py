@@ -18,30 +18,31 @@ log = logging.getLogger("shipline.server")
 
 def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response (numpy values included)."""
-    body = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
-    return Response(body, status, headers, media_type="application/json")
+    return JsonAnswer(value, headers or {}, status)
 
 
 class JsonAnswer(Response):
-    """A successful prediction's JSON answer: its header list built in one pass here and sent
-    as two ASGI messages (Starlette's ``Response`` rebuilds and scans its header list for every
-    answer). Header values are the server's own: request ids are checked printable ASCII."""
+    """A JSON answer whose header list is built in one pass and sent as two ASGI messages
+    (Starlette's ``Response`` rebuilds and scans its header list for every answer, and every
+    prediction is answered). Header values are the server's own: request ids are checked
+    printable ASCII before they get here."""
 
     media_type = "application/json"
 
-    def __init__(self, value: Any, headers: dict[str, str]) -> None:
-        self.status_code = 200
+    def __init__(self, value: Any, headers: dict[str, str], status: int = 200) -> None:
+        self.status_code = status
         self.background = None
         self.body = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
         self.raw_headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(self.body)).encode()),
-            *((key.encode(), value.encode("latin-1")) for key, value in headers.items()),
+            *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()),
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Send the answer."""
-        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        start = {"type": "http.response.start", "status": self.status_code}
+        await send({**start, "headers": self.raw_headers})
         await send({"type": "http.response.body", "body": self.body})
 
 

@@ -138,3 +138,19 @@ def test_labels_with_probabilities_are_the_labels_predict_gives(estimator: str) 
     labels, proba = SKLEARN.predict(model, frame, probabilities=True)
     assert (labels == model.predict(frame)).all()
     assert proba is not None and proba.shape == (len(frame), 2)
+
+
+def test_depth_is_checked_exactly_at_the_limit_whatever_the_bracket_count() -> None:
+    from shipline.scoring.payload import load_json_body
+
+    def nested(depth: int) -> bytes:
+        return b"[" * depth + b"1" + b"]" * depth
+
+    assert load_json_body(nested(4), max_depth=4) == [[[[1]]]]
+    with pytest.raises(PayloadError, match="nested deeper than 4 levels"):
+        load_json_body(nested(5), max_depth=4)
+    # Many brackets, all shallow: walked, and accepted.
+    wide = b"[" + b",".join(b"[1]" for _ in range(50)) + b"]"
+    assert len(load_json_body(wide, max_depth=4)) == 50
+    # Brackets inside strings only make the walk run; they do not count as depth.
+    assert load_json_body(b'{"a": "[[[[[[[["}', max_depth=2) == {"a": "[[[[[[[["}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+from typing import Any
+
 from starlette.datastructures import Headers
 
 from shipline.server.hot_routes import _HotRequest
@@ -24,3 +27,30 @@ def test_headers_are_looked_up_like_starlettes() -> None:
     not_a_name: object = 3
     assert not_a_name not in looked_up
     assert looked_up.getlist("x-request-id") == ["first", "second"]
+
+
+def test_json_answers_carry_status_length_and_lowercased_headers() -> None:
+    import asyncio
+
+    import numpy as np
+
+    from shipline.server.error_response import json_response
+
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> MutableMapping[str, Any]:
+        return {"type": "http.request"}
+
+    answer = json_response({"values": np.array([1, 2])}, 404, {"X-Request-Id": "r-1"})
+    asyncio.run(answer({"type": "http"}, receive, send))
+    start, body = sent
+    assert start["status"] == 404 and body["body"] == b'{"values":[1,2]}'
+    assert start["headers"] == [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"16"),
+        (b"x-request-id", b"r-1"),
+    ]
+    assert answer.headers["x-request-id"] == "r-1"  # Starlette's view of the same headers

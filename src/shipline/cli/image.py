@@ -65,6 +65,9 @@ def build(
 @container_app.command("serve")
 def serve(ctx: typer.Context) -> None:
     """Check the baked-in model's files, then serve it on 0.0.0.0:8080 (SageMaker's contract)."""
+    from shipline.server.allocator import prefer_system_allocator
+
+    prefer_system_allocator()
     from shipline.server.container import image_port, serve_image
 
     typer.echo(f"serving the image's model on port {image_port()}", err=True)

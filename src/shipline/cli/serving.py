@@ -51,6 +51,9 @@ def serve(
 ) -> None:
     """Serve models over HTTP: /invocations (SageMaker, MLflow), /v2 (Open Inference), /metrics;
     with --grpc-port, the Open Inference Protocol over gRPC too."""
+    from shipline.server.allocator import prefer_system_allocator
+
+    prefer_system_allocator()
     from shipline.server.runner import parse_targets
     from shipline.server.runner import serve as run_server
 

@@ -1,10 +1,11 @@
 """Capture: what the service was asked and answered, written off the request path.
 
-Rows are buffered column by column (cheap to append on the request path, cheap to turn into
-Arrow at flush time) and flushed as Parquet partitions (one per model, version and day) into
-the content store, then indexed in the ``captures`` table: blob first, then the row that
-points at it. Flushing happens in a background thread on size or age, and at shutdown, so
-nothing buffered is lost on a clean stop; a failed write keeps its rows for the next flush.
+Rows are buffered column by column (``capture_partition``: cheap to append on the request
+path, cheap to turn into Arrow at flush time) and flushed as Parquet partitions (one per
+model, version and day) into the content store, then indexed in the ``captures`` table: blob
+first, then the row that points at it. Flushing happens in a background thread on size or
+age, paced so that it never holds the core for long, and at shutdown, so nothing buffered is
+lost on a clean stop; a failed write keeps its rows for the next flush.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import threading
 import time
 import zlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import chain
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from shipline.artifacts import ContentStore
 from shipline.errors import DataFileError, StorageError
+from shipline.scoring.capture_partition import PartitionRows
 from shipline.store import Database, utc_now
 from shipline.store.tables import captures
 
@@ -38,74 +40,6 @@ def sampled(request_id: str, share: float) -> bool:
     return (zlib.crc32(request_id.encode()) % 1_000_000) < share * 1_000_000
 
 
-class _Chunk(NamedTuple):
-    """One request's captured rows, as handed over (assembled into columns at flush time):
-    its inputs are rows ``offset`` to ``offset + rows`` of ``columns``, which may be the whole
-    batch it was predicted in, shared with the other requests of that batch. (A tuple: made
-    for every request, where a frozen dataclass's ``__init__`` cost ~2 µs.)"""
-
-    request_id: str
-    rows: int
-    at: int  # microseconds since the epoch (turned into stamps at flush time)
-    columns: dict[str, Any]
-    offset: int
-    predictions: list[Any]
-    probabilities: list[list[float]] | None
-    ids: dict[str, list[Any]] | None
-
-
-@dataclass
-class _Run:
-    """Consecutive requests whose inputs are consecutive rows of one batch."""
-
-    columns: dict[str, Any]
-    start: int
-    end: int
-
-    def piece(self, name: str) -> Any:
-        values = self.columns.get(name)
-        return None if values is None else values[self.start : self.end]
-
-
-class _Partition:
-    """One partition's buffered requests."""
-
-    def __init__(self) -> None:
-        self.chunks: list[_Chunk] = []
-        self.rows = 0
-
-    def extend(self, other: _Partition) -> None:
-        self.chunks.extend(other.chunks)
-        self.rows += other.rows
-
-    def table(self) -> Any:
-        """The rows as an Arrow table: one column per name any request sent, missing as null."""
-        import numpy as np
-        import pyarrow as pa
-
-        chunks = self.chunks
-        counts = np.fromiter((c.rows for c in chunks), np.int64, len(chunks))
-        starts = np.cumsum(counts) - counts
-        data: dict[str, Any] = {
-            "request_id": np.repeat(np.array([c.request_id for c in chunks], object), counts),
-            "row": np.arange(int(counts.sum())) - np.repeat(starts, counts),
-            "captured_at": np.repeat(_stamps([c.at for c in chunks]), counts),
-        }
-        data.update(_input_columns(chunks))
-        data["prediction"] = list(chain.from_iterable(c.predictions for c in chunks))
-        if any(c.probabilities is not None for c in chunks):
-            data["probabilities"] = _probabilities(chunks)
-        return pa.table(data)
-
-
-def _stamps(micros: list[int]) -> Any:
-    """Microseconds since the epoch as the ISO-8601 UTC text every table stores."""
-    import numpy as np
-
-    text = np.datetime_as_string(np.array(micros, dtype="datetime64[us]"), unit="us")
-    return np.char.add(text, "Z").astype(object)
-
-
 @functools.lru_cache(maxsize=4)
 def _day(day_number: int) -> str:
     """The UTC day (YYYY-MM-DD) ``day_number`` days after the epoch."""
@@ -113,75 +47,51 @@ def _day(day_number: int) -> str:
 
 
 _MICROS_PER_DAY = 86_400_000_000
+# Columns whose values are (nearly) all different: no dictionary pages for them.
+_DISTINCT_COLUMNS = frozenset({"request_id", "captured_at"})
 
 
-# Arrays of these types become the same Arrow column whether concatenated or listed.
-_SAME_AS_LISTED = ("float64", "int64", "bool")
+# The share of a core a paced flush takes while it runs (unless it falls behind).
+_FLUSH_SHARE = 0.1
+# The longest pause between two steps of a paced flush.
+_MAX_PAUSE_S = 0.05
 
 
-def _input_columns(chunks: list[_Chunk]) -> dict[str, Any]:
-    """Each input (and id) column over all requests, in the order they were first sent."""
-    runs = _runs(chunks)
-    names = dict.fromkeys(name for run in runs for name in run.columns)
-    columns = {name: _column([run.piece(name) for run in runs], runs) for name in names}
-    if any(c.ids for c in chunks):
-        for name in dict.fromkeys(name for c in chunks for name in c.ids or {}):
-            values: list[Any] = []
-            for c in chunks:
-                values.extend((c.ids or {}).get(name) or [None] * c.rows)
-            # Kept as text: clients send ids as strings or numbers, and a column must have one
-            # type in a partition and across them (monitoring reads several together).
-            columns[name] = [None if v is None else str(v) for v in values]
-    return columns
+def _no_pace() -> None:
+    """Go straight on (an unpaced flush)."""
 
 
-def _runs(chunks: list[_Chunk]) -> list[_Run]:
-    """The chunks merged where one continues the batch rows of the one before."""
-    runs: list[_Run] = []
-    for c in chunks:
-        last = runs[-1] if runs else None
-        if last is not None and last.columns is c.columns and last.end == c.offset:
-            last.end += c.rows
-        else:
-            runs.append(_Run(c.columns, c.offset, c.offset + c.rows))
-    return runs
+class _Pacer:
+    """Spreads a background flush so it never holds the core for long.
 
+    The server may have one core to share between answering and flushing, and a flush of
+    5,000 rows is a few milliseconds of CPU: run in one go, it delayed every request answered
+    meanwhile, and those requests were the p99. Called after each step (building the table,
+    writing the Parquet file), the pacer sleeps until the flush has used no more than
+    ``share`` of the time since it began, so its steps come between requests, not back to
+    back. When the flush falls behind (``behind``: a flush's worth of new rows waiting, or
+    shutdown) it goes at full speed, so the buffer stays bounded however fast rows come.
+    """
 
-def _column(pieces: list[Any], runs: list[_Run]) -> Any:
-    """One column from each run's values (an array, a list, or None when not sent)."""
-    import numpy as np
+    def __init__(
+        self,
+        share: float,
+        behind: Callable[[], bool],
+        cpu: Callable[[], float] = time.thread_time,
+        wall: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.share, self.behind = share, behind
+        self.cpu, self.wall, self.sleep = cpu, wall, sleep
+        self.cpu_start, self.wall_start = cpu(), wall()
 
-    first = pieces[0]
-    if isinstance(first, np.ndarray) and first.dtype.name in _SAME_AS_LISTED:
-        try:
-            joined = np.concatenate(pieces)
-        except (TypeError, ValueError):  # a request that did not send it, or ragged values
-            joined = None
-        if joined is not None and joined.dtype == first.dtype:
-            return joined
-    values: list[Any] = []
-    for piece, run in zip(pieces, runs, strict=True):
-        if piece is None:
-            values.extend([None] * (run.end - run.start))
-        else:
-            values.extend(piece.tolist() if hasattr(piece, "tolist") else piece)
-    return values
-
-
-def _probabilities(chunks: list[_Chunk]) -> Any:
-    """The class probabilities per row: a list<double> column, null where none were given."""
-    import numpy as np
-    import pyarrow as pa
-
-    if all(c.probabilities is not None for c in chunks):
-        flat = np.asarray(list(chain.from_iterable(c.probabilities or [] for c in chunks)))
-        if flat.ndim == 2 and flat.dtype == np.float64:
-            offsets = np.arange(0, flat.size + 1, flat.shape[1], dtype=np.int32)
-            return pa.ListArray.from_arrays(offsets, flat.reshape(-1))
-    values: list[Any] = []
-    for c in chunks:
-        values.extend(c.probabilities or [None] * c.rows)
-    return values
+    def __call__(self) -> None:
+        if self.behind():
+            return
+        spent = self.cpu() - self.cpu_start
+        pause = self.wall_start + spent / self.share - self.wall()
+        if pause > 0:
+            self.sleep(min(pause, _MAX_PAUSE_S))
 
 
 class CaptureBuffer:
@@ -195,13 +105,15 @@ class CaptureBuffer:
     ) -> None:
         self.sink, self.flush_rows = sink, flush_rows
         self.max_backlog_rows = max_backlog_rows
-        self._partitions: dict[Partition, _Partition] = defaultdict(_Partition)
+        self._partitions: dict[Partition, PartitionRows] = defaultdict(PartitionRows)
         self._buffered = 0  # rows in the partitions above
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._in_flight = 0  # rows taken out of the buffer by a flush still writing them
         self.written = 0
         self._write_cost: dict[tuple[str, int], tuple[float, int]] = {}
+        self._hurry = False  # set by an unpaced flush: one in progress stops pacing
+        self._flush_asked = False  # add said a flush is due; no flush has taken the rows yet
         self.dropped = 0
 
     @property
@@ -232,36 +144,53 @@ class CaptureBuffer:
         not change them afterwards) and turned into columns when flushed, off the request path.
         """
         at = time.time_ns() // 1000
-        chunk = _Chunk(request_id, rows, at, columns, offset, predictions, probabilities, ids)
         with self._lock:
             if self._buffered + self._in_flight + rows > self.max_backlog_rows:
                 # The store has been failing for a while: memory stays bounded, the loss counted.
                 self.dropped += rows
                 return False  # the periodic flush retries; no flush per dropped request
             partition = self._partitions[(model, version, _day(at // _MICROS_PER_DAY))]
-            partition.chunks.append(chunk)
-            partition.rows += rows
+            partition.add(columns, offset, request_id, rows, at, predictions, probabilities, ids)
             self._buffered += rows
-            return self._buffered >= self.flush_rows
+            if self._buffered < self.flush_rows or self._flush_asked:
+                return False
+            # Once per fill: requests answered until the flush takes the rows would each ask
+            # again, and each asked flush would write a partition of the few rows since.
+            self._flush_asked = True
+            return True
 
-    def flush(self) -> int:
-        """Write every buffered partition; returns the rows written."""
+    def flush(self, paced: bool = False) -> int:
+        """Write every buffered partition; returns the rows written.
+
+        A paced flush (the server's background one) spreads its work over time (``_Pacer``);
+        an unpaced one, such as the last flush at shutdown, also hurries one in progress.
+        """
+        if not paced:
+            self._hurry = True
         with self._flush_lock:
+            self._hurry = not paced
             with self._lock:
-                pending, self._partitions = self._partitions, defaultdict(_Partition)
+                pending, self._partitions = self._partitions, defaultdict(PartitionRows)
                 self._in_flight, self._buffered = self._buffered, 0
+                self._flush_asked = False
+            pace = _Pacer(_FLUSH_SHARE, self._behind) if paced else _no_pace
             try:
-                return self._write_all(pending)
+                return self._write_all(pending, pace)
             finally:
                 with self._lock:
                     self._in_flight = 0
 
-    def _write_all(self, pending: dict[Partition, _Partition]) -> int:
+    def _behind(self) -> bool:
+        """Whether a paced flush must go at full speed: asked to hurry, or a flush's worth of
+        rows buffered since it began."""
+        return self._hurry or self._buffered >= self.flush_rows
+
+    def _write_all(self, pending: dict[Partition, PartitionRows], pace: Callable[[], None]) -> int:
         """Write each partition; failed ones go back in front of the buffer for a retry."""
         written, failed = 0, []
         for key, partition in pending.items():
             try:
-                self._write(key, partition)
+                self._write(key, partition, pace)
             except Exception:
                 failed.append((key, partition))
                 continue
@@ -279,7 +208,7 @@ class CaptureBuffer:
             raise StorageError(f"{lost} captured rows could not be written; kept for retry")
         return written
 
-    def _write(self, key: Partition, partition: _Partition) -> None:
+    def _write(self, key: Partition, partition: PartitionRows, pace: Callable[[], None]) -> None:
         import io
 
         import pyarrow as pa
@@ -288,11 +217,16 @@ class CaptureBuffer:
         model, version, _ = key
         started = time.thread_time()
         buffer = io.BytesIO()
-        table = partition.table()
-        # Dictionary pages only where values repeat (ids, stamps, labels, text): tried on float
-        # inputs, nearly all distinct, it tripled the write's CPU and made the file larger.
-        repeating = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
+        table = partition.table(pace)
+        # Dictionary pages only where values repeat (labels, text, client ids): on float inputs
+        # and on request ids and stamps, nearly all distinct, they cost CPU for a larger file.
+        repeating = [
+            f.name
+            for f in table.schema
+            if not pa.types.is_floating(f.type) and f.name not in _DISTINCT_COLUMNS
+        ]
         parquet.write_table(table, buffer, use_dictionary=repeating)
+        pace()
         self.sink.write_capture(model, version, buffer.getvalue())
         spent = time.thread_time() - started
         with self._lock:

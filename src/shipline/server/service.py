@@ -166,7 +166,7 @@ class PredictionService:
             self._count_drops(self.capture.dropped - dropped_before)
         # (The backlog gauge is set when /metrics is read and after each flush, not here.)
         if due:
-            asyncio.get_running_loop().run_in_executor(None, self._flush)
+            asyncio.get_running_loop().run_in_executor(None, self._flush, True)
 
     def _count_drops(self, rows: int) -> None:
         """Count dropped captures (the alarm to alert on) and say so, once per 10 s."""
@@ -180,9 +180,10 @@ class PredictionService:
                 self.capture.dropped,
             )
 
-    def _flush(self) -> None:
+    def _flush(self, paced: bool = False) -> None:
+        """Report rollout traffic and write captured rows (paced: spread, in the background)."""
         self._report_traffic()
-        written = self.capture.flush()
+        written = self.capture.flush(paced)
         self.metrics.captured.inc(written)
         self.metrics.capture_backlog.set(self.capture.backlog)
 
@@ -203,7 +204,7 @@ class PredictionService:
         while True:
             await asyncio.sleep(2.0)
             try:
-                await loop.run_in_executor(None, self._flush)
+                await loop.run_in_executor(None, self._flush, True)
             except Exception:  # a store hiccup must not stop serving; the rows stay buffered
                 log.exception("writing captured rows failed; they stay buffered and are retried")
 

@@ -118,3 +118,95 @@ def test_ids_sent_as_numbers_or_text_are_one_text_column() -> None:
     table = sink.tables[0][2]
     assert table.schema.field("id").type == pa.string()
     assert table.column("id").to_pylist() == ["x-1", "7", "1e+308", None]
+
+
+def test_a_flush_is_asked_for_once_until_one_takes_the_rows() -> None:
+    buffer = CaptureBuffer(_Sink(), flush_rows=2)
+    asked = [buffer.add("m", 1, f"r{i}", {"a": np.array([float(i)])}, [0], 1) for i in range(4)]
+    assert asked == [False, True, False, False]  # the requests after the first ask do not
+    buffer.flush()
+    asked = [buffer.add("m", 1, f"s{i}", {"a": np.array([float(i)])}, [0], 1) for i in range(3)]
+    assert asked == [False, True, False]
+
+
+def test_columns_keep_every_row_of_many_batches_partly_captured() -> None:
+    sink = _Sink()
+    buffer = CaptureBuffer(sink)
+    rng = np.random.default_rng(7)
+    expected: dict[str, list[object]] = {"f": [], "i": [], "b": [], "r": []}
+    for index in range(40):  # 640 rows: the columns grow several times
+        batch = {
+            "f": rng.random(16),
+            "i": rng.integers(-5, 5, 16),
+            "b": rng.random(16) > 0.5,
+            # int64 in the early batches, float64 later: the column becomes floats
+            "r": np.arange(16) if index < 20 else np.arange(16) + 0.5,
+        }
+        taken = [(0, 16)] if index % 3 else [(0, 5), (9, 7)]  # rows 5-8 not sampled
+        for start, rows in taken:
+            buffer.add("m", 1, f"q{index}-{start}", batch, [1] * rows, rows, offset=start)
+            for name, values in expected.items():
+                values.extend(batch[name][start : start + rows].tolist())
+    buffer.flush()
+    table = sink.tables[0][2]
+    assert table.num_rows == len(expected["f"]) == 40 * 16 - 14 * 4
+    for name, values in expected.items():
+        assert table.column(name).to_pylist() == values, name
+    assert table.schema.field("b").type == pa.bool_()
+    assert table.schema.field("r").type == pa.float64()
+
+
+def test_rows_kept_after_a_failed_write_join_those_buffered_since() -> None:
+    sink = _Sink()
+    buffer = CaptureBuffer(sink)
+    buffer.add("m", 1, "r1", {"a": np.array([1.0, 2.0])}, [0, 1], 2, [[0.9, 0.1], [0.3, 0.7]])
+    sink.fail = True
+    with pytest.raises(StorageError):
+        buffer.flush()
+    buffer.add("m", 1, "r2", {"a": np.array([3.0]), "b": ["x"]}, [1], 1, None, {"id": ["k"]})
+    buffer.add("m", 1, "r3", {"b": ["y"]}, [0], 1, [[0.5, 0.5]])
+    sink.fail = False
+    assert buffer.flush() == 4
+    rows = sink.tables[0][2].to_pylist()
+    assert [(r["request_id"], r["a"], r["b"], r["id"]) for r in rows] == [
+        ("r1", 1.0, None, None),
+        ("r1", 2.0, None, None),
+        ("r2", 3.0, "x", "k"),
+        ("r3", None, "y", None),
+    ]
+    assert [r["probabilities"] for r in rows] == [[0.9, 0.1], [0.3, 0.7], None, [0.5, 0.5]]
+    assert [r["prediction"] for r in rows] == [0, 1, 1, 0]
+
+
+def test_a_paced_flush_writes_the_same_rows_as_an_unpaced_one() -> None:
+    tables = []
+    for paced in (False, True):
+        sink = _Sink()
+        buffer = CaptureBuffer(sink)
+        for index in range(30):
+            batch = {"a": np.arange(4) + index * 4.0, "t": ["u", "v", "w", "x"]}
+            buffer.add("m", 1, f"r{index}", batch, [0, 1, 0, 1], 4, [[0.5, 0.5]] * 4)
+        assert buffer.flush(paced=paced) == 120
+        tables.append(sink.tables[0][2].drop_columns(["captured_at"]))
+    assert tables[0].equals(tables[1])
+
+
+def test_the_pacer_keeps_to_its_share_of_the_time_and_hurries_when_behind() -> None:
+    from shipline.scoring.capture import _MAX_PAUSE_S, _Pacer
+
+    cpu, wall, behind = [1.0], [50.0], [False]
+    pauses: list[float] = []
+    pacer = _Pacer(0.1, lambda: behind[0], lambda: cpu[0], lambda: wall[0], pauses.append)
+    cpu[0], wall[0] = 1.002, 50.004  # 2 ms of CPU in 4 ms: 20 ms in all are due
+    pacer()
+    assert pauses == [pytest.approx(0.016)]
+    wall[0] = 50.030  # already past what 2 ms of CPU at a tenth of the core asks
+    pacer()
+    assert len(pauses) == 1
+    cpu[0] = 1.020  # 20 ms of CPU: 200 ms are due, but no single pause is longer than the cap
+    pacer()
+    assert pauses[-1] == _MAX_PAUSE_S
+    behind[0] = True  # rows pile up (or the server stops): straight on
+    cpu[0] = 1.050
+    pacer()
+    assert len(pauses) == 2

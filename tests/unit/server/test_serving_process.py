@@ -1,4 +1,5 @@
-"""Serving processes choose Arrow's allocator before pyarrow is imported."""
+"""How a serving process is set up: Arrow's allocator chosen before pyarrow is imported, and the
+garbage collector settled once the imports are done."""
 
 from __future__ import annotations
 
@@ -64,3 +65,15 @@ def test_an_allocator_the_operator_chose_is_kept(tmp_path: Path) -> None:
         ["serve", "m@production"], tmp_path, ARROW_DEFAULT_MEMORY_POOL="mimalloc"
     )
     assert backend == "mimalloc"
+
+
+def test_a_settled_collector_has_frozen_the_imports_and_collects_the_young_less_often() -> None:
+    probe = (
+        "import gc, json; from shipline.server.runner import settle_collector, "
+        "YOUNG_COLLECTION_THRESHOLD as young; settle_collector(); "
+        "print(json.dumps([gc.get_freeze_count(), gc.get_threshold()[0] == young, young]))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    frozen, raised, young = json.loads(done.stdout)
+    assert frozen > 50_000  # the imports (the server's modules, numpy, pandas, pyarrow)
+    assert raised and young > 700  # above Python's default

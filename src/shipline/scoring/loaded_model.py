@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from shipline.artifacts import BlobReader
+from shipline.numeric_columns import NumericColumns
 from shipline.registry import ModelVersion
 from shipline.registry.version_details import Signature
 from shipline.scoring.signature import InputPlan, coerce_arrays, input_plan
@@ -56,6 +57,12 @@ class LoadedModel:
         """What checking a request against the signature needs, worked out once."""
         return input_plan(self.signature)
 
+    @cached_property
+    def reads_number_rows(self) -> bool:
+        """Whether requests' rows may be read straight into one matrix (``NumericColumns``):
+        every input is a number and no id column rides along."""
+        return self.input_plan.all_numeric and self.signature.id_column is None
+
     def frame(self, columns: dict[str, Any], rows: int) -> ModelInput:
         """Check request columns against the signature: the model's input for those rows.
 
@@ -74,7 +81,12 @@ class LoadedModel:
         """Several inputs as one batch."""
         if len(parts) == 1:
             return parts[0]
-        return {name: np.concatenate([np.asarray(p[name]) for p in parts]) for name in parts[0]}
+        first = parts[0]
+        if isinstance(first, NumericColumns) and all(
+            isinstance(p, NumericColumns) and p.keys() == first.keys() for p in parts
+        ):
+            return NumericColumns.joined(parts)  # type: ignore[arg-type]
+        return {name: np.concatenate([np.asarray(p[name]) for p in parts]) for name in first}
 
     def predict(self, inputs: ModelInput, probabilities: bool = False) -> Prediction:
         """Labels (classification) or values (regression) for every row, from either form."""

@@ -12,11 +12,14 @@ __all__ = ["Batch", "PayloadError", "load_json_body", "parse_invocations"]
 
 import io
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
+import numpy as np
 import orjson
 
 from shipline.errors import ShiplineError
+from shipline.numeric_columns import NumericColumns
 
 _KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
@@ -68,9 +71,19 @@ def _check_depth(document: Any, max_depth: int) -> None:
 
 
 def parse_invocations(
-    body: bytes, content_type: str, names: list[str], max_depth: int, max_rows: int
+    body: bytes,
+    content_type: str,
+    names: list[str],
+    max_depth: int,
+    max_rows: int,
+    numeric: bool = False,
 ) -> Batch:
-    """Columns from an ``/invocations`` body; ``names`` are the signature's input columns."""
+    """Columns from an ``/invocations`` body; ``names`` are the signature's input columns.
+
+    With ``numeric`` (every input a number, no id column), rows of numbers in the signature's
+    order are read in one pass into one matrix (``NumericColumns``); anything else is read
+    column by column, and the signature check that follows names what is wrong.
+    """
     kind, _, parameters = content_type.partition(";")
     kind = kind.strip().lower()
     parameter = parameters.strip().lower().replace(" ", "")
@@ -82,7 +95,7 @@ def parse_invocations(
             raise PayloadError(f"{lines - 1} rows in one request; the limit is {max_rows}", 413)
         batch = _from_csv(body)
     elif kind == "application/json":
-        batch = _from_json(load_json_body(body, max_depth), names)
+        batch = _from_json(load_json_body(body, max_depth), names, numeric)
     else:
         raise PayloadError(
             f"unsupported Content-Type {kind or '(none)'!r}; use application/json or text/csv", 415
@@ -92,7 +105,7 @@ def parse_invocations(
     return batch
 
 
-def _from_json(document: Any, names: list[str]) -> Batch:
+def _from_json(document: Any, names: list[str], numeric: bool = False) -> Batch:
     if not isinstance(document, dict):
         raise PayloadError(f"expected a JSON object with one of {', '.join(_KEYS)}")
     present = [k for k in _KEYS if k in document]
@@ -116,7 +129,7 @@ def _from_json(document: Any, names: list[str]) -> Batch:
             raise PayloadError(
                 "dataframe_split needs 'columns' (a list of names) and 'data' (a list of rows)"
             )
-        return _from_rows(value["data"], value["columns"], params, key)
+        return _from_rows(value["data"], value["columns"], params, key, numeric and names)
     if key == "dataframe_records" or (key == "instances" and value and isinstance(value[0], dict)):
         return _from_records(value, params, key)
     if key == "inputs" and isinstance(value, dict):
@@ -124,10 +137,16 @@ def _from_json(document: Any, names: list[str]) -> Batch:
         if -1 in lengths or len(lengths) > 1:
             raise PayloadError("inputs as an object needs a list of equal length for each column")
         return Batch(dict(value), lengths.pop() if lengths else 0, params)
-    return _from_rows(value, names, params, key)
+    return _from_rows(value, names, params, key, numeric and names)
 
 
-def _from_rows(rows: Any, columns: list[Any], params: dict[str, Any], key: str) -> Batch:
+def _from_rows(
+    rows: Any,
+    columns: list[Any],
+    params: dict[str, Any],
+    key: str,
+    numeric_names: list[str] | bool = False,
+) -> Batch:
     if not isinstance(rows, list):
         raise PayloadError(f"{key}: expected a list of rows")
     width = len(columns)
@@ -138,12 +157,26 @@ def _from_rows(rows: Any, columns: list[Any], params: dict[str, Any], key: str) 
                 f"{key}: row {index} has {found} values, expected {width} "
                 f"({', '.join(map(str, columns))})"
             )
+    if rows and columns == numeric_names:
+        matrix = _number_matrix(rows, width)
+        if matrix is not None:
+            return Batch(NumericColumns(matrix, columns), len(rows), params)
     transposed = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     return Batch(
         {str(name): list(values) for name, values in zip(columns, transposed, strict=True)},
         len(rows),
         params,
     )
+
+
+def _number_matrix(rows: list[list[Any]], width: int) -> Any:
+    """The rows as one float64 matrix when every value converts as the signature check would
+    convert it (``np.fromiter``, one pass, no transposition), else None."""
+    try:
+        flat = np.fromiter(chain.from_iterable(rows), np.float64, count=len(rows) * width)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return flat.reshape(len(rows), width)
 
 
 def _from_records(records: Any, params: dict[str, Any], key: str) -> Batch:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from shipline.errors import ShiplineError
+from shipline.numeric_columns import NumericColumns
 from shipline.registry.version_details import Signature, SignatureColumn
 
 _NUMERIC = ("int", "float", "uint")
@@ -80,6 +81,13 @@ def coerce_arrays(
     once; a stored signature is read here.)
     """
     plan = signature if isinstance(signature, InputPlan) else input_plan(signature)
+    if (
+        isinstance(columns, NumericColumns)
+        and tuple(columns) == plan.names
+        and plan.all_numeric
+        and not np.isinf(columns.matrix).any()
+    ):
+        return columns  # read as the signature's numbers already (the payload parser)
     if plan.all_numeric and columns.keys() == plan.name_set:
         fast = _all_numeric(plan.names, columns, rows)
         if fast is not None:

@@ -64,6 +64,7 @@ class _Invocations:
                     slot.model.input_names,
                     limits.max_json_depth,
                     limits.max_rows,
+                    slot.model.reads_number_rows,
                 ),
                 len(body),
             )

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shipline.numeric_columns import NumericColumns
 from shipline.training.bundle import ModelBundle
 
 TOLERANCE = 1e-4
@@ -107,20 +108,29 @@ class OnnxSession:
         self.names = list(
             zip([c["name"] for c in bundle.signature["inputs"]], declared, strict=True)
         )
+        self.signature_names = [name for name, _ in self.names]
         self.classification = bundle.task == "classification"
 
     def run(self, frame: pd.DataFrame | dict[str, Any]) -> tuple[Any, np.ndarray | None]:
         """Predicted labels or values, and probabilities for classifiers (frame or arrays)."""
-        if isinstance(frame, pd.DataFrame):
-            columns = {
-                n: frame[n].to_numpy(dtype=np.float64, na_value=np.nan) for n, _ in self.names
+        if isinstance(frame, NumericColumns) and list(frame) == self.signature_names:
+            # One conversion for the whole matrix; each input a column of it (as a bare
+            # onnxruntime caller would feed it).
+            matrix = frame.matrix.astype(np.float32)
+            feeds = {
+                onnx_name: matrix[:, index : index + 1]
+                for index, (_, onnx_name) in enumerate(self.names)
             }
         else:
-            columns = frame
-        feeds = {
-            onnx_name: np.asarray(columns[name], dtype=np.float32).reshape(-1, 1)
-            for name, onnx_name in self.names
-        }
+            columns: Any = frame
+            if isinstance(frame, pd.DataFrame):
+                columns = {
+                    n: frame[n].to_numpy(dtype=np.float64, na_value=np.nan) for n, _ in self.names
+                }
+            feeds = {
+                onnx_name: np.asarray(columns[name], dtype=np.float32).reshape(-1, 1)
+                for name, onnx_name in self.names
+            }
         outputs = self.session.run(None, feeds)
         if self.classification:
             return outputs[0], np.asarray(outputs[1], dtype=np.float64)

@@ -96,3 +96,19 @@ def test_text_inputs_stay_native() -> None:
     text_bundle = ModelBundle(bundle.model, bundle.task, bundle.target, bundle.features, signature)
     onnx_bytes, report = convert_to_onnx(text_bundle, frame)
     assert onnx_bytes is None and "text inputs (feature 5)" in report["reason"]
+
+
+def test_columns_of_one_matrix_predict_like_separate_columns() -> None:
+    from shipline.numeric_columns import NumericColumns
+
+    frame, y = _data()
+    bundle = _bundle(RandomForestClassifier(21, random_state=0), frame, y)
+    onnx_bytes, _ = convert_to_onnx(bundle, frame.assign(y=y))
+    assert onnx_bytes is not None
+    session = open_onnx(onnx_bytes, bundle)
+    rows = frame.head(40).to_numpy().copy()
+    rows[3, 2] = np.nan
+    as_matrix = session.run(NumericColumns(rows, list(frame.columns)))
+    as_columns = session.run({name: rows[:, i].copy() for i, name in enumerate(frame.columns)})
+    assert list(as_matrix[0]) == list(as_columns[0])
+    assert np.array_equal(as_matrix[1], as_columns[1])  # type: ignore[arg-type]

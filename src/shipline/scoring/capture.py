@@ -140,8 +140,8 @@ class CaptureBuffer:
         (roc_auc, log_loss) can be judged once labels arrive; ``ids`` holds the id column the
         client sent (``data.id_column``), kept beside the inputs. The request's inputs are
         rows ``offset`` to ``offset + rows`` of ``columns`` (the batch it was predicted in, so
-        the requests of one batch share it); values are kept as handed over (the caller does
-        not change them afterwards) and turned into columns when flushed, off the request path.
+        the requests of one batch share it); a batch's rows are copied into the buffer's
+        columns when the next batch begins, so the caller does not change them afterwards.
         """
         at = time.time_ns() // 1000
         with self._lock:

@@ -143,6 +143,8 @@ class CaptureBuffer:
         the requests of one batch share it); a batch's rows are copied into the buffer's
         columns when the next batch begins, so the caller does not change them afterwards.
         """
+        if rows <= 0:
+            return False  # nothing to keep (and a partition of no rows is refused)
         at = time.time_ns() // 1000
         with self._lock:
             if self._buffered + self._in_flight + rows > self.max_backlog_rows:

@@ -210,3 +210,12 @@ def test_the_pacer_keeps_to_its_share_of_the_time_and_hurries_when_behind() -> N
     cpu[0] = 1.050
     pacer()
     assert len(pauses) == 2
+
+
+def test_a_request_of_no_rows_leaves_nothing_to_write() -> None:
+    sink = _Sink()
+    buffer = CaptureBuffer(sink)
+    assert not buffer.add("m", 1, "r0", {"a": np.array([], dtype=np.float64)}, [], 0)
+    assert buffer.backlog == 0 and buffer.flush() == 0 and sink.tables == []
+    buffer.add("m", 1, "r1", {"a": np.array([1.0])}, [1], 1)
+    assert buffer.flush() == 1 and sink.tables[0][2].column("request_id").to_pylist() == ["r1"]

@@ -146,8 +146,8 @@ class PartitionRows:
     def table(self, pace: Callable[[], None] = lambda: None) -> Any:
         """The rows as an Arrow table: one column per name any request sent, missing as null.
 
-        Built a column at a time with ``pace`` called after each step, so a background flush
-        can leave the core to requests in between.
+        ``pace`` is called between its steps, so a background flush can leave the core to
+        requests in between.
         """
         import pyarrow as pa
 

@@ -6,7 +6,7 @@ __all__ = ["LoadedModel", "ModelInput", "Prediction", "load_version"]
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 import pandas as pd
@@ -85,7 +85,7 @@ class LoadedModel:
         if isinstance(first, NumericColumns) and all(
             isinstance(p, NumericColumns) and p.keys() == first.keys() for p in parts
         ):
-            return NumericColumns.joined(parts)  # type: ignore[arg-type]
+            return NumericColumns.joined(cast(list[NumericColumns], parts))
         return {name: np.concatenate([np.asarray(p[name]) for p in parts]) for name in first}
 
     def predict(self, inputs: ModelInput, probabilities: bool = False) -> Prediction:

@@ -129,7 +129,8 @@ def _from_json(document: Any, names: list[str], numeric: bool = False) -> Batch:
             raise PayloadError(
                 "dataframe_split needs 'columns' (a list of names) and 'data' (a list of rows)"
             )
-        return _from_rows(value["data"], value["columns"], params, key, numeric and names)
+        numbers = names if numeric else None
+        return _from_rows(value["data"], value["columns"], params, key, numbers)
     if key == "dataframe_records" or (key == "instances" and value and isinstance(value[0], dict)):
         return _from_records(value, params, key)
     if key == "inputs" and isinstance(value, dict):
@@ -137,7 +138,7 @@ def _from_json(document: Any, names: list[str], numeric: bool = False) -> Batch:
         if -1 in lengths or len(lengths) > 1:
             raise PayloadError("inputs as an object needs a list of equal length for each column")
         return Batch(dict(value), lengths.pop() if lengths else 0, params)
-    return _from_rows(value, names, params, key, numeric and names)
+    return _from_rows(value, names, params, key, names if numeric else None)
 
 
 def _from_rows(
@@ -145,8 +146,10 @@ def _from_rows(
     columns: list[Any],
     params: dict[str, Any],
     key: str,
-    numeric_names: list[str] | bool = False,
+    numeric_names: list[str] | None = None,
 ) -> Batch:
+    """Rows of values in the order of ``columns``; read as one matrix when ``columns`` are
+    ``numeric_names`` (the signature's, all numbers) and every value converts."""
     if not isinstance(rows, list):
         raise PayloadError(f"{key}: expected a list of rows")
     width = len(columns)

@@ -11,6 +11,7 @@ from starlette.requests import ClientDisconnect, Request
 from shipline.scoring import PayloadError
 from shipline.server.body_deadline import deadlines
 from shipline.server.request_input import read_body
+from tests.event_loop import run_in_own_thread
 
 
 def _request(messages: list[dict[str, Any]], stall: asyncio.Event | None = None) -> Request:
@@ -37,7 +38,7 @@ def test_a_body_in_pieces_is_joined_and_nothing_stays_watched() -> None:
         assert deadlines(asyncio.get_running_loop()).waiting == 0
         return body
 
-    assert asyncio.run(read()) == b"abcd"
+    assert run_in_own_thread(read()) == b"abcd"
 
 
 def test_a_body_that_stops_arriving_is_refused_with_408() -> None:
@@ -50,7 +51,7 @@ def test_a_body_that_stops_arriving_is_refused_with_408() -> None:
         assert deadlines(asyncio.get_running_loop()).waiting == 0
         assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
 
-    asyncio.run(read())
+    run_in_own_thread(read())
 
 
 def test_a_cancel_from_elsewhere_is_not_a_timeout() -> None:
@@ -64,7 +65,7 @@ def test_a_cancel_from_elsewhere_is_not_a_timeout() -> None:
             await reading
         assert deadlines(asyncio.get_running_loop()).waiting == 0
 
-    asyncio.run(read())
+    run_in_own_thread(read())
 
 
 def test_oversized_and_disconnected_bodies_are_refused() -> None:
@@ -72,6 +73,6 @@ def test_oversized_and_disconnected_bodies_are_refused() -> None:
         return await read_body(_request(messages), 3, 10.0)
 
     with pytest.raises(PayloadError, match="larger than 3 bytes"):
-        asyncio.run(read([{"type": "http.request", "body": b"abcd", "more_body": False}]))
+        run_in_own_thread(read([{"type": "http.request", "body": b"abcd", "more_body": False}]))
     with pytest.raises(ClientDisconnect):
-        asyncio.run(read([{"type": "http.disconnect"}]))
+        run_in_own_thread(read([{"type": "http.disconnect"}]))

@@ -30,12 +30,10 @@ def test_headers_are_looked_up_like_starlettes() -> None:
 
 
 def test_json_answers_carry_status_length_and_lowercased_headers() -> None:
-    import asyncio
-    import threading
-
     import numpy as np
 
     from shipline.server.error_response import json_response
+    from tests.event_loop import run_in_own_thread
 
     sent: list[MutableMapping[str, Any]] = []
 
@@ -46,10 +44,7 @@ def test_json_answers_carry_status_length_and_lowercased_headers() -> None:
         return {"type": "http.request"}
 
     answer = json_response({"values": np.array([1, 2])}, 404, {"X-Request-Id": "r-1"})
-    # In a thread of its own: another test in this process may have left a loop running here.
-    sender = threading.Thread(target=asyncio.run, args=(answer({"type": "http"}, receive, send),))
-    sender.start()
-    sender.join(timeout=60)
+    run_in_own_thread(answer({"type": "http"}, receive, send))
     start, body = sent
     assert start["status"] == 404 and body["body"] == b'{"values":[1,2]}'
     assert start["headers"] == [

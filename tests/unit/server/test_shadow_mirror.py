@@ -4,8 +4,6 @@ a copy's failure or a full queue reach the user's request."""
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Callable, Coroutine
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,6 +14,7 @@ from shipline.scoring.loaded_model import LoadedModel, Prediction
 from shipline.server.batcher import BatchResult
 from shipline.server.rollout_traffic import Candidate
 from shipline.server.shadow_mirror import MAX_MIRRORS_QUEUED, Mirrored, ShadowMirror
+from tests.event_loop import run_in_own_thread
 
 
 class _Model:
@@ -49,24 +48,6 @@ def _candidate(model: _Model) -> Candidate:
     return Candidate(view, model, SimpleNamespace(stopped=False))  # type: ignore[arg-type]
 
 
-def _run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run a scenario on a fresh event loop in its own thread (a test run may have left a loop
-    running on the main thread), re-raising what it raised."""
-    failures: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            asyncio.run(scenario())
-        except BaseException as error:  # handed to the test's thread
-            failures.append(error)
-
-    worker = threading.Thread(target=target)
-    worker.start()
-    worker.join()
-    if failures:
-        raise failures[0]
-
-
 class _Seen:
     def __init__(self) -> None:
         self.recorded: list[tuple[str, list[Any], dict[str, list[Any]]]] = []
@@ -95,7 +76,7 @@ def test_queued_copies_are_answered_in_one_prediction_and_each_is_captured() -> 
         assert mirror.offer(Mirrored("m", candidate, "r3", 1, None, {"y": [3.0]}))  # invalid
         await mirror.stop()
 
-    _run(scenario)
+    run_in_own_thread(scenario())
     assert model.calls == [3]  # the two valid copies, one call
     assert seen.recorded == [("r1", [1, 0], {"id": ["a", "b"]}), ("r2", [1], {"id": ["c"]})]
     assert sorted(seen.counted) == [False, True, True]  # the invalid copy: the candidate's failure
@@ -111,7 +92,7 @@ def test_a_copy_that_breaks_the_batch_fails_alone() -> None:
             mirror.offer(Mirrored("m", candidate, f"r{index}", 1, {"x": np.array([value])}))
         await mirror.stop()
 
-    _run(scenario)
+    run_in_own_thread(scenario())
     assert [r[0] for r in seen.recorded] == ["r0", "r2"]
     assert seen.counted.count(False) == 1 and seen.counted.count(True) == 2
 
@@ -138,7 +119,7 @@ def test_a_full_queue_drops_and_a_spent_budget_holds_copies_until_stop() -> None
         assert len(seen.recorded) == 1  # one batch, then over budget: the rest wait
         await mirror.stop()  # stopping answers everything queued, whatever the budget
 
-    _run(scenario)
+    run_in_own_thread(scenario())
     assert len(seen.recorded) == MAX_MIRRORS_QUEUED
 
 
@@ -152,5 +133,5 @@ def test_copies_for_a_candidate_that_was_let_go_are_not_answered() -> None:
         candidate.batcher.stopped = True  # type: ignore[union-attr]
         await mirror.stop()
 
-    _run(scenario)
+    run_in_own_thread(scenario())
     assert seen.recorded == [] and model.calls == []

@@ -143,7 +143,7 @@ class PartitionRows:
         self.rows += later.rows
         self._copied = self.rows
 
-    def table(self, pace: Callable[[], None] = lambda: None) -> Any:
+    def table(self, pace: Callable[[], None]) -> Any:
         """The rows as an Arrow table: one column per name any request sent, missing as null.
 
         ``pace`` is called between its steps, so a background flush can leave the core to

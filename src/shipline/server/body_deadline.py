@@ -41,7 +41,8 @@ class BodyDeadlines:
             self._sweep = self.loop.call_later(SWEEP_S, self._cancel_late)
 
     def release(self, task: asyncio.Task[object]) -> bool:
-        """Stop watching ``task``; True when its deadline had passed (and it was cancelled)."""
+        """Stop watching ``task`` (again, harmlessly); True when its deadline had passed and
+        it was cancelled for that, the first time it is asked."""
         self._due.pop(task, None)
         if task in self._expired:
             self._expired.discard(task)

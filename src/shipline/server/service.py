@@ -166,7 +166,7 @@ class PredictionService:
             self._count_drops(self.capture.dropped - dropped_before)
         # (The backlog gauge is set when /metrics is read and after each flush, not here.)
         if due:
-            asyncio.get_running_loop().run_in_executor(None, self._flush, True)
+            asyncio.get_running_loop().run_in_executor(None, self._flush_paced)
 
     def _count_drops(self, rows: int) -> None:
         """Count dropped captures (the alarm to alert on) and say so, once per 10 s."""
@@ -180,8 +180,12 @@ class PredictionService:
                 self.capture.dropped,
             )
 
+    def _flush_paced(self) -> None:
+        """The background flush: spread over time so it never holds the core for long."""
+        self._flush(paced=True)
+
     def _flush(self, paced: bool = False) -> None:
-        """Report rollout traffic and write captured rows (paced: spread, in the background)."""
+        """Report rollout traffic and write captured rows."""
         self._report_traffic()
         written = self.capture.flush(paced)
         self.metrics.captured.inc(written)
@@ -204,7 +208,7 @@ class PredictionService:
         while True:
             await asyncio.sleep(2.0)
             try:
-                await loop.run_in_executor(None, self._flush, True)
+                await loop.run_in_executor(None, self._flush_paced)
             except Exception:  # a store hiccup must not stop serving; the rows stay buffered
                 log.exception("writing captured rows failed; they stay buffered and are retried")
 

@@ -106,6 +106,7 @@ def test_columns_of_one_matrix_predict_like_separate_columns() -> None:
     onnx_bytes, _ = convert_to_onnx(bundle, frame.assign(y=y))
     assert onnx_bytes is not None
     session = open_onnx(onnx_bytes, bundle)
+    assert session.signature_names == list(frame.columns)  # so the matrix path is taken
     rows = frame.head(40).to_numpy().copy()
     rows[3, 2] = np.nan
     as_matrix = session.run(NumericColumns(rows, list(frame.columns)))

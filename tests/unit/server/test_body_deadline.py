@@ -14,13 +14,19 @@ from shipline.server.request_input import read_body
 from tests.event_loop import run_in_own_thread
 
 
-def _request(messages: list[dict[str, Any]], stall: asyncio.Event | None = None) -> Request:
+def _request(
+    messages: list[dict[str, Any]],
+    stall: asyncio.Event | None = None,
+    waiting: asyncio.Event | None = None,
+) -> Request:
     scope = {"type": "http", "method": "POST", "path": "/", "headers": [], "query_string": b""}
 
     async def receive() -> dict[str, Any]:
         if messages:
             return messages.pop(0)
         assert stall is not None
+        if waiting is not None:
+            waiting.set()
         await stall.wait()  # a client that stops sending
         return {"type": "http.request", "body": b"", "more_body": False}
 
@@ -56,10 +62,10 @@ def test_a_body_that_stops_arriving_is_refused_with_408() -> None:
 
 def test_a_cancel_from_elsewhere_is_not_a_timeout() -> None:
     async def read() -> None:
-        stall = asyncio.Event()
-        reading = asyncio.create_task(read_body(_request([], stall), 100, 3600.0))
-        while not deadlines(asyncio.get_running_loop()).waiting:
-            await asyncio.sleep(0)  # poll interval: until the read is waiting
+        stall, waiting = asyncio.Event(), asyncio.Event()
+        reading = asyncio.create_task(read_body(_request([], stall, waiting), 100, 3600.0))
+        await waiting.wait()  # the read is waiting for a body that does not come
+        assert deadlines(asyncio.get_running_loop()).waiting == 1
         reading.cancel()
         with pytest.raises(asyncio.CancelledError):
             await reading

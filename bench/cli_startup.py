@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from compiled_modules import compile_shipline
+
 ROUNDS = 15
 
 
@@ -24,6 +26,7 @@ def _time(command: list[str]) -> float:
 
 def main() -> None:
     """Run both commands ROUNDS times, alternating, and print the comparison."""
+    compile_shipline()
     bindir = Path(sys.executable).parent
     shipline = str(bindir / "shipline")
     mlflow = str(bindir / "mlflow") if (bindir / "mlflow").exists() else shutil.which("mlflow")

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from compiled_modules import compile_shipline
+
 ROUNDS = 5
 PLAIN = """
 import pandas as pd
@@ -80,6 +82,7 @@ def _time(command: list[str], cwd: Path, env: dict[str, str]) -> float:
 
 def main() -> None:
     """Print medians and the two verdicts."""
+    compile_shipline()
     shipline = str(Path(sys.executable).parent / "shipline")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPLINE_")}
     work = Path(tempfile.mkdtemp(prefix="shipline-bench-"))

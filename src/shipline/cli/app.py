@@ -30,6 +30,7 @@ from shipline.cli import (
     validate,
 )
 from shipline.cli.output import print_error
+from shipline.collector import collect_young_less_often
 from shipline.errors import ShiplineError
 from shipline.project import open_project
 
@@ -104,6 +105,7 @@ def _root(
 
 def main() -> None:
     """Run the CLI: exit 0 on success, 1 when an operation failed, 2 on usage or config errors."""
+    collect_young_less_often()
     code = 0
     try:
         app(prog_name="shipline")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["parse_targets", "run_app", "serve", "settle_collector"]
+__all__ = ["parse_targets", "run_app", "serve"]
 from typing import Any
 
+from shipline.collector import settle_collector
 from shipline.errors import UsageError
 from shipline.project import Project
 from shipline.server.app import build_app
@@ -104,23 +105,3 @@ def run_app(
     )
     settle_collector()
     DrainingServer(config).run()
-
-
-# Allocations (less deallocations) between two collections of the youngest generation.
-YOUNG_COLLECTION_THRESHOLD = 10_000
-
-
-def settle_collector() -> None:
-    """Tune the garbage collector for a long-running server, once its imports are done."""
-    import gc
-
-    # The imports and loaded models are hundreds of thousands of objects that live as long as
-    # the process: frozen out of the collector, a full collection no longer walks them (it
-    # stalled every request for 60-90 ms every few seconds: the p99).
-    gc.collect()
-    gc.freeze()
-    # Under load the youngest generation is mostly the requests in flight: collected every
-    # 700 allocations (Python's default), the same live objects were walked over and over,
-    # 3% of the CPU at 7,000 requests a second. Cycles are still collected, less often.
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, older, oldest)

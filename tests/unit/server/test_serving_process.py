@@ -69,8 +69,9 @@ def test_an_allocator_the_operator_chose_is_kept(tmp_path: Path) -> None:
 
 def test_a_settled_collector_has_frozen_the_imports_and_collects_the_young_less_often() -> None:
     probe = (
-        "import gc, json; from shipline.server.runner import settle_collector, "
-        "YOUNG_COLLECTION_THRESHOLD as young; settle_collector(); "
+        "import gc, json, shipline.server.runner; "
+        "from shipline.collector import settle_collector, YOUNG_COLLECTION_THRESHOLD as young; "
+        "settle_collector(); "
         "print(json.dumps([gc.get_freeze_count(), gc.get_threshold()[0] == young, young]))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

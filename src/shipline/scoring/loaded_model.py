@@ -74,6 +74,8 @@ class LoadedModel:
     @staticmethod
     def rows(inputs: ModelInput) -> int:
         """How many rows an input holds."""
+        if isinstance(inputs, NumericColumns):
+            return inputs.rows
         return len(next(iter(inputs.values()))) if inputs else 0
 
     @staticmethod

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -44,6 +44,11 @@ class _LookedUpHeaders(Headers):
         return isinstance(key, str) and key.lower() in self._first
 
 
+# Immutable, so one serves every request without a query string (nearly all predictions);
+# parsing an empty one cost 1.4 µs.
+_NO_QUERY = QueryParams()
+
+
 class _HotRequest(Request):
     """A request whose headers are looked up through a dict."""
 
@@ -51,6 +56,13 @@ class _HotRequest(Request):
     def headers(self) -> Headers:
         """The request's headers."""
         return _LookedUpHeaders(scope=self.scope)
+
+    @property
+    def query_params(self) -> QueryParams:
+        """The request's query parameters."""
+        if not self.scope.get("query_string"):
+            return _NO_QUERY
+        return super().query_params
 
 
 class HotRoutes:

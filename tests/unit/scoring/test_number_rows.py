@@ -94,3 +94,28 @@ def test_numeric_columns_are_read_only_views_that_survive_pickling_and_batching(
     assert not isinstance(mixed, NumericColumns) and mixed["a"].tolist() == [0.0, 3.0, 9.0]
     with pytest.raises(ValueError, match="does not hold 2 columns"):
         NumericColumns(np.zeros((2, 3)), ["a", "b"])
+
+
+def test_columns_not_yet_read_copy_and_convert_with_their_values() -> None:
+    import pandas as pd
+
+    matrix = np.arange(6, dtype=np.float64).reshape(2, 3)
+    expected = {"a": [0.0, 3.0], "b": [1.0, 4.0], "c": [2.0, 5.0]}
+    # Each conversion on a fresh instance, so none of them sees views made by another.
+    conversions = {
+        "dict": dict,
+        "unpacked": lambda c: {**c},
+        "copy": lambda c: c.copy(),
+        "items": lambda c: dict(c.items()),
+        "values": lambda c: dict(zip(c.keys(), c.values(), strict=True)),
+        "get": lambda c: {n: c.get(n) for n in c},
+        "dataframe": lambda c: {n: v.to_numpy() for n, v in pd.DataFrame(c).items()},
+        "pickle": lambda c: dict(pickle.loads(pickle.dumps(c))),
+    }
+    for how, convert in conversions.items():
+        columns = NumericColumns(matrix, NAMES)
+        assert len(columns) == 3 and "b" in columns and columns.rows == 2, how
+        got = {name: np.asarray(values).tolist() for name, values in convert(columns).items()}
+        assert got == expected, how
+    assert "array([1., 4.])" in repr(NumericColumns(matrix, NAMES))
+    assert NumericColumns(matrix, NAMES).get("absent", "default") == "default"

@@ -1,11 +1,13 @@
-"""The prediction routes' headers answer like Starlette's: any case, first value, absent."""
+"""The prediction routes' headers and query parameters answer like Starlette's: any case,
+first value, absent."""
 
 from __future__ import annotations
 
 from collections.abc import MutableMapping
 from typing import Any
 
-from starlette.datastructures import Headers
+import pytest
+from starlette.datastructures import Headers, QueryParams
 
 from shipline.server.hot_routes import _HotRequest
 
@@ -27,6 +29,19 @@ def test_headers_are_looked_up_like_starlettes() -> None:
     not_a_name: object = 3
     assert not_a_name not in looked_up
     assert looked_up.getlist("x-request-id") == ["first", "second"]
+
+
+@pytest.mark.parametrize(
+    "query", [b"", b"model=m&probabilities=true", b"probabilities=1&probabilities=0", b"x=%C3%A9"]
+)
+def test_query_parameters_are_read_like_starlettes(query: bytes) -> None:
+    scope = {"type": "http", "method": "POST", "path": "/invocations", "query_string": query}
+    hot = _HotRequest(scope).query_params
+    plain = QueryParams(query)
+    assert list(hot.multi_items()) == list(plain.multi_items())
+    assert hot.get("probabilities") == plain.get("probabilities") and hot.get("x") == plain.get("x")
+    no_query = _HotRequest({"type": "http", "method": "POST", "path": "/", "headers": []})
+    assert no_query.query_params.get("model") is None and len(no_query.query_params) == 0
 
 
 def test_json_answers_carry_status_length_and_lowercased_headers() -> None:

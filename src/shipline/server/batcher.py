@@ -16,15 +16,18 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from shipline.scoring import LoadedModel
 from shipline.scoring.loaded_model import ModelInput
 
 
-@dataclass(frozen=True)
-class BatchResult:
-    """One request's share of a batch prediction."""
+class BatchResult(NamedTuple):
+    """One request's share of a batch prediction.
+
+    A named tuple, not a frozen dataclass: two are made per request, and a frozen dataclass's
+    ``__init__`` (one ``object.__setattr__`` per field) cost 0.8 µs against 0.2.
+    """
 
     values: list[Any]
     probabilities: list[list[float]] | None
@@ -84,7 +87,7 @@ class MicroBatcher:
         if self.stopped:
             raise RuntimeError(f"{model.name}:{model.version} is no longer served here")
         future: asyncio.Future[BatchResult] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Job(model, inputs, model.rows(inputs), probabilities, future))
+        self._queue.put_nowait(_Job(model, inputs, model.rows(inputs), probabilities, future))
         return await future
 
     async def _run(self) -> None:

@@ -29,15 +29,24 @@ class JsonAnswer(Response):
 
     media_type = "application/json"
 
-    def __init__(self, value: Any, headers: dict[str, str], status: int = 200) -> None:
+    def __init__(
+        self, value: Any, headers: dict[str, str] | list[tuple[bytes, bytes]], status: int = 200
+    ) -> None:
+        """``headers`` by name, or as sent: lowercase names and values in bytes."""
         self.status_code = status
         self.background = None
         self.body = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
-        self.raw_headers = [
+        raw = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(self.body)).encode()),
-            *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()),
         ]
+        if isinstance(headers, dict):
+            raw.extend(
+                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()
+            )
+        else:
+            raw.extend(headers)
+        self.raw_headers = raw
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Send the answer."""

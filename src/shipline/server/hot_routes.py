@@ -12,26 +12,25 @@ from __future__ import annotations
 __all__ = ["HotRoutes"]
 
 from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
 from starlette.datastructures import Headers, QueryParams
-from starlette.requests import Request
+from starlette.requests import Request, empty_receive
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class _LookedUpHeaders(Headers):
-    """Starlette's headers with lookups by a dict made on first use: a prediction reads five to
-    seven headers, most of them absent, and each lookup was a scan of every header that ended,
-    for an absent one, in a raised and caught KeyError."""
+    """Starlette's headers with lookups by a dict: a prediction reads five to seven headers,
+    most of them absent, and each lookup was a scan of every header that ended, for an absent
+    one, in a raised and caught KeyError."""
 
-    @cached_property
-    def _first(self) -> dict[str, str]:
-        found: dict[str, str] = {}
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(scope=scope)
+        first: dict[str, str] = {}
         for key, value in self._list:
-            found.setdefault(key.decode("latin-1"), value.decode("latin-1"))  # the first wins
-        return found
+            first.setdefault(key.decode("latin-1"), value.decode("latin-1"))  # the first wins
+        self._first = first
 
     def get(self, key: str, default: Any = None) -> Any:
         """The first value of header ``key`` (any case), else ``default``."""
@@ -50,12 +49,15 @@ _NO_QUERY = QueryParams()
 
 
 class _HotRequest(Request):
-    """A request whose headers are looked up through a dict."""
+    """A request whose headers are looked up through a dict.
 
-    @cached_property
-    def headers(self) -> Headers:
-        """The request's headers."""
-        return _LookedUpHeaders(scope=self.scope)
+    Starlette's ``headers`` answers the ``_headers`` set here (every prediction reads headers:
+    made at once, they cost less than ``functools.cached_property``, which takes a lock).
+    """
+
+    def __init__(self, scope: Scope, receive: Receive = empty_receive) -> None:
+        super().__init__(scope, receive)
+        self._headers = _LookedUpHeaders(scope)
 
     @property
     def query_params(self) -> QueryParams:
@@ -70,16 +72,30 @@ class HotRoutes:
 
     def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
         self.app = app
-        self.hot = [r for r in routes if isinstance(r, Route) and r.methods == {"POST"}]
+        posts = [r for r in routes if isinstance(r, Route) and r.methods == {"POST"}]
+        # Paths without parameters are found by a lookup; the rest by Starlette's matching.
+        self.exact = {r.path: r for r in posts if not r.param_convertors}
+        self.hot = [r for r in posts if r.param_convertors]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a prediction route at once; pass anything else on."""
-        if scope["type"] == "http" and scope["method"] == "POST":
-            for route in self.hot:
-                match, child = route.matches(scope)
-                if match is Match.FULL:
-                    scope.update(child)
-                    response = await route.endpoint(_HotRequest(scope, receive))
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+        hot = scope["type"] == "http" and scope["method"] == "POST"
+        route = self._route(scope) if hot else None
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        response = await route.endpoint(_HotRequest(scope, receive))
+        await response(scope, receive, send)
+
+    def _route(self, scope: Scope) -> Route | None:
+        """The prediction route of ``scope``'s path (its parameters put in ``scope``), if any."""
+        route = self.exact.get(scope["path"])
+        if route is not None:
+            scope["endpoint"], scope["path_params"] = route.endpoint, {}
+            return route
+        for route in self.hot:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                scope.update(child)
+                return route
+        return None

@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect, Request
 from shipline.scoring import PayloadError, SchemaError
 from shipline.scoring.payload import Batch
 from shipline.server.body_deadline import deadlines
+from shipline.server.rollout_traffic import CLIENT_KEY_HEADER
 
 
 def valid_request_id(text: str) -> bool:
@@ -61,8 +62,6 @@ def new_request_id() -> str:
 
 def client_key(request: Request) -> str | None:
     """The client's ``x-shipline-client`` key (which rollout version answers it), when valid."""
-    from shipline.server.rollout_traffic import CLIENT_KEY_HEADER
-
     given = request.headers.get(CLIENT_KEY_HEADER, "")
     return given if valid_request_id(given) else None
 

@@ -15,8 +15,7 @@ __all__ = ["SERVING_PROTOCOLS", "Gateway", "Served", "ServingProtocol", "failure
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -55,9 +54,9 @@ class ServingProtocol(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Served:
-    """A request's predictions, as every protocol renders them."""
+class Served(NamedTuple):
+    """A request's predictions, as every protocol renders them (a named tuple, as
+    ``BatchResult``: one is made per request)."""
 
     prediction: BatchResult
     rows: int
@@ -74,6 +73,15 @@ class Served:
             "x-model-role": self.role,
             "x-rows": str(self.rows),
         }
+
+    def raw_headers(self, request_id: str) -> list[tuple[bytes, bytes]]:
+        """The same headers as HTTP sends them (every value is the server's own ASCII)."""
+        return [
+            (b"x-request-id", request_id.encode()),
+            (b"x-model-version", f"{self.name}:{self.version}".encode()),
+            (b"x-model-role", self.role.encode()),
+            (b"x-rows", str(self.rows).encode()),
+        ]
 
 
 class Gateway:
@@ -141,9 +149,7 @@ class Gateway:
             validated = (inputs, ids) if reuse else None
             self.service.mirror(slot, request_id, rows, validated, copy)
         if not wants and result.probabilities is not None:
-            # Built directly: dataclasses.replace re-reads every field's definition each call.
-            kept = (result.model, result.batch_rows, result.batch, result.start)
-            result = BatchResult(result.values, None, None, *kept)
+            result = result._replace(probabilities=None, classes=None)
         return Served(result, rows, ids, result.model.name, result.model.version, role)
 
     def _count(
@@ -174,11 +180,11 @@ class Gateway:
         """A successful answer, counted and timed: ``body`` as JSON, or ``binary`` (bytes
         already encoded, with the headers that describe them)."""
         self.count_answer(protocol.name, slot.name, started)
-        headers = served.headers(request_id)
         if binary is not None:
             content, described = binary
-            return Response(content, 200, {**headers, **described}, "application/octet-stream")
-        return JsonAnswer(body, headers)
+            headers = {**served.headers(request_id), **described}
+            return Response(content, 200, headers, "application/octet-stream")
+        return JsonAnswer(body, served.raw_headers(request_id))
 
     def count_answer(self, protocol: str, model: str, started: float) -> None:
         """Count and time a successful answer."""

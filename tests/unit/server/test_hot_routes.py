@@ -35,7 +35,7 @@ def test_headers_are_looked_up_like_starlettes() -> None:
     "query", [b"", b"model=m&probabilities=true", b"probabilities=1&probabilities=0", b"x=%C3%A9"]
 )
 def test_query_parameters_are_read_like_starlettes(query: bytes) -> None:
-    scope = {"type": "http", "method": "POST", "path": "/invocations", "query_string": query}
+    scope = {"type": "http", "method": "POST", "path": "/", "query_string": query, "headers": []}
     hot = _HotRequest(scope).query_params
     plain = QueryParams(query)
     assert list(hot.multi_items()) == list(plain.multi_items())

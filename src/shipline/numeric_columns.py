@@ -14,6 +14,19 @@ __all__ = ["NumericColumns"]
 from collections.abc import ItemsView, Iterator, Sequence, ValuesView
 from typing import Any, NoReturn
 
+# The names of each signature seen, as a dict to copy (faster than building one per request).
+_TEMPLATES: dict[tuple[str, ...], dict[str, None]] = {}
+
+
+def _names_only(names: Sequence[str]) -> dict[str, None]:
+    key = tuple(names)
+    found = _TEMPLATES.get(key)
+    if found is None:
+        if len(_TEMPLATES) >= 256:  # names of many signatures: start again
+            _TEMPLATES.clear()
+        found = _TEMPLATES[key] = dict.fromkeys(key)
+    return found
+
 
 class NumericColumns(dict[str, Any]):
     """Columns by name, each a view of one column of ``matrix`` (rows by columns, in order).
@@ -28,7 +41,7 @@ class NumericColumns(dict[str, Any]):
     def __init__(self, matrix: Any, names: Sequence[str]) -> None:
         if matrix.ndim != 2 or matrix.shape[1] != len(names):
             raise ValueError(f"a {matrix.shape} matrix does not hold {len(names)} columns")
-        super().__init__(dict.fromkeys(names))  # the names now, the views on the first read
+        dict.update(self, _names_only(names))  # the names now, the views on the first read
         self.matrix = matrix
         self._viewed = False
 

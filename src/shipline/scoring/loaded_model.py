@@ -58,6 +58,11 @@ class LoadedModel:
         return input_plan(self.signature)
 
     @cached_property
+    def classes(self) -> list[Any]:
+        """The class labels in probability-column order (empty for regression)."""
+        return self.bundle.classes or []
+
+    @cached_property
     def reads_number_rows(self) -> bool:
         """Whether requests' rows may be read straight into one matrix (``NumericColumns``):
         every input is a number and no id column rides along."""
@@ -102,7 +107,7 @@ class LoadedModel:
         return Prediction(
             np.asarray(values).tolist(),
             np.asarray(proba).round(10).tolist(),
-            self.bundle.classes or [],
+            self.classes,
         )
 
 

@@ -42,16 +42,20 @@ class _RequestIds:
     """A random 64-bit prefix drawn once per process (again in a forked child), then a counter."""
 
     def __init__(self) -> None:
-        self.pid, self.prefix, self.issued = -1, "", itertools.count()
+        self.prefix, self.issued = "", itertools.count()
+        self.renew()
+
+    def renew(self) -> None:
+        """Draw a new prefix and count from zero."""
+        self.prefix, self.issued = secrets.token_hex(8), itertools.count()
 
     def next(self) -> str:
-        pid = os.getpid()
-        if self.pid != pid:
-            self.pid, self.prefix = pid, secrets.token_hex(8)
         return f"{self.prefix}{next(self.issued):016x}"
 
 
 _request_ids = _RequestIds()
+# A forked child (a worker, a test) would otherwise issue its parent's ids.
+os.register_at_fork(after_in_child=_request_ids.renew)
 
 
 def new_request_id() -> str:

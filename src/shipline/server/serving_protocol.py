@@ -149,7 +149,7 @@ class Gateway:
             validated = (inputs, ids) if reuse else None
             self.service.mirror(slot, request_id, rows, validated, copy)
         if not wants and result.probabilities is not None:
-            result = result._replace(probabilities=None, classes=None)
+            result = BatchResult(result.values, None, None, *result[3:])
         return Served(result, rows, ids, result.model.name, result.model.version, role)
 
     def _count(

@@ -19,7 +19,7 @@ YOUNG_COLLECTION_THRESHOLD = 10_000
 def collect_young_less_often() -> None:
     """Collect the youngest generation every 10,000 allocations instead of 700."""
     # Measured on `shipline run` of the example: 0.2 s of a 3 s run went to collections during
-    # the imports, because the commands's own modules made every full collection longer.
+    # the imports, because the command's own modules made every full collection longer.
     # Cycles are still collected; at most 10,000 new container objects wait for it.
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, older, oldest)

@@ -253,7 +253,7 @@ _DUMPED_TRIGGER_KEYS = ("cron", "new_data", "environment", "alarm")
 class Trigger(Section):
     """One reason to retrain: exactly one key, the name of a trigger kind, with its value."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True, defer_build=True)
 
     @model_validator(mode="wrap")
     @classmethod

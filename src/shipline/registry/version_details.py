@@ -40,7 +40,7 @@ class Task(StrEnum):
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
 
 class SignatureColumn(_Record):

@@ -1,4 +1,5 @@
-"""The ``shipline`` command: verbs are registered here, errors become exit codes here."""
+"""The ``shipline`` command: the root of the verbs (`cli/command_table.py`), errors become exit
+codes here."""
 
 from __future__ import annotations
 
@@ -11,24 +12,7 @@ from typing import Annotated
 import typer
 
 from shipline import __version__
-from shipline.cli import (
-    audit,
-    compute,
-    data,
-    delivery,
-    drift,
-    image,
-    init,
-    kubernetes,
-    models,
-    monitor,
-    rollout,
-    run,
-    runs,
-    serving,
-    team,
-    validate,
-)
+from shipline.cli.command_table import LazyCommands
 from shipline.cli.output import print_error
 from shipline.collector import collect_young_less_often
 from shipline.errors import ShiplineError
@@ -41,42 +25,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
+    cls=LazyCommands,  # the verbs of cli/command_table.py, each built when it is used
 )
-app.command("init")(init.init)
-app.command("validate")(validate.validate)
-app.command("run")(run.run)
-app.command("ci")(run.ci)
-app.add_typer(runs.app, name="runs")
-app.add_typer(run.app, name="cache")
-app.add_typer(data.app, name="data")
-app.add_typer(models.app, name="models")
-app.command("promote")(models.promote)
-app.command("rollback")(models.rollback)
-app.add_typer(rollout.app, name="rollout")
-app.command("approve")(models.approve)
-app.command("reject")(models.reject)
-app.command("approvals")(models.approvals)
-app.command("serve")(serving.serve)
-app.command("predict")(serving.predict)
-app.add_typer(serving.labels_app, name="labels")
-app.command("drift")(drift.drift)
-app.add_typer(monitor.app, name="monitor")
-app.command("alarms")(monitor.alarms)
-app.command("plan")(delivery.plan)
-app.command("apply")(delivery.apply)
-app.command("controller")(delivery.controller)
-app.command("status")(delivery.status)
-app.add_typer(audit.app, name="audit")
-app.add_typer(compute.app, name="compute")
-app.add_typer(kubernetes.app, name="k8s")
-app.command("build")(image.build)
-app.add_typer(image.container_app, name="container")
-app.command("server")(team.server)
-app.command("login")(team.login)
-app.command("logout")(team.logout)
-app.command("whoami")(team.whoami)
-app.add_typer(team.users_app, name="users")
-app.add_typer(team.tokens_app, name="tokens")
 
 
 def _show_version(value: bool) -> None:

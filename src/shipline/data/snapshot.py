@@ -31,6 +31,7 @@ from shipline.artifacts import (
     store_manifest,
 )
 from shipline.data.data_file import (
+    CSV_HEAD_BYTES,
     Column,
     CsvScan,
     FileSchema,
@@ -38,7 +39,6 @@ from shipline.data.data_file import (
     csv_head_schema,
     data_format,
     find_data_files,
-    read_csv_head,
     read_parquet_footer,
 )
 from shipline.data.dataset_version import DataFile, DatasetVersion, load_version
@@ -167,10 +167,13 @@ def _store_file(
         schema = read_parquet_footer(store.fetch(stored.digest))
         rows = schema.rows or 0
     else:
-        read_csv_head(file)  # refuse a bad file before anything is stored
+        with file.open("rb") as handle:
+            head = handle.read(CSV_HEAD_BYTES + 1)
+        checked = csv_head_schema(head, file)  # refuse a bad file before anything is stored
         scan = CsvScan(file, advance)
         stored = store.put_file(file, scan)
-        schema = csv_head_schema(bytes(scan.head), file)
+        # The facts come from the stored bytes: read again only if they are not those checked.
+        schema = checked if scan.head == head else csv_head_schema(bytes(scan.head), file)
         counted = schema.rows if schema.rows is not None else scan.rows
         rows = counted if counted is not None else count_csv_rows(store.fetch(stored.digest), file)
     return DataFile(relative, stored.digest, stored.size, rows), schema.columns, fmt or "csv"

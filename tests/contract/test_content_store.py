@@ -193,3 +193,23 @@ def test_exists_sees_objects_written_by_another_process(store_url: str, tmp_path
     later = writer.put_bytes(b"written later by someone else")
     assert reader.exists(later.digest)
     assert reader.read_bytes(later.digest) == b"written later by someone else"
+
+
+def test_a_local_store_works_without_importing_fsspec(tmp_path: Path) -> None:
+    """Written, found and read back with os alone; fsspec comes when its filesystem is asked."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from pathlib import Path; "
+        "from shipline.artifacts import open_content_store; "
+        f"store = open_content_store({str(tmp_path / 'store')!r}, Path({str(tmp_path)!r})); "
+        "digest = store.put_bytes(b'the model bytes').digest; "
+        "assert store.exists(digest) and not store.exists('0' * 64); "
+        "assert store.read_bytes(digest) == b'the model bytes'; "
+        "before = 'fsspec' in sys.modules; "
+        "found = store.fs.exists(store.object_path(digest)); "
+        "print(before, found, 'fsspec' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True", "True"]

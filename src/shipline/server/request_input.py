@@ -41,8 +41,10 @@ def incoming_request_id(request: Request) -> str:
 class _RequestIds:
     """A random 64-bit prefix drawn once per process (again in a forked child), then a counter."""
 
+    prefix: str
+    issued: itertools.count[int]
+
     def __init__(self) -> None:
-        self.prefix, self.issued = "", itertools.count()
         self.renew()
 
     def renew(self) -> None:

@@ -66,16 +66,12 @@ class Served(NamedTuple):
     role: str = "stable"  # or "canary": the rollout candidate answered
 
     def headers(self, request_id: str) -> dict[str, str]:
-        """The response headers every protocol sends."""
-        return {
-            "x-request-id": request_id,
-            "x-model-version": f"{self.name}:{self.version}",
-            "x-model-role": self.role,
-            "x-rows": str(self.rows),
-        }
+        """The response headers every protocol sends (gRPC's trailing metadata, binary answers)."""
+        return {k.decode(): v.decode() for k, v in self.raw_headers(request_id)}
 
     def raw_headers(self, request_id: str) -> list[tuple[bytes, bytes]]:
-        """The same headers as HTTP sends them (every value is the server's own ASCII)."""
+        """The same headers as HTTP sends them (every value is the server's own ASCII): what a
+        JSON answer, every prediction's, sends without encoding each header again."""
         return [
             (b"x-request-id", request_id.encode()),
             (b"x-model-version", f"{self.name}:{self.version}".encode()),

@@ -117,5 +117,14 @@ def test_columns_not_yet_read_copy_and_convert_with_their_values() -> None:
         assert len(columns) == 3 and "b" in columns and columns.rows == 2, how
         got = {name: np.asarray(values).tolist() for name, values in convert(columns).items()}
         assert got == expected, how
+    # Joined into a batch, counted and checked, a request's columns make no views of their own.
+    requests: list[dict[str, Any]] = [
+        NumericColumns(matrix, NAMES),
+        NumericColumns(matrix[:1], NAMES),
+    ]
+    batch = LoadedModel.concat(requests)
+    assert [LoadedModel.rows(r) for r in requests] == [2, 1] and batch["a"].tolist() == [0, 3, 0]
+    assert coerce_arrays(requests[0], PLAN, 2) is requests[0]
+    assert all(value is None for request in requests for value in dict.values(request))
     assert "array([1., 4.])" in repr(NumericColumns(matrix, NAMES))
     assert NumericColumns(matrix, NAMES).get("absent", "default") == "default"
